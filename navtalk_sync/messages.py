@@ -1,0 +1,187 @@
+"""Builders for every client -> server message (protocol section 6, C1-C12).
+
+Part of the pure wire layer: each builder returns a plain dict ready for ``json.dumps`` and
+does nothing else. Forms are the ones the protocol reference recommends emitting.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from typing import Any, Mapping, Sequence
+
+__all__ = [
+    "INPUT_CONFIG",
+    "INPUT_FUNCTION_CALL",
+    "ITEM_CREATE",
+    "RESPONSE_CREATE",
+    "AUDIO_APPEND",
+    "AUDIO_COMMIT",
+    "AUDIO_CLEAR",
+    "INPUT_IMAGE",
+    "SIGNALING_OFFER",
+    "SIGNALING_ANSWER",
+    "SIGNALING_ICE_CANDIDATE",
+    "CLIENT_MESSAGE_TYPES",
+    "encode",
+    "input_config",
+    "input_function_call",
+    "opening_messages",
+    "user_text_item",
+    "function_call_output",
+    "response_create",
+    "audio_append",
+    "audio_commit",
+    "audio_clear",
+    "input_image",
+    "signaling_answer",
+    "signaling_offer",
+    "signaling_ice_candidate",
+]
+
+INPUT_CONFIG = "realtime.input_config"  # C1
+INPUT_FUNCTION_CALL = "realtime.input_function_call"  # C2
+ITEM_CREATE = "conversation.item.create"  # C3, C4
+RESPONSE_CREATE = "response.create"  # C5
+AUDIO_APPEND = "realtime.input_audio_buffer.append"  # C6
+INPUT_IMAGE = "realtime.input_image"  # C7
+SIGNALING_ANSWER = "webrtc.signaling.answer"  # C8
+SIGNALING_ICE_CANDIDATE = "webrtc.signaling.iceCandidate"  # C9
+SIGNALING_OFFER = "webrtc.signaling.offer"  # C10
+AUDIO_COMMIT = "realtime.input_audio_buffer.commit"  # C11
+AUDIO_CLEAR = "realtime.input_audio_buffer.clear"  # C12
+
+#: Every message type this client may emit.
+CLIENT_MESSAGE_TYPES = frozenset(
+    {
+        INPUT_CONFIG, INPUT_FUNCTION_CALL, ITEM_CREATE, RESPONSE_CREATE, AUDIO_APPEND,
+        INPUT_IMAGE, SIGNALING_ANSWER, SIGNALING_ICE_CANDIDATE, SIGNALING_OFFER,
+        AUDIO_COMMIT, AUDIO_CLEAR,
+    }
+)  # fmt: skip
+
+
+def encode(message: Mapping[str, Any]) -> str:
+    """One message -> the text of its frame (compact JSON, UTF-8 kept as is)."""
+    return json.dumps(message, ensure_ascii=False, separators=(",", ":"))
+
+
+def _content(value: Any) -> dict[str, Any]:
+    # data.content carries JSON *text*, not an object, in every source (protocol section 2).
+    return {"content": json.dumps(value, ensure_ascii=False, separators=(",", ":"))}
+
+
+def input_config(
+    voice: str | None = None,
+    prompt: str | None = None,
+    tools: Sequence[Mapping[str, Any]] | None = None,
+) -> dict[str, Any]:
+    """C1: voice, prompt and (optionally) tools, sent on open."""
+    config: dict[str, Any] = {}
+    if voice is not None:
+        config["voice"] = voice
+    if prompt is not None:
+        config["prompt"] = prompt
+    if tools:
+        config["tools"] = [dict(t) for t in tools]
+    return {"type": INPUT_CONFIG, "data": _content(config)}
+
+
+def input_function_call(tools: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """C2: the tools alone, sent on open when no voice or prompt is configured."""
+    return {"type": INPUT_FUNCTION_CALL, "data": _content([dict(t) for t in tools])}
+
+
+def opening_messages(
+    voice: str | None = None,
+    prompt: str | None = None,
+    tools: Sequence[Mapping[str, Any]] | None = None,
+) -> list[dict[str, Any]]:
+    """What to send when the socket opens (protocol 3.2): never both tool paths.
+
+    voice and/or prompt -> one input_config (tools inside it); only tools -> one
+    input_function_call; nothing configured -> nothing.
+    """
+    if voice is not None or prompt is not None:
+        return [input_config(voice, prompt, tools)]
+    if tools:
+        return [input_function_call(tools)]
+    return []
+
+
+def user_text_item(text: str) -> dict[str, Any]:
+    """C3: a user message (typed text, or one replayed history turn)."""
+    return {
+        "type": ITEM_CREATE,
+        "item": {
+            "type": "message",
+            "role": "user",
+            "content": [{"type": "input_text", "text": text}],
+        },
+    }
+
+
+def function_call_output(call_id: str, output: Any) -> dict[str, Any]:
+    """C4: a tool's result. Non-string outputs are JSON-encoded (the field is a string)."""
+    if not isinstance(output, str):
+        output = json.dumps(output, ensure_ascii=False)
+    return {
+        "type": ITEM_CREATE,
+        "item": {"type": "function_call_output", "call_id": call_id, "output": output},
+    }
+
+
+def response_create() -> dict[str, Any]:
+    """C5: ask the avatar to answer now."""
+    return {"type": RESPONSE_CREATE}
+
+
+def audio_append(pcm16: bytes) -> dict[str, Any]:
+    """C6: raw PCM16LE 24 kHz mono bytes, base64-encoded into ``data.audio``."""
+    if len(pcm16) % 2:
+        raise ValueError("PCM16 audio must have an even number of bytes")
+    return {"type": AUDIO_APPEND, "data": {"audio": base64.b64encode(pcm16).decode("ascii")}}
+
+
+def audio_commit() -> dict[str, Any]:
+    """C11 (transparency mode): end of an utterance."""
+    return {"type": AUDIO_COMMIT, "data": {}}
+
+
+def audio_clear() -> dict[str, Any]:
+    """C12 (transparency mode): drop queued audio."""
+    return {"type": AUDIO_CLEAR, "data": {}}
+
+
+def input_image(data_url: str, reply: bool = False) -> dict[str, Any]:
+    """C7: one image as a ``data:image/...;base64,`` URL; ``reply`` asks for an answer now."""
+    if not data_url.startswith("data:image/"):
+        raise ValueError("an image must be a data:image/<format>;base64,... URL")
+    return {"type": INPUT_IMAGE, "data": {"content": data_url, "reply": 1 if reply else 0}}
+
+
+def signaling_answer(sdp: str) -> dict[str, Any]:
+    """C8: the client's SDP answer to the server's offer."""
+    return {"type": SIGNALING_ANSWER, "data": {"sdp": {"type": "answer", "sdp": sdp}}}
+
+
+def signaling_offer(sdp: str) -> dict[str, Any]:
+    """C10: a client offer (renegotiation only; the client does not renegotiate by default)."""
+    return {"type": SIGNALING_OFFER, "data": {"sdp": {"type": "offer", "sdp": sdp}}}
+
+
+def signaling_ice_candidate(
+    candidate: str,
+    sdp_mid: str | None,
+    sdp_mline_index: int | None,
+    username_fragment: str | None = None,
+) -> dict[str, Any]:
+    """C9: one local ICE candidate (trickle)."""
+    body: dict[str, Any] = {
+        "candidate": candidate,
+        "sdpMid": sdp_mid,
+        "sdpMLineIndex": sdp_mline_index,
+    }
+    if username_fragment is not None:
+        body["usernameFragment"] = username_fragment
+    return {"type": SIGNALING_ICE_CANDIDATE, "data": {"candidate": body}}
