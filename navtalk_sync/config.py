@@ -1,0 +1,243 @@
+"""Settings (validated at construction), the session URL, and licence redaction."""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import re
+import threading
+from typing import Any, Iterable, Mapping, Sequence
+from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
+
+import attrs
+
+from .errors import ConfigError
+
+__all__ = ["Settings", "DEFAULT_URL", "ENDPOINT_PATH", "build_url", "redact", "install_redaction"]
+
+#: The hosted service's unified endpoint.
+DEFAULT_URL = "wss://transfer.navtalk.ai/wss/v2/realtime-chat"
+#: The path appended to a base URL that names no path (``ws://127.0.0.1:8765``).
+ENDPOINT_PATH = "/wss/v2/realtime-chat"
+LICENSE_ENV = "NAVTALK_LICENSE"
+
+# --------------------------------------------------------------------------- redaction
+
+_KEY_PATTERN = re.compile(r"sk_navtalk_[A-Za-z0-9_\-]*")
+_QUERY_PATTERN = re.compile(r"(license=)[^&#\s'\"]+", re.IGNORECASE)
+_secrets: set[str] = set()
+_secrets_lock = threading.Lock()
+
+
+def _remember_secret(secret: str) -> None:
+    """Licences of any shape get redacted once a Settings object has seen them."""
+    with _secrets_lock:
+        _secrets.add(secret)
+
+
+def redact(text: str) -> str:
+    """``text`` with every licence hidden.
+
+    ``sk_navtalk_…`` becomes ``sk_***``, ``license=…`` becomes ``license=***``, and any licence a
+    ``Settings`` has seen (whatever its shape) is hidden too.
+    """
+    with _secrets_lock:
+        known = sorted(_secrets, key=len, reverse=True)
+    for secret in known:
+        text = text.replace(secret, "sk_***" if secret.startswith("sk_") else "***")
+    text = _KEY_PATTERN.sub("sk_***", text)
+    return _QUERY_PATTERN.sub(r"\1***", text)
+
+
+class _RedactingFilter(logging.Filter):
+    """Rewrites a log record's message so no licence reaches any handler."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            message = record.getMessage()
+        except Exception:  # a broken format string is the logger's problem, not ours
+            return True
+        clean = redact(message)
+        if clean != message:
+            record.msg, record.args = clean, None
+        return True
+
+
+_FILTER = _RedactingFilter()
+
+
+def install_redaction(*logger_names: str) -> None:
+    """Attach the redacting filter to these loggers (idempotent).
+
+    Filters apply only to records created on the logger itself, so each module's logger gets it,
+    and so does websocket-client's ``websocket`` logger, whose trace output prints the URL.
+    """
+    for name in logger_names:
+        logger = logging.getLogger(name)
+        if _FILTER not in logger.filters:
+            logger.addFilter(_FILTER)
+
+
+# --------------------------------------------------------------------------- validators
+
+
+def _positive(instance: Any, attribute: attrs.Attribute, value: Any) -> None:
+    if value is None and attribute.name == "ping_interval":
+        return
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+        raise ConfigError(f"{attribute.name} must be a positive number of seconds, got {value!r}")
+    if math.isinf(value):
+        raise ConfigError(f"{attribute.name} must be finite; every blocking call has a timeout")
+
+
+def _positive_int(instance: Any, attribute: attrs.Attribute, value: Any) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ConfigError(f"{attribute.name} must be a positive integer, got {value!r}")
+
+
+def _optional_text(instance: Any, attribute: attrs.Attribute, value: Any) -> None:
+    if value is None:
+        return
+    if not isinstance(value, str) or not value.strip():
+        raise ConfigError(f"{attribute.name} must be a non-empty string or None, got {value!r}")
+
+
+def _check_license(instance: Any, attribute: attrs.Attribute, value: Any) -> None:
+    if not isinstance(value, str) or not value.strip():
+        raise ConfigError(
+            f"no licence: pass license=... or set the {LICENSE_ENV} environment variable"
+        )
+    if any(ch.isspace() for ch in value):
+        raise ConfigError("the licence must not contain whitespace")
+
+
+def _history_turns(value: Any) -> tuple[str, ...]:
+    """User turns to replay, from strings or ``{"role": ..., "text"|"content": ...}`` mappings.
+
+    Assistant turns are dropped: the protocol replays user turns only (section 3.3).
+    """
+    if value is None:
+        return ()
+    if isinstance(value, (str, bytes)) or not isinstance(value, Iterable):
+        raise ConfigError("history must be a list of strings or {'role', 'text'} mappings")
+    turns = []
+    for entry in value:
+        if isinstance(entry, str):
+            text = entry
+        elif isinstance(entry, Mapping):
+            if entry.get("role", "user") != "user":
+                continue
+            text = entry.get("text", entry.get("content"))
+        else:
+            text = getattr(entry, "text", None)
+            if getattr(entry, "role", "user") != "user":
+                continue
+        if not isinstance(text, str):
+            raise ConfigError(f"history entry without text: {entry!r}")
+        if text.strip():
+            turns.append(text)
+    return tuple(turns)
+
+
+def _tool_schemas(value: Any) -> tuple[Mapping[str, Any], ...]:
+    if value is None:
+        return ()
+    if isinstance(value, Mapping) or not isinstance(value, Sequence):
+        raise ConfigError("tools must be a list of OpenAI-Realtime function tool schemas")
+    for tool in value:
+        if not isinstance(tool, Mapping) or not isinstance(tool.get("name"), str):
+            raise ConfigError(f"a tool schema needs at least a 'name': {tool!r}")
+    return tuple(dict(tool, type=tool.get("type", "function")) for tool in value)
+
+
+def _check_url(instance: Any, attribute: attrs.Attribute, value: Any) -> None:
+    if not isinstance(value, str):
+        raise ConfigError(f"url must be a string, got {type(value).__name__}")
+    parts = urlsplit(value)
+    if parts.scheme not in ("ws", "wss") or not parts.hostname:
+        raise ConfigError(f"url must be a ws:// or wss:// URL with a host, got {redact(value)!r}")
+    if any(key.lower() == "license" for key, _ in parse_qsl(parts.query)):
+        raise ConfigError("pass the licence as license=..., not inside url")
+
+
+# --------------------------------------------------------------------------- settings
+
+
+@attrs.frozen(repr=False, kw_only=True)
+class Settings:
+    """Everything a client needs to open a session, checked when it is made.
+
+    Build it with ``Settings.create(...)``, which also reads the licence from the
+    environment; ``NavTalkClient`` does that for you.
+    """
+
+    license: str = attrs.field(validator=_check_license)
+    avatar_id: str | None = attrs.field(default=None, validator=_optional_text)
+    avatar_name: str | None = attrs.field(default=None, validator=_optional_text)
+    url: str = attrs.field(default=DEFAULT_URL, validator=_check_url)
+    voice: str | None = attrs.field(default=None, validator=_optional_text)
+    prompt: str | None = attrs.field(default=None, validator=_optional_text)
+    tools: tuple[Mapping[str, Any], ...] = attrs.field(default=(), converter=_tool_schemas)
+    history: tuple[str, ...] = attrs.field(default=(), converter=_history_turns)
+    greet_first: bool = False
+    model: str | None = attrs.field(default=None, validator=_optional_text)
+    #: seconds connect() waits for realtime.session.updated
+    connect_timeout: float = attrs.field(default=15.0, validator=_positive)
+    #: seconds a send waits for room in the bounded send queue
+    send_timeout: float = attrs.field(default=10.0, validator=_positive)
+    #: seconds close() may take before it aborts the socket
+    close_timeout: float = attrs.field(default=2.0, validator=_positive)
+    #: seconds between keepalive pings when nothing else is sent (None: no pings)
+    ping_interval: float | None = attrs.field(default=20.0, validator=_positive)
+    #: seconds without a pong after a ping before the connection counts as dead
+    ping_timeout: float = attrs.field(default=10.0, validator=_positive)
+    #: bound of the queue between the reader and the dispatcher (events are never dropped:
+    #: when it is full the reader waits, and the socket backs up)
+    event_queue_size: int = attrs.field(default=10_000, validator=_positive_int)
+    #: bound of the queue of frames waiting to be written (a full queue blocks the sender up to
+    #: send_timeout, then raises)
+    send_queue_size: int = attrs.field(default=256, validator=_positive_int)
+
+    def __attrs_post_init__(self) -> None:
+        _remember_secret(self.license)
+        if self.avatar_id is None and self.avatar_name is None:
+            raise ConfigError("name an avatar: pass avatar_id=... or avatar_name=...")
+
+    @classmethod
+    def create(cls, license: str | None = None, **options: Any) -> Settings:
+        """Settings from keyword arguments; the licence defaults to ``$NAVTALK_LICENSE``."""
+        if license is None:
+            license = os.environ.get(LICENSE_ENV)
+        unknown = set(options) - {f.name for f in attrs.fields(cls)}
+        if unknown:
+            raise ConfigError(f"unknown setting(s): {', '.join(sorted(unknown))}")
+        try:
+            return cls(license=license, **options)
+        except TypeError as exc:  # attrs reports missing/extra arguments as TypeError
+            raise ConfigError(redact(str(exc))) from None
+
+    @property
+    def avatar(self) -> tuple[str, str]:
+        """The avatar query parameter: ``avatarId`` wins over ``name`` (protocol 1.1)."""
+        if self.avatar_id is not None:
+            return "avatarId", self.avatar_id
+        assert self.avatar_name is not None
+        return "name", self.avatar_name
+
+    def __repr__(self) -> str:
+        key, value = self.avatar
+        return f"<Settings url={self.url!r} {key}={value!r} license='sk_***'>"
+
+
+def build_url(settings: Settings) -> str:
+    """The session URL with percent-encoded query values. Contains the licence: never log it."""
+    parts = urlsplit(settings.url)
+    path = parts.path if parts.path not in ("", "/") else ENDPOINT_PATH
+    query = parse_qsl(parts.query, keep_blank_values=True)
+    query.append(("license", settings.license))
+    query.append(settings.avatar)
+    if settings.model is not None:
+        query.append(("model", settings.model))
+    encoded = urlencode(query, quote_via=quote, safe="")
+    return urlunsplit((parts.scheme, parts.netloc, path, encoded, ""))

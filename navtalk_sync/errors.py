@@ -1,0 +1,144 @@
+"""The exception hierarchy: everything the library raises derives from ``NavTalkError``.
+
+::
+
+    NavTalkError
+    ├── InvalidArgument (ValueError)     a bad argument to a call
+    │   └── ConfigError                  a bad setting
+    ├── NavTalkTimeout (TimeoutError)    a blocking call ran out of time; names what it awaited
+    ├── NotConnected                     the call needs a live session and there is none
+    ├── TransportError                   the socket could not be opened or broke
+    ├── Disconnected                     the session ended while a call was waiting
+    ├── SubscriptionOverflow             an ``events()`` consumer fell too far behind
+    ├── ResponseFailed                   the server reported that a reply failed
+    └── ServerNotice                     a ``conversation.connected.*`` notice ended the session
+        ├── ConnectionFailed             ``fail`` (also an HTTP-level handshake rejection)
+        ├── ServerClosed                 ``close``
+        ├── InsufficientBalance          ``insufficient_balance``, or "Insufficient points"
+        ├── GpuFull                      ``gpu_full``            (retryable)
+        ├── ConnectionLimitExceeded      ``connection_limit_exceeded``
+        └── BackendError                 ``backend_error``       (retryable)
+
+Messages never contain the licence: every text is passed through the redactor before an
+exception is built from it.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, ClassVar
+
+if TYPE_CHECKING:
+    from .events import Event
+
+
+class NavTalkError(Exception):
+    """Base class of every error raised by navtalk_sync."""
+
+
+class InvalidArgument(NavTalkError, ValueError):
+    """An argument is invalid; the message says what was wrong and what is accepted."""
+
+
+class ConfigError(InvalidArgument):
+    """A setting is invalid; the message says what was wrong and what is accepted."""
+
+
+class NavTalkTimeout(NavTalkError, TimeoutError):
+    """A blocking call ran out of time. ``awaited`` names what it was waiting for."""
+
+    def __init__(self, awaited: str, timeout: float, detail: str = "") -> None:
+        self.awaited = awaited
+        self.timeout = timeout
+        text = f"timed out after {timeout:g} s waiting for {awaited}"
+        super().__init__(f"{text} ({detail})" if detail else text)
+
+
+class NotConnected(NavTalkError):
+    """The call needs a live session (connect() first, or the session has ended)."""
+
+
+class TransportError(NavTalkError):
+    """The WebSocket could not be opened, or it broke."""
+
+
+class Disconnected(NavTalkError):
+    """The session ended while a call was waiting. ``code``/``reason`` come from the close."""
+
+    def __init__(self, message: str, code: int | None = None, reason: str | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.reason = reason
+
+
+class SubscriptionOverflow(NavTalkError):
+    """An ``events()`` subscription's queue filled up: its consumer fell behind."""
+
+
+class ResponseFailed(NavTalkError):
+    """The server reported that a reply failed (``realtime.response.error``)."""
+
+    def __init__(self, message: str, event: Event | None = None) -> None:
+        super().__init__(message)
+        self.event = event
+
+
+class ServerNotice(NavTalkError):
+    """A ``conversation.connected.*`` notice that ended (or refused) the session."""
+
+    #: The notice's wire name.
+    NOTICE: ClassVar[str] = ""
+    #: True when trying again later may succeed.
+    retryable: ClassVar[bool] = False
+
+    def __init__(self, message: str | None = None, event: Event | None = None) -> None:
+        self.message = message or ""
+        self.event = event
+        super().__init__(f"{self.NOTICE or 'server notice'}: {self.message or 'no message'}")
+
+
+class ConnectionFailed(ServerNotice):
+    """Setup failed (bad licence, unknown avatar, ...); also a handshake refused over HTTP."""
+
+    NOTICE = "conversation.connected.fail"
+
+    def __init__(
+        self, message: str | None = None, event: Event | None = None, status_code: int | None = None
+    ) -> None:
+        self.status_code = status_code
+        super().__init__(message, event)
+
+
+class ServerClosed(ServerNotice):
+    NOTICE = "conversation.connected.close"
+
+
+class InsufficientBalance(ServerNotice):
+    NOTICE = "conversation.connected.insufficient_balance"
+
+
+class GpuFull(ServerNotice):
+    NOTICE = "conversation.connected.gpu_full"
+    retryable = True
+
+
+class ConnectionLimitExceeded(ServerNotice):
+    NOTICE = "conversation.connected.connection_limit_exceeded"
+
+
+class BackendError(ServerNotice):
+    NOTICE = "conversation.connected.backend_error"
+    retryable = True
+
+
+#: notice wire name -> the exception it raises.
+NOTICE_ERRORS: dict[str, type[ServerNotice]] = {
+    cls.NOTICE: cls
+    for cls in (
+        ConnectionFailed,
+        ServerClosed,
+        InsufficientBalance,
+        GpuFull,
+        ConnectionLimitExceeded,
+        BackendError,
+    )
+}

@@ -1,0 +1,115 @@
+"""Settings validation, URL building, licence redaction."""
+
+from __future__ import annotations
+
+import logging
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+
+import navtalk_sync as nt
+from navtalk_sync.config import build_url
+
+KEY = "sk_navtalk_" + "A1b2C3d4" * 4
+
+
+def settings(**kw) -> nt.Settings:
+    kw.setdefault("avatar_name", "navtalk.Leo")
+    return nt.Settings.create(KEY, **kw)
+
+
+def query(s: nt.Settings) -> dict[str, list[str]]:
+    return parse_qs(urlsplit(build_url(s)).query)
+
+
+def test_default_endpoint_and_query():
+    url = build_url(settings())
+    assert url.startswith("wss://transfer.navtalk.ai/wss/v2/realtime-chat?")
+    assert query(settings()) == {"license": [KEY], "name": ["navtalk.Leo"]}
+
+
+def test_avatar_id_wins_and_only_it_is_sent():
+    q = query(settings(avatar_id="3f1c0a9e5b7d4c2a9e8f6b1d0c3a5e7f"))
+    assert q["avatarId"] == ["3f1c0a9e5b7d4c2a9e8f6b1d0c3a5e7f"]
+    assert "name" not in q
+
+
+def test_values_are_percent_encoded():
+    url = build_url(settings(avatar_name="Anna & Co/ü?=#", model="transparency"))
+    raw_query = urlsplit(url).query
+    assert "name=Anna%20%26%20Co%2F%C3%BC%3F%3D%23" in raw_query
+    assert query(settings(avatar_name="Anna & Co/ü?=#"))["name"] == ["Anna & Co/ü?=#"]
+    assert "model=transparency" in raw_query
+
+
+def test_base_url_override_keeps_path_and_query():
+    assert build_url(settings(url="ws://127.0.0.1:9000")).startswith(
+        "ws://127.0.0.1:9000/wss/v2/realtime-chat?license="
+    )
+    url = build_url(settings(url="ws://127.0.0.1:9000/custom/path?region=eu"))
+    assert urlsplit(url).path == "/custom/path"
+    assert query(settings(url="ws://127.0.0.1:9000/custom/path?region=eu"))["region"] == ["eu"]
+
+
+def test_licence_from_environment(monkeypatch):
+    monkeypatch.setenv("NAVTALK_LICENSE", KEY)
+    assert nt.Settings.create(avatar_name="x").license == KEY
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "fragment"),
+    [
+        ({"license": None}, "NAVTALK_LICENSE"),
+        ({"license": ""}, "no licence"),
+        ({"license": "sk_navtalk_ bad"}, "whitespace"),
+        ({"avatar_name": None}, "avatar_id=... or avatar_name"),
+        ({"avatar_name": "  "}, "avatar_name must be a non-empty string"),
+        ({"url": "http://example.org"}, "ws:// or wss://"),
+        ({"url": "ws://127.0.0.1:1/?license=sk_navtalk_zzz"}, "not inside url"),
+        ({"connect_timeout": 0}, "connect_timeout must be a positive number"),
+        ({"connect_timeout": float("inf")}, "finite"),
+        ({"send_queue_size": 0}, "send_queue_size must be a positive integer"),
+        ({"history": "just a string"}, "history must be a list"),
+        ({"history": [{"role": "user"}]}, "history entry without text"),
+        ({"tools": [{"description": "no name"}]}, "needs at least a 'name'"),
+        ({"colour": "blue"}, "unknown setting(s): colour"),
+    ],
+)
+def test_bad_settings_say_what_is_wrong(monkeypatch, kwargs, fragment):
+    monkeypatch.delenv("NAVTALK_LICENSE", raising=False)
+    kwargs = {"license": KEY, "avatar_name": "navtalk.Leo", **kwargs}
+    license = kwargs.pop("license")
+    with pytest.raises(nt.ConfigError) as info:
+        nt.Settings.create(license, **kwargs)
+    assert fragment in str(info.value)
+    assert isinstance(info.value, ValueError)
+    assert "sk_navtalk_" not in str(info.value)
+
+
+def test_history_keeps_user_turns_only():
+    s = settings(
+        history=[
+            "hi",
+            {"role": "assistant", "text": "hello"},
+            {"role": "user", "content": "more"},
+            " ",
+        ]
+    )
+    assert s.history == ("hi", "more")
+
+
+def test_licence_is_never_shown():
+    s = settings()
+    client = nt.NavTalkClient(KEY, avatar_name="navtalk.Leo")
+    for text in (repr(s), str(s), repr(client)):
+        assert KEY not in text and "sk_navtalk_" not in text
+    assert nt.redact(build_url(s)).count("license=***") == 1
+    assert KEY not in nt.redact(f"key {KEY} and url ?license={KEY}&x=1")
+
+
+def test_custom_licence_format_is_redacted_too(caplog):
+    odd = "MyCompanyKey-1234567890"
+    nt.Settings.create(odd, avatar_name="x")
+    logging.getLogger("navtalk_sync.client").warning("using %s", odd)
+    assert odd not in caplog.text and "***" in caplog.text
+    assert odd not in nt.redact(f"prefix {odd} suffix")
