@@ -1,0 +1,78 @@
+"""navtalk_sync: a live NavTalk digital human from plain, synchronous Python.
+
+::
+
+    import navtalk_sync as nt
+
+    with nt.NavTalkClient(license="sk_navtalk_...", avatar_name="navtalk.Leo") as client:
+        client.connect(timeout=15)
+        print(client.ask("What can you do?", timeout=30))
+
+The local NavTalk-compatible server lives in ``navtalk_sync.server`` (``LocalServer``).
+"""
+
+from . import events, messages
+from .client import NavTalkClient
+from .config import Settings, install_redaction, redact
+from .dispatch import Handle, Subscription
+from .errors import (
+    BackendError,
+    ConfigError,
+    ConnectionFailed,
+    ConnectionLimitExceeded,
+    Disconnected,
+    GpuFull,
+    InsufficientBalance,
+    InvalidArgument,
+    NavTalkError,
+    NavTalkTimeout,
+    NotConnected,
+    ResponseFailed,
+    ServerClosed,
+    ServerNotice,
+    SubscriptionOverflow,
+    TransportError,
+)
+from .events import Event
+from .session import State
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "NavTalkClient",
+    "Settings",
+    "State",
+    "Event",
+    "Handle",
+    "Subscription",
+    "events",
+    "messages",
+    "redact",
+    "NavTalkError",
+    "InvalidArgument",
+    "ConfigError",
+    "NavTalkTimeout",
+    "NotConnected",
+    "TransportError",
+    "Disconnected",
+    "SubscriptionOverflow",
+    "ResponseFailed",
+    "ServerNotice",
+    "ConnectionFailed",
+    "ServerClosed",
+    "InsufficientBalance",
+    "GpuFull",
+    "ConnectionLimitExceeded",
+    "BackendError",
+    "__version__",
+]
+
+# No licence may reach a log handler, ours or websocket-client's trace output.
+install_redaction(
+    __name__,
+    f"{__name__}.client",
+    f"{__name__}.session",
+    f"{__name__}.transport",
+    f"{__name__}.dispatch",
+    "websocket",
+)

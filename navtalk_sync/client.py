@@ -1,0 +1,375 @@
+"""``NavTalkClient``: the blocking facade a plain Python program uses.
+
+It owns the settings, the ``EventBus`` (callbacks and subscriptions) and the ``Session`` (the
+socket and the protocol), and turns them into calls that block with a timeout. Nothing here
+runs on the reader thread.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import warnings
+from typing import Any, Callable, Iterable, Mapping, Sequence, TypeVar, overload
+
+from . import messages
+from .config import DEFAULT_URL, Settings
+from .dispatch import EventBus, Handle, Subscription
+from .errors import InvalidArgument, NavTalkError, NavTalkTimeout, NotConnected, ResponseFailed
+from .events import (
+    CLIENT_EVENT_TYPES,
+    EVENT_TYPES,
+    Event,
+    IceServer,
+    ResponseAudioDone,
+    ResponseError,
+    ResponseTranscriptDelta,
+    ResponseTranscriptDone,
+    canonical_type,
+)
+from .session import Session, State
+
+__all__ = ["NavTalkClient"]
+
+log = logging.getLogger(__name__)
+
+F = TypeVar("F", bound=Callable[[Event], Any])
+
+
+def _matcher(what: str | type[Event]) -> str | type[Event]:
+    """Validate an event selector: ``"*"``, a wire or ``client.`` name, or an Event class."""
+    if isinstance(what, type) and issubclass(what, Event):
+        return what
+    if not isinstance(what, str) or not what:
+        raise InvalidArgument(
+            f"an event selector is '*', an event type name or an Event class, got {what!r}"
+        )
+    if what == "*":
+        return what
+    name = canonical_type(what)
+    if name.startswith("client."):
+        if name not in CLIENT_EVENT_TYPES:
+            known = ", ".join(sorted(CLIENT_EVENT_TYPES))
+            raise InvalidArgument(f"unknown client event {name!r}; known: {known}")
+    elif name not in EVENT_TYPES:
+        warnings.warn(
+            f"{name!r} is not a known NavTalk event type; only frames of exactly that type match",
+            stacklevel=3,
+        )
+    return name
+
+
+def _matchers(what: str | type[Event] | Iterable[str | type[Event]]) -> tuple[Any, ...]:
+    if isinstance(what, (str, type)):
+        return (_matcher(what),)
+    return tuple(_matcher(w) for w in what)
+
+
+class NavTalkClient:
+    """A live conversation with a NavTalk digital human, from plain synchronous code.
+
+    Make one per session, ``connect()``, talk, ``close()`` (or use it as a context manager).
+    Callbacks registered with ``on()`` run on one dispatcher thread, in arrival order.
+    """
+
+    def __init__(
+        self,
+        license: str | None = None,
+        *,
+        avatar_id: str | None = None,
+        avatar_name: str | None = None,
+        url: str = DEFAULT_URL,
+        voice: str | None = None,
+        prompt: str | None = None,
+        tools: Sequence[Mapping[str, Any]] | None = None,
+        history: Iterable[str | Mapping[str, Any]] | None = None,
+        greet_first: bool = False,
+        model: str | None = None,
+        connect_timeout: float = 15.0,
+        send_timeout: float = 10.0,
+        close_timeout: float = 1.0,
+        ping_interval: float | None = 20.0,
+        ping_timeout: float = 10.0,
+        event_queue_size: int = 10_000,
+        send_queue_size: int = 256,
+    ) -> None:
+        self._settings = Settings.create(
+            license,
+            avatar_id=avatar_id, avatar_name=avatar_name, url=url, voice=voice, prompt=prompt,
+            tools=tools, history=history, greet_first=greet_first, model=model,
+            connect_timeout=connect_timeout, send_timeout=send_timeout,
+            close_timeout=close_timeout, ping_interval=ping_interval, ping_timeout=ping_timeout,
+            event_queue_size=event_queue_size, send_queue_size=send_queue_size,
+        )  # fmt: skip
+        self._bus = EventBus(self._settings.event_queue_size)
+        self._lock = threading.Lock()
+        self._session: Session | None = None
+        self._closed = False
+        self._close_done = threading.Event()
+
+    def __repr__(self) -> str:
+        key, value = self._settings.avatar
+        return f"<NavTalkClient {key}={value!r} state={self.state.value!r}>"
+
+    # ------------------------------------------------------------------ properties
+
+    @property
+    def settings(self) -> Settings:
+        return self._settings
+
+    @property
+    def state(self) -> State:
+        """The connection state (a ``State``, equal to its string value)."""
+        if self._session is not None:
+            return self._session.state
+        return State.CLOSED if self._closed else State.IDLE
+
+    @property
+    def session_id(self) -> str | None:
+        """From ``conversation.connected.success``."""
+        return self._session.session_id if self._session else None
+
+    @property
+    def ice_servers(self) -> tuple[IceServer, ...]:
+        """From ``conversation.connected.success``."""
+        return self._session.ice_servers if self._session else ()
+
+    @property
+    def error(self) -> NavTalkError | None:
+        """Why the session ended, when it did not end by ``close()``."""
+        return self._session.end_error if self._session else None
+
+    def stats(self) -> dict[str, Any]:
+        """Counters and queue depths (a snapshot)."""
+        session = self._session.stats() if self._session else {"state": self.state.value}
+        return {
+            **session,
+            "dispatch_queue_depth": self._bus.depth,
+            "dispatch_queue_max_depth": self._bus.max_depth,
+            "events_delivered": self._bus.delivered,
+            "callback_errors": self._bus.callback_errors,
+            "events_discarded_at_close": self._bus.discarded,
+        }
+
+    # ------------------------------------------------------------------ events
+
+    @overload
+    def on(self, what: str | type[Event]) -> Callable[[F], F]: ...
+
+    @overload
+    def on(self, what: str | type[Event], callback: Callable[[Event], Any]) -> Handle: ...
+
+    def on(self, what: Any, callback: Any = None) -> Any:
+        """Call ``callback(event)`` for every event matching ``what``.
+
+        ``what`` is a wire name (legacy names are mapped to v2), a ``client.`` name, an Event
+        class (subclasses match too) or ``"*"``. Without ``callback`` it is a decorator that
+        returns the function unchanged. Returns a handle for ``off()``.
+        """
+        matcher = _matcher(what)
+        if callback is None:
+
+            def register(fn: F) -> F:
+                self._bus.add(matcher, fn)
+                return fn
+
+            return register
+        if not callable(callback):
+            raise InvalidArgument(f"callback must be callable, got {callback!r}")
+        return self._bus.add(matcher, callback)
+
+    def off(self, handle_or_callback: Handle | Callable[[Event], Any]) -> bool:
+        """Unregister a callback (by handle, or every registration of the function)."""
+        return self._bus.remove(handle_or_callback)
+
+    def events(
+        self, what: str | type[Event] | Iterable[str | type[Event]] = "*", maxsize: int = 1000
+    ) -> Subscription:
+        """A subscription to the events from now on; iterate it, or ``get(timeout)`` from it.
+
+        Iteration ends when the session ends. If more than ``maxsize`` events wait unread, the
+        subscription raises ``SubscriptionOverflow`` rather than lose any silently.
+        """
+        if isinstance(maxsize, bool) or not isinstance(maxsize, int) or maxsize < 1:
+            raise InvalidArgument(f"maxsize must be a positive integer, got {maxsize!r}")
+        return self._bus.subscribe(_matchers(what), maxsize)
+
+    def wait_for(
+        self,
+        what: str | type[Event] | Iterable[str | type[Event]],
+        timeout: float,
+        predicate: Callable[[Event], bool] | None = None,
+    ) -> Event:
+        """Block until the next event matching ``what`` (and ``predicate``) arrives.
+
+        Raises ``NavTalkTimeout`` after ``timeout`` seconds, or the session's end error if it
+        ends first. The predicate runs in the calling thread.
+        """
+        deadline = time.monotonic() + _check_timeout(timeout)
+        with self._bus.subscribe(_matchers(what), 10_000) as sub:
+            while True:
+                try:
+                    event = sub.get(max(0.0, deadline - time.monotonic()))
+                except NavTalkTimeout:
+                    raise NavTalkTimeout(_describe(what), timeout) from None
+                if predicate is None or predicate(event):
+                    return event
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def connect(self, timeout: float | None = None) -> NavTalkClient:
+        """Open the session; returns once ``realtime.session.updated`` has arrived.
+
+        Raises a ``ServerNotice`` subclass for a notice during setup, ``ConnectionFailed`` for a
+        refused handshake, ``TransportError`` for an unreachable server, ``NavTalkTimeout``.
+        A client whose connect() failed is closed: make a new one to try again.
+        """
+        timeout = self._settings.connect_timeout if timeout is None else _check_timeout(timeout)
+        with self._lock:
+            if self._closed:
+                raise NotConnected("this client is closed; make a new NavTalkClient")
+            if self._session is not None:
+                raise NavTalkError("connect() was already called on this client")
+            self._session = session = Session(self._settings, self._bus)
+        self._bus.start()
+        try:
+            session.open(timeout)
+        except NavTalkError:
+            self.close()
+            raise
+        return self
+
+    def close(self, timeout: float | None = None) -> None:
+        """End the session and join every thread; idempotent, callable from any thread.
+
+        Returns within ``timeout`` seconds (default ``close_timeout``), aborting the socket if
+        the server does not answer the close in time. From inside a callback it returns at once
+        and the dispatcher thread ends when that callback returns.
+        """
+        timeout = self._settings.close_timeout if timeout is None else _check_timeout(timeout)
+        with self._lock:
+            first = not self._closed
+            self._closed = True
+        if not first:
+            if threading.current_thread().name != "navtalk-dispatch":
+                self._close_done.wait(timeout)
+            return
+        deadline = time.monotonic() + timeout
+        try:
+            if self._session is not None:
+                self._session.close(timeout * 0.8)
+            else:
+                self._bus.end_subscriptions(NotConnected("the client is closed"))
+            self._bus.stop(max(0.05, deadline - time.monotonic()))
+        finally:
+            self._close_done.set()
+
+    def __enter__(self) -> NavTalkClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ------------------------------------------------------------------ talking
+
+    def send_message(self, message: Mapping[str, Any]) -> None:
+        """Send one client message as built by ``navtalk_sync.messages`` (advanced use)."""
+        if (
+            not isinstance(message, Mapping)
+            or message.get("type") not in messages.CLIENT_MESSAGE_TYPES
+        ):
+            raise InvalidArgument(
+                "send_message() takes a client message from navtalk_sync.messages "
+                f"(types: {', '.join(sorted(messages.CLIENT_MESSAGE_TYPES))})"
+            )
+        self._require_session().send(message)
+
+    def send_text(self, text: str, respond: bool = True) -> None:
+        """Say ``text`` as the user; with ``respond`` the avatar answers it (C3, then C5)."""
+        if not isinstance(text, str) or not text.strip():
+            raise InvalidArgument(f"text must be a non-empty string, got {text!r}")
+        session = self._require_session()
+        session.send(messages.user_text_item(text))
+        if respond:
+            session.send(messages.response_create())
+
+    def ask(self, text: str, timeout: float = 30.0) -> str:
+        """Say ``text`` and block until the avatar's whole reply text has arrived.
+
+        Returns the server's final transcript of the reply, or the concatenated deltas when the
+        server sends no final text. Raises ``NavTalkTimeout``, ``ResponseFailed``, or the
+        session's end error.
+        """
+        deadline = time.monotonic() + _check_timeout(timeout)
+        watched = (
+            ResponseTranscriptDelta,
+            ResponseTranscriptDone,
+            ResponseAudioDone,
+            ResponseError,
+        )
+        with self._bus.subscribe(watched, 10_000) as sub:
+            self.send_text(text, respond=True)
+            reply = _ReplyCollector()
+            while True:
+                try:
+                    event = sub.get(max(0.0, deadline - time.monotonic()))
+                except NavTalkTimeout:
+                    raise NavTalkTimeout("the reply to ask()", timeout) from None
+                result = reply.add(event)
+                if result is not None:
+                    return result
+
+    def _require_session(self) -> Session:
+        session = self._session
+        if session is None:
+            raise NotConnected("not connected; call connect() first")
+        return session
+
+
+class _ReplyCollector:
+    """Puts one reply's text together from its transcript events (protocol 5.2, #17-#18).
+
+    The reply is the first one whose transcript starts after ask() subscribed; the tail of an
+    earlier reply (its ``audio.done``) is ignored.
+    """
+
+    def __init__(self) -> None:
+        self.response_id: str | None = None
+        self.parts: list[str] = []
+        self.started = False
+
+    def add(self, event: Event) -> str | None:
+        """Feed an event; returns the reply text once it is complete."""
+        if isinstance(event, ResponseError):
+            raise ResponseFailed(event.message or "the server reported a failed reply", event)
+        response_id = getattr(event, "response_id", None)
+        if isinstance(event, ResponseAudioDone):
+            # a server that sends no transcript.done ends the reply here
+            if self.started and response_id in (None, self.response_id):
+                return "".join(self.parts)
+            return None
+        if not self.started:
+            self.started, self.response_id = True, response_id
+        elif response_id is not None and response_id != self.response_id:
+            return None
+        if isinstance(event, ResponseTranscriptDelta):
+            self.parts.append(event.text)
+            return None
+        if isinstance(event, ResponseTranscriptDone):
+            return event.text if event.text is not None else "".join(self.parts)
+        return None
+
+
+def _check_timeout(timeout: Any) -> float:
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout > 0:
+        raise InvalidArgument(f"timeout must be a positive number of seconds, got {timeout!r}")
+    return float(timeout)
+
+
+def _describe(what: Any) -> str:
+    if isinstance(what, type):
+        return what.__name__
+    if isinstance(what, str):
+        return what
+    return " or ".join(_describe(w) for w in what)

@@ -1,0 +1,302 @@
+"""Getting events to the user: the callback registry, the dispatcher thread, subscriptions.
+
+The reader thread publishes every event here. From here an event goes
+
+* to every matching ``Subscription`` (the queues behind ``events()``, ``wait_for()`` and
+  ``ask()``, which block in the *caller's* thread), and
+* to the dispatcher thread ``navtalk-dispatch``, which calls the matching callbacks one event
+  at a time, in arrival order.
+
+Bounds and overflow policy:
+
+* The dispatcher queue holds ``maxsize`` events. Events are never dropped: when it is full the
+  reader waits for room, so the socket backs up instead. Events the client itself publishes
+  (state changes, which may come from inside a callback) never wait, so they may exceed the
+  bound by a few.
+* A subscription holds ``maxsize`` events. When its consumer falls that far behind, the
+  subscription stops taking events and its next ``get()`` raises ``SubscriptionOverflow``:
+  nothing is lost silently.
+"""
+
+from __future__ import annotations
+
+import collections
+import logging
+import threading
+import time
+from typing import Any, Callable, Iterable, Iterator
+
+from .errors import NavTalkError, NavTalkTimeout, NotConnected, SubscriptionOverflow
+from .events import CallbackError, Event
+
+__all__ = ["Handle", "Subscription", "EventBus"]
+
+log = logging.getLogger(__name__)
+
+Callback = Callable[[Event], Any]
+
+
+def _matches(matcher: str | type[Event], event: Event) -> bool:
+    if isinstance(matcher, str):
+        return matcher == "*" or matcher == event.type
+    return isinstance(event, matcher)
+
+
+def _any_matches(matchers: Iterable[str | type[Event]], event: Event) -> bool:
+    return any(_matches(m, event) for m in matchers)
+
+
+class Handle:
+    """What ``on()`` returns; pass it to ``off()`` to unregister the callback."""
+
+    __slots__ = ("callback", "matcher")
+
+    def __init__(self, matcher: str | type[Event], callback: Callback) -> None:
+        self.matcher = matcher
+        self.callback = callback
+
+    def __repr__(self) -> str:
+        what = self.matcher if isinstance(self.matcher, str) else self.matcher.__name__
+        return f"<Handle {what!r} -> {_callback_name(self.callback)}>"
+
+
+def _callback_name(fn: Callable[..., Any]) -> str:
+    return getattr(fn, "__qualname__", None) or repr(fn)
+
+
+class Subscription:
+    """A bounded queue of the events matching ``matchers``, read from any thread.
+
+    Iterating yields events until the session ends; ``get(timeout)`` returns the next one or
+    raises ``NavTalkTimeout``, ``SubscriptionOverflow`` or, once the session has ended and the
+    queue is empty, the error that ended it. Use it as a context manager, or call
+    ``close()``, to stop receiving.
+    """
+
+    def __init__(self, bus: EventBus, matchers: tuple[str | type[Event], ...], maxsize: int):
+        self._bus = bus
+        self._matchers = matchers
+        self._maxsize = maxsize
+        self._items: collections.deque[Event] = collections.deque()
+        self._cond = threading.Condition()
+        self._end_error: NavTalkError | None = None
+        self._ended = False
+        self._overflowed = False
+
+    # -- fed by the bus
+    def _offer(self, event: Event) -> None:
+        if not _any_matches(self._matchers, event):
+            return
+        with self._cond:
+            if self._ended or self._overflowed:
+                return
+            if len(self._items) >= self._maxsize:
+                self._overflowed = True
+            else:
+                self._items.append(event)
+            self._cond.notify_all()
+
+    def _end(self, error: NavTalkError) -> None:
+        with self._cond:
+            if not self._ended:
+                self._ended, self._end_error = True, error
+                self._cond.notify_all()
+
+    # -- read by the user
+    def get(self, timeout: float | None = None) -> Event:
+        """The next event. ``timeout=None`` waits until an event comes or the session ends."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        with self._cond:
+            while True:
+                if self._items:
+                    return self._items.popleft()
+                if self._overflowed:
+                    raise SubscriptionOverflow(
+                        f"more than {self._maxsize} events waited unread in this subscription"
+                    )
+                if self._ended:
+                    assert self._end_error is not None
+                    raise self._end_error
+                remaining = None if deadline is None else deadline - time.monotonic()
+                if remaining is not None and remaining <= 0:
+                    raise NavTalkTimeout("an event", timeout or 0.0)
+                self._cond.wait(remaining)
+
+    def __iter__(self) -> Iterator[Event]:
+        while True:
+            try:
+                yield self.get()
+            except SubscriptionOverflow:
+                raise
+            except NavTalkError:
+                if self._ended and not self._items:
+                    return
+                raise
+
+    def close(self) -> None:
+        self._bus._unsubscribe(self)
+        with self._cond:
+            self._items.clear()
+            if not self._ended:
+                self._ended = True
+                self._end_error = NotConnected("this subscription was closed")
+            self._cond.notify_all()
+
+    def __enter__(self) -> Subscription:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __len__(self) -> int:
+        with self._cond:
+            return len(self._items)
+
+
+class EventBus:
+    """Callbacks, subscriptions and the dispatcher thread of one client."""
+
+    def __init__(self, maxsize: int, thread_name: str = "navtalk-dispatch") -> None:
+        self._maxsize = maxsize
+        self._thread_name = thread_name
+        self._handlers: list[Handle] = []
+        self._subscriptions: list[Subscription] = []
+        self._queue: collections.deque[Event] = collections.deque()
+        self._cond = threading.Condition()
+        self._stopping = False
+        self._ended_with: NavTalkError | None = None
+        self._thread: threading.Thread | None = None
+        self.delivered = 0
+        self.callback_errors = 0
+        self.discarded = 0
+        self.max_depth = 0
+
+    # -- callbacks
+    def add(self, matcher: str | type[Event], callback: Callback) -> Handle:
+        handle = Handle(matcher, callback)
+        with self._cond:
+            self._handlers = [*self._handlers, handle]  # copy-on-write: dispatch reads lock-free
+        return handle
+
+    def remove(self, handle_or_callback: Handle | Callback) -> bool:
+        with self._cond:
+            kept = [
+                h
+                for h in self._handlers
+                if h is not handle_or_callback and h.callback is not handle_or_callback
+            ]
+            removed = len(kept) != len(self._handlers)
+            self._handlers = kept
+        return removed
+
+    # -- subscriptions
+    def subscribe(self, matchers: tuple[str | type[Event], ...], maxsize: int) -> Subscription:
+        sub = Subscription(self, matchers, maxsize)
+        with self._cond:
+            if self._ended_with is not None:
+                sub._end(self._ended_with)
+            else:
+                self._subscriptions = [*self._subscriptions, sub]
+        return sub
+
+    def _unsubscribe(self, sub: Subscription) -> None:
+        with self._cond:
+            self._subscriptions = [s for s in self._subscriptions if s is not sub]
+
+    def end_subscriptions(self, error: NavTalkError) -> None:
+        """The session is over: every subscription, now and later, ends with ``error``."""
+        with self._cond:
+            if self._ended_with is None:
+                self._ended_with = error
+            subs, self._subscriptions = self._subscriptions, []
+        for sub in subs:
+            sub._end(error)
+
+    # -- publishing
+    def publish(self, event: Event, wait: bool = False) -> None:
+        """Hand ``event`` to subscriptions and the dispatcher, in order.
+
+        ``wait=True`` (the reader) waits while the dispatcher queue is full; the wait releases
+        the lock, so the client can still publish from a callback meanwhile.
+        """
+        with self._cond:
+            while wait and len(self._queue) >= self._maxsize and not self._stopping:
+                self._cond.wait(0.1)
+            for sub in self._subscriptions:
+                sub._offer(event)
+            if self._stopping and self._thread is None:
+                return
+            self._queue.append(event)
+            self.max_depth = max(self.max_depth, len(self._queue))
+            self._cond.notify_all()
+
+    @property
+    def depth(self) -> int:
+        return len(self._queue)
+
+    # -- the dispatcher thread
+    def start(self) -> None:
+        with self._cond:
+            if self._thread is not None or self._stopping:
+                return
+            self._thread = threading.Thread(target=self._run, name=self._thread_name, daemon=True)
+            self._thread.start()
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                while not self._queue and not self._stopping:
+                    self._cond.wait()
+                if not self._queue:
+                    return
+                event = self._queue.popleft()
+                self._cond.notify_all()  # room for a waiting reader
+            self._deliver(event)
+
+    def _deliver(self, event: Event) -> None:
+        for handle in self._handlers:
+            if _matches(handle.matcher, event):
+                self._call(handle, event)
+        self.delivered += 1
+
+    def _call(self, handle: Handle, event: Event) -> None:
+        try:
+            handle.callback(event)
+        except Exception as exc:
+            self.callback_errors += 1
+            name = _callback_name(handle.callback)
+            log.exception("callback %s raised while handling %s", name, event.type)
+            if isinstance(event, CallbackError):
+                return  # an error handler that fails is only logged: no loops
+            report = CallbackError(type="client.callback_error", callback=name, error=exc,
+                                   event=event)  # fmt: skip
+            with self._cond:
+                for sub in self._subscriptions:
+                    sub._offer(report)
+            for other in self._handlers:
+                if _matches(other.matcher, report):
+                    self._call(other, report)
+
+    def stop(self, timeout: float) -> None:
+        """Deliver what is queued (up to ``timeout``), then end the dispatcher thread.
+
+        Called from inside a callback, it does not wait for itself: the thread ends once the
+        running callback returns and the queue is drained.
+        """
+        with self._cond:
+            self._stopping = True
+            self._cond.notify_all()
+            thread = self._thread
+        if thread is None or thread is threading.current_thread():
+            return
+        thread.join(timeout)
+        if thread.is_alive():
+            with self._cond:
+                self.discarded += len(self._queue)
+                if self._queue:
+                    log.warning("close(): %d undelivered events discarded", len(self._queue))
+                self._queue.clear()
+                self._cond.notify_all()
+            thread.join(0.2)
+            if thread.is_alive():
+                log.warning("a callback is still running after close(); its thread is left")

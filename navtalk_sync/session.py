@@ -1,0 +1,282 @@
+"""The client side of one NavTalk session: the lifecycle of protocol section 3.
+
+A ``Session`` opens the socket, sends the opening configuration, reacts to the server's
+setup events (session id, ICE servers, history replay, greet-first), tracks the state machine
+of section 3.5 and ends the session on a failure notice or a close. Its reactions run on the
+reader thread and are library code only; every event then goes to the ``EventBus``.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+import threading
+import time
+from typing import Any, Mapping
+
+from . import messages
+from .config import Settings, build_url, redact
+from .dispatch import EventBus
+from .errors import (
+    NOTICE_ERRORS,
+    Disconnected,
+    InsufficientBalance,
+    NavTalkError,
+    NavTalkTimeout,
+    NotConnected,
+)
+from .events import (
+    ConnectedSuccess,
+    ConnectedWarning,
+    ConnectionNotice,
+    Event,
+    IceServer,
+    SessionCreated,
+    SessionUpdated,
+    StateChanged,
+    decode_frame,
+    parse_event,
+)
+from .events import (
+    Disconnected as DisconnectedEvent,
+)
+from .transport import Transport
+
+__all__ = ["State", "Session"]
+
+log = logging.getLogger(__name__)
+
+#: The close reason the service gives when the balance runs out (protocol section 8).
+INSUFFICIENT_POINTS = "insufficient points"
+
+
+class State(str, enum.Enum):
+    """The connection states of protocol section 3.5 (compare with plain strings too)."""
+
+    IDLE = "idle"
+    CONNECTING = "connecting"  # WebSocket handshake under way
+    CONFIGURING = "configuring"  # socket open, opening configuration sent
+    CONNECTED = "connected"  # conversation.connected.success received
+    SESSION_READY = "session_ready"  # realtime.session.updated received: text and audio may flow
+    CLOSING = "closing"
+    CLOSED = "closed"  # ended after it was ready, or closed by the user
+    FAILED = "failed"  # ended before it became ready
+
+    def __str__(self) -> str:
+        return self.value
+
+
+_TERMINAL = (State.CLOSED, State.FAILED)
+
+
+class Session:
+    """One WebSocket session against a NavTalk(-compatible) server."""
+
+    def __init__(self, settings: Settings, bus: EventBus) -> None:
+        self._settings = settings
+        self._bus = bus
+        self._lock = threading.RLock()
+        self._state = State.IDLE
+        self._ready = threading.Event()  # set when ready or ended
+        self._end_error: NavTalkError | None = None
+        self._ended = False
+        self._closing = False
+        self._greeted = False
+        self._transport: Transport | None = None
+        self.session_id: str | None = None
+        self.ice_servers: tuple[IceServer, ...] = ()
+        self.warning: ConnectedWarning | None = None
+        self.malformed_frames = 0
+        self.events_received = 0
+
+    # ------------------------------------------------------------------ state
+
+    @property
+    def state(self) -> State:
+        return self._state
+
+    @property
+    def end_error(self) -> NavTalkError | None:
+        """Why the session ended (None while it runs, or after a deliberate close)."""
+        return self._end_error
+
+    def _set_state(self, state: State, reason: str | None = None) -> None:
+        with self._lock:
+            previous = self._state
+            if previous == state or previous in _TERMINAL:
+                return
+            self._state = state
+            # Published under the lock so state events keep the order of the transitions.
+            self._bus.publish(
+                StateChanged(
+                    type="client.state", state=state.value, previous=previous.value, reason=reason
+                )
+            )
+        log.debug("state %s -> %s%s", previous.value, state.value, f" ({reason})" if reason else "")
+
+    # ------------------------------------------------------------------ opening
+
+    def open(self, timeout: float) -> None:
+        """Connect and block until ``realtime.session.updated`` (or raise why not).
+
+        On failure the session is ended and its threads joined before the error is raised.
+        """
+        deadline = time.monotonic() + timeout
+        transport = Transport(
+            build_url(self._settings),
+            on_text=self._on_text,
+            on_end=self._on_end,
+            send_queue_size=self._settings.send_queue_size,
+            ping_interval=self._settings.ping_interval,
+            ping_timeout=self._settings.ping_timeout,
+        )
+        with self._lock:
+            if self._closing:
+                raise NotConnected("the client was closed before connect()")
+            self._transport = transport
+        try:
+            self._open(transport, deadline, timeout)
+        except NavTalkError as exc:
+            self._end(None if self._closing else exc, None, None)
+            transport.close(self._settings.close_timeout)
+            raise
+
+    def _open(self, transport: Transport, deadline: float, timeout: float) -> None:
+        self._set_state(State.CONNECTING)
+        log.info("connecting to %s", transport.display_url)
+        transport.open(max(0.001, deadline - time.monotonic()))
+        # Sent in the open handler, before anything is received (protocol 3.1, step 1).
+        settings = self._settings
+        for message in messages.opening_messages(settings.voice, settings.prompt, settings.tools):
+            transport.send(messages.encode(message), settings.send_timeout)
+        self._set_state(State.CONFIGURING)
+        transport.start()
+        if not self._ready.wait(max(0.0, deadline - time.monotonic())):
+            raise NavTalkTimeout("realtime.session.updated", timeout, f"state: {self._state.value}")
+        if self._end_error is not None:
+            raise self._end_error
+        if self._state != State.SESSION_READY:
+            raise NotConnected("the client was closed while connecting")
+
+    # ------------------------------------------------------------------ sending
+
+    def send(self, message: Mapping[str, Any], timeout: float | None = None) -> None:
+        """Send one client message; the session must be ready."""
+        if self._state != State.SESSION_READY or self._transport is None:
+            raise NotConnected(self._not_ready_text())
+        self._transport.send(
+            messages.encode(message), self._settings.send_timeout if timeout is None else timeout
+        )
+
+    def _not_ready_text(self) -> str:
+        if self._end_error is not None:
+            return f"the session has ended: {self._end_error}"
+        if self._state in _TERMINAL:
+            return "the client is closed"
+        return f"the session is not ready yet (state: {self._state.value}); call connect() first"
+
+    def _send_quietly(self, message: Mapping[str, Any]) -> None:
+        """Send from the reader thread, where a full queue or a closed socket is not fatal."""
+        transport = self._transport
+        if transport is None:
+            return
+        try:
+            transport.send(messages.encode(message), self._settings.send_timeout)
+        except NavTalkError as exc:
+            log.warning("could not send %s: %s", message.get("type"), exc)
+
+    # ------------------------------------------------------------------ reader-thread reactions
+
+    def _on_text(self, text: str) -> None:
+        try:
+            frame = decode_frame(text)
+        except ValueError as exc:
+            self.malformed_frames += 1
+            log.warning("skipped a malformed frame (%s): %.80r", exc, redact(text))
+            return
+        event = parse_event(frame)
+        self.events_received += 1
+        self._bus.publish(event, wait=True)
+        self._react(event)
+
+    def _react(self, event: Event) -> None:
+        if isinstance(event, ConnectedSuccess):
+            self.session_id, self.ice_servers = event.session_id, event.ice_servers
+            self._set_state(State.CONNECTED)
+        elif isinstance(event, ConnectedWarning):
+            self.warning = event
+            log.warning("server warning: %s (avatar id %s)", event.message, event.avatar_id)
+        elif isinstance(event, ConnectionNotice):
+            error = NOTICE_ERRORS[event.type](event.message, event)
+            self._end(error, code=None, reason=event.message)
+        elif isinstance(event, SessionCreated):
+            # History goes between session.created and session.updated (protocol 3.3).
+            for turn in self._settings.history:
+                self._send_quietly(messages.user_text_item(turn))
+        elif isinstance(event, SessionUpdated):
+            self._set_state(State.SESSION_READY)
+            self._ready.set()
+            if self._settings.greet_first and not self._greeted:
+                self._greeted = True
+                self._send_quietly(messages.response_create())
+
+    def _on_end(self, code: int | None, reason: str | None, error: str | None) -> None:
+        """The transport reports the end of the connection (reader thread, once)."""
+        if self._closing:
+            self._end(None, code, reason)
+            return
+        if reason and INSUFFICIENT_POINTS in reason.lower():
+            self._end(InsufficientBalance(reason), code, reason)
+            return
+        if error is not None:
+            text = f"connection lost: {error}"
+        else:
+            text = (
+                f"the server closed the connection (code {code}{', ' + reason if reason else ''})"
+            )
+        self._end(Disconnected(text, code, reason), code, reason)
+
+    # ------------------------------------------------------------------ ending
+
+    def _end(self, error: NavTalkError | None, code: int | None, reason: str | None) -> None:
+        """End the session once: report it, wake every waiter, let the socket go."""
+        with self._lock:
+            if self._ended:
+                return
+            self._ended = True
+            self._end_error = error
+            was_ready = self._state == State.SESSION_READY or self._closing
+            final = State.CLOSED if was_ready or error is None else State.FAILED
+            self._set_state(final, str(error) if error else reason)
+            self._bus.publish(
+                DisconnectedEvent(type="client.disconnected", code=code, reason=reason, error=error)
+            )
+        self._bus.end_subscriptions(error or NotConnected("the client is closed"))
+        self._ready.set()
+        if error is not None:
+            log.warning("session ended: %s", error)
+        if self._transport is not None:
+            self._transport.request_close()  # the client closes itself (protocol U4)
+
+    def close(self, timeout: float) -> None:
+        """Deliberate close: returns within ``timeout`` and joins the transport threads."""
+        with self._lock:
+            self._closing = True
+            if not self._ended:
+                self._set_state(State.CLOSING)
+        transport = self._transport
+        if transport is not None:
+            transport.close(timeout)
+        self._end(None, None, None)
+
+    # ------------------------------------------------------------------ stats
+
+    def stats(self) -> dict[str, Any]:
+        transport = self._transport
+        return {
+            "state": self._state.value,
+            "events_received": self.events_received,
+            "malformed_frames": self.malformed_frames,
+            "send_queue_depth": transport.send_queue_depth if transport else 0,
+            **(transport.stats.as_dict() if transport else {}),
+        }

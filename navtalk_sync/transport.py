@@ -1,0 +1,319 @@
+"""One WebSocket connection (websocket-client): handshake, reader thread, writer thread.
+
+* ``open()`` runs the opening handshake in the caller's thread, with a timeout.
+* ``navtalk-ws-reader`` receives frames, answers pings, hands each text frame to ``on_text``
+  and reports the end of the connection once, through ``on_end``. It runs no user code.
+* ``navtalk-ws-writer`` writes frames from a bounded queue, strictly in order, and sends a
+  keepalive ping when nothing was written for ``ping_interval`` seconds. A connection that
+  leaves a ping unanswered for ``ping_timeout`` seconds is aborted.
+* ``close()`` flushes the queue, sends a close frame and waits briefly for the server's
+  reply; past its deadline it aborts the socket (shutdown), which wakes both threads at once.
+  websocket-client's own ``close()`` is not used: called beside a blocked reader it can wait
+  out the ping timeout.
+
+The URL holds the licence; only the redacted form is ever logged or put in an exception.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import socket
+import struct
+import threading
+import time
+from typing import Callable
+
+import websocket
+
+from .config import redact
+from .errors import ConnectionFailed, NavTalkTimeout, NotConnected, TransportError
+
+__all__ = ["Transport", "TransportStats"]
+
+log = logging.getLogger(__name__)
+
+#: ``on_end(code, reason, error)``: close code and reason from the server's close frame,
+#: or ``error`` (a short description) when the connection broke without one.
+EndCallback = Callable[["int | None", "str | None", "str | None"], None]
+
+_CLOSE = object()  # writer sentinel: send a close frame, then stop writing
+
+
+class TransportStats:
+    """Counters of one connection. Each is written by one thread only."""
+
+    def __init__(self) -> None:
+        self.frames_sent = 0
+        self.bytes_sent = 0
+        self.frames_received = 0
+        self.bytes_received = 0
+        self.binary_frames_ignored = 0
+        self.pings_sent = 0
+        self.pongs_received = 0
+
+    def as_dict(self) -> dict[str, int]:
+        return dict(vars(self))
+
+
+class Transport:
+    """A websocket-client connection with a reader and a writer thread."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        on_text: Callable[[str], None],
+        on_end: EndCallback,
+        send_queue_size: int,
+        ping_interval: float | None,
+        ping_timeout: float,
+    ) -> None:
+        self._url = url
+        self.display_url = redact(url)
+        self._on_text = on_text
+        self._on_end = on_end
+        self._ping_interval = ping_interval
+        self._ping_timeout = ping_timeout
+        self._queue: queue.Queue[object] = queue.Queue(maxsize=send_queue_size)
+        self._ws = websocket.WebSocket(enable_multithread=True, skip_utf8_validation=True)
+        self._lock = threading.Lock()
+        self._closing = False
+        self._ended = False
+        self._close_sent = False
+        self._abort_reason: str | None = None
+        self._reader: threading.Thread | None = None
+        self._writer: threading.Thread | None = None
+        self._reader_done = threading.Event()
+        self._last_pong = 0.0
+        self.stats = TransportStats()
+
+    def __repr__(self) -> str:
+        return f"<Transport {self.display_url}>"
+
+    # ------------------------------------------------------------------ opening
+
+    def open(self, timeout: float) -> None:
+        """Run the opening handshake (blocking, at most ``timeout`` seconds)."""
+        try:
+            self._ws.connect(self._url, timeout=timeout)
+        except Exception as exc:
+            self._ws.shutdown()
+            raise self._open_error(exc, timeout) from None
+        if self._closing:  # close() came while the handshake finished
+            self._ws.shutdown()
+            raise NotConnected("the client was closed while connecting")
+        # Threads block on the socket from now on; close() wakes them with a shutdown.
+        self._ws.settimeout(None)
+
+    def _open_error(self, exc: Exception, timeout: float) -> Exception:
+        if self._closing:
+            return NotConnected("the client was closed while connecting")
+        if isinstance(exc, websocket.WebSocketBadStatusException):
+            status = f"HTTP {exc.status_code} {exc.status_message or ''}".strip()
+            return ConnectionFailed(
+                f"the server refused the WebSocket handshake ({status})",
+                status_code=exc.status_code,
+            )
+        if isinstance(exc, (websocket.WebSocketTimeoutException, socket.timeout)):
+            return NavTalkTimeout(f"the WebSocket handshake with {self.display_url}", timeout)
+        if isinstance(exc, (websocket.WebSocketException, OSError)):
+            detail = redact(f"{type(exc).__name__}: {exc}")
+            return TransportError(f"cannot open {self.display_url}: {detail}")
+        return exc
+
+    def start(self) -> None:
+        """Start the reader and writer threads (after ``open()``)."""
+        self._reader = threading.Thread(
+            target=self._read_loop, name="navtalk-ws-reader", daemon=True
+        )
+        self._writer = threading.Thread(
+            target=self._write_loop, name="navtalk-ws-writer", daemon=True
+        )
+        self._reader.start()
+        self._writer.start()
+
+    # ------------------------------------------------------------------ sending
+
+    def send(self, text: str, timeout: float) -> None:
+        """Queue one text frame. Waits up to ``timeout`` for room; never drops or reorders."""
+        if self._closing or self._ended:
+            raise NotConnected("the connection is closed")
+        try:
+            self._queue.put(text, timeout=timeout)
+        except queue.Full:
+            raise NavTalkTimeout(
+                "room in the send queue", timeout, f"{self._queue.maxsize} frames waiting"
+            ) from None
+
+    @property
+    def send_queue_depth(self) -> int:
+        return self._queue.qsize()
+
+    def _write_loop(self) -> None:
+        last_ping = time.monotonic()
+        awaiting_pong = False
+        while True:
+            wait = None
+            if self._ping_interval is not None:
+                now = time.monotonic()
+                if awaiting_pong and self._last_pong >= last_ping:
+                    awaiting_pong = False
+                if awaiting_pong and now - last_ping > self._ping_timeout:
+                    log.warning(
+                        "no pong within %.1f s: connection considered dead", self._ping_timeout
+                    )
+                    self.abort(f"no pong within {self._ping_timeout:g} s")
+                    return
+                due = last_ping + (self._ping_timeout if awaiting_pong else self._ping_interval)
+                wait = max(0.0, due - now)
+            try:
+                item = self._queue.get(timeout=wait)
+            except queue.Empty:
+                if self._ended:
+                    return
+                if not awaiting_pong:
+                    if not self._write(lambda: self._ws.ping(b"navtalk")):
+                        return
+                    self.stats.pings_sent += 1
+                    last_ping, awaiting_pong = time.monotonic(), True
+                continue
+            if item is _CLOSE:
+                self._send_close_frame()
+                return
+            assert isinstance(item, str)
+            if self._ended or not self._write(lambda text=item: self._ws.send(text)):
+                return
+            self.stats.frames_sent += 1
+            self.stats.bytes_sent += len(item)
+            # Any write counts as activity; a ping is only needed on an idle connection.
+            if not awaiting_pong:
+                last_ping = time.monotonic()
+
+    def _write(self, action: Callable[[], object]) -> bool:
+        try:
+            action()
+            return True
+        except (websocket.WebSocketException, OSError) as exc:
+            if not (self._closing or self._ended):
+                log.warning("write failed: %s", redact(str(exc)) or type(exc).__name__)
+            self.abort()
+            return False
+
+    def _send_close_frame(self) -> None:
+        with self._lock:
+            if self._close_sent:
+                return
+            self._close_sent = True
+        self._write(lambda: self._ws.send_close(websocket.STATUS_NORMAL, b""))
+
+    # ------------------------------------------------------------------ receiving
+
+    def _read_loop(self) -> None:
+        code: int | None = None
+        reason: str | None = None
+        error: str | None = None
+        try:
+            code, reason = self._receive_until_close()
+        except (websocket.WebSocketException, OSError, ValueError) as exc:
+            error = self._abort_reason or redact(f"{type(exc).__name__}: {exc}".rstrip(": "))
+        finally:
+            self._reader_done.set()
+            self._end(code, reason, error)
+
+    def _receive_until_close(self) -> tuple[int | None, str | None]:
+        ws = self._ws
+        while True:
+            frame = ws.recv_frame()
+            if frame.opcode in (websocket.ABNF.OPCODE_TEXT, websocket.ABNF.OPCODE_BINARY,
+                                websocket.ABNF.OPCODE_CONT):  # fmt: skip
+                ws.cont_frame.validate(frame)
+                ws.cont_frame.add(frame)
+                if ws.cont_frame.is_fire(frame):
+                    opcode, whole = ws.cont_frame.extract(frame)
+                    self._on_data(opcode, whole.data)
+            elif frame.opcode == websocket.ABNF.OPCODE_PING:
+                ws.pong(frame.data)
+            elif frame.opcode == websocket.ABNF.OPCODE_PONG:
+                self._last_pong = time.monotonic()
+                self.stats.pongs_received += 1
+            elif frame.opcode == websocket.ABNF.OPCODE_CLOSE:
+                code, reason = _close_payload(frame.data)
+                self._closing = True
+                self._send_close_frame()  # answer the server's close (RFC 6455 5.5.1)
+                return code, reason
+
+    def _on_data(self, opcode: int, data: bytes) -> None:
+        self.stats.frames_received += 1
+        self.stats.bytes_received += len(data)
+        if opcode == websocket.ABNF.OPCODE_BINARY:
+            self.stats.binary_frames_ignored += 1
+            log.debug("ignored a binary frame of %d bytes", len(data))
+            return
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError:
+            log.warning("skipped a text frame that is not valid UTF-8 (%d bytes)", len(data))
+            return
+        self._on_text(text)
+
+    def _end(self, code: int | None, reason: str | None, error: str | None) -> None:
+        with self._lock:
+            if self._ended:
+                return
+            self._ended = True
+        self.abort()  # the connection is over: make any pending write fail fast
+        try:
+            self._queue.put_nowait(_CLOSE)  # wake an idle writer so it can finish
+        except queue.Full:
+            pass  # a busy writer finds the socket shut and stops by itself
+        self._on_end(code, reason, error)
+
+    # ------------------------------------------------------------------ closing
+
+    def request_close(self) -> None:
+        """Begin a graceful close without waiting (safe on the reader thread)."""
+        with self._lock:
+            if self._closing:
+                return
+            self._closing = True
+        try:
+            self._queue.put_nowait(_CLOSE)
+        except queue.Full:
+            self.abort()
+
+    def close(self, timeout: float) -> None:
+        """Close gracefully within ``timeout``, else abort. Joins both threads."""
+        deadline = time.monotonic() + timeout
+        self.request_close()
+        if self._reader is None:  # never started (open() may be running): just wake it
+            self.abort()
+            return
+        # Give the close handshake most of the budget, keep the rest for joining.
+        if not self._reader_done.wait(max(0.0, (deadline - time.monotonic()) * 0.7)):
+            self.abort()
+        for thread in (self._writer, self._reader):
+            if thread is not None and thread is not threading.current_thread():
+                thread.join(max(0.1, deadline - time.monotonic()))
+        self._ws.shutdown()
+
+    def abort(self, reason: str | None = None) -> None:
+        """Shut the socket down now (any thread): blocked reads and writes return at once."""
+        if reason and self._abort_reason is None:
+            self._abort_reason = reason
+        sock = self._ws.sock
+        if sock is not None:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    def threads(self) -> list[threading.Thread]:
+        return [t for t in (self._reader, self._writer) if t is not None]
+
+
+def _close_payload(data: bytes) -> tuple[int | None, str | None]:
+    if len(data) < 2:
+        return None, None
+    code = struct.unpack("!H", data[:2])[0]
+    return code, data[2:].decode("utf-8", errors="replace")
