@@ -1,0 +1,420 @@
+"""``LocalServer``: the NavTalk-compatible server on loopback, driven from synchronous code.
+
+One background thread (``navtalk-local-server``) runs one asyncio loop with a ``websockets``
+server. Every public method is synchronous and thread-safe: it hands a coroutine to the loop
+(``asyncio.run_coroutine_threadsafe``) and waits for it with a timeout. What the server saw is
+kept in a thread-safe ``Journal``; faults live in a mutable ``Faults`` read at the moment each
+one matters.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import contextlib
+import itertools
+import logging
+import secrets
+import string
+import threading
+from http import HTTPStatus
+from typing import Any, Awaitable, Callable, Iterable, Mapping, Sequence
+
+from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.exceptions import ConnectionClosed
+from websockets.http11 import Request, Response
+
+from .avatars import DEFAULT_AVATARS, Avatar
+from .brain import Brain, RuleBrain
+from .connection import ServerContext, Session
+from .faults import NOTICE_KINDS, Faults
+from .offload import Offloader
+from .records import ConnectionInfo, Journal, ReceivedMessage
+from .redact import RedactingLogger
+
+__all__ = ["LocalServer", "ENDPOINT_PATH", "THREAD_NAME", "generate_license"]
+
+log = logging.getLogger(__name__)
+
+#: The one path that upgrades (protocol 1.1).
+ENDPOINT_PATH = "/wss/v2/realtime-chat"
+#: The server's event-loop thread.
+THREAD_NAME = "navtalk-local-server"
+#: How long a close handshake may take before the TCP connection is aborted (loopback).
+CLOSE_TIMEOUT = 1.0
+#: Largest accepted client frame; images and audio bursts stay far below it.
+MAX_FRAME_BYTES = 16 * 1024 * 1024
+
+_ALPHANUMERIC = string.ascii_letters + string.digits
+
+
+def generate_license() -> str:
+    """A random key shaped like a real one: ``sk_navtalk_`` + 32 alphanumerics."""
+    return "sk_navtalk_" + "".join(secrets.choice(_ALPHANUMERIC) for _ in range(32))
+
+
+def _ice_server(entry: str | Mapping[str, Any]) -> dict[str, Any]:
+    """One ICE server, ``urls`` always a list of strings (protocol D4)."""
+    if isinstance(entry, str):
+        entry = {"urls": [entry]}
+    if not isinstance(entry, Mapping):
+        raise TypeError(f"an ICE server is a URL string or a mapping with 'urls', not {entry!r}")
+    urls = entry.get("urls", entry.get("url"))
+    urls = [urls] if isinstance(urls, str) else urls
+    if (
+        not isinstance(urls, (list, tuple))
+        or not urls
+        or not all(isinstance(u, str) and u for u in urls)
+    ):
+        raise ValueError("an ICE server needs 'urls': a URL string or a list of them")
+    out: dict[str, Any] = {"urls": list(urls)}
+    for key in ("username", "credential"):
+        if entry.get(key) is not None:
+            out[key] = str(entry[key])
+    return out
+
+
+def _non_negative(name: str, value: float) -> float:
+    if value < 0:
+        raise ValueError(f"{name} must be 0 or more seconds, got {value!r}")
+    return float(value)
+
+
+class LocalServer:
+    """A NavTalk-compatible WebSocket server on loopback (see ``navtalk-protocol.md`` 16).
+
+    Use it as a context manager, or call ``start()`` / ``stop()``. ``url`` is the full
+    endpoint to connect to (add ``?license=...&name=...``).
+    """
+
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        license: str | None = None,
+        avatars: Iterable[Avatar] | None = None,
+        brain: Brain | None = None,
+        faults: Faults | None = None,
+        ice_servers: Sequence[str | Mapping[str, Any]] = (),
+        history_quiet: float = 0.05,
+        history_window: float = 0.5,
+        delta_interval: float = 0.0,
+    ) -> None:
+        if license is not None and (not isinstance(license, str) or not license):
+            raise ValueError("license must be a non-empty string, or None to generate one")
+        self._host = host
+        self._requested_port = port
+        self._faults = faults if faults is not None else Faults()
+        self._context = ServerContext(
+            license=license if license is not None else generate_license(),
+            avatars=tuple(avatars) if avatars is not None else DEFAULT_AVATARS,
+            brain=brain if brain is not None else RuleBrain(),
+            faults=self._faults,
+            ice_servers=tuple(_ice_server(s) for s in ice_servers),
+            history_quiet=_non_negative("history_quiet", history_quiet),
+            history_window=_non_negative("history_window", history_window),
+            delta_interval=_non_negative("delta_interval", delta_interval),
+            journal=Journal(),
+            offloader=Offloader(f"{THREAD_NAME}-brain"),
+        )
+        if not self._context.avatars or not all(
+            isinstance(a, Avatar) for a in self._context.avatars
+        ):
+            raise ValueError("avatars must be a non-empty iterable of Avatar")
+        if not callable(self._context.brain):
+            raise TypeError("brain must be a callable taking a BrainRequest")
+        self._lifecycle = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stop_event: asyncio.Event | None = None
+        self._port: int | None = None
+        self._stopped = threading.Event()
+        self._sessions: dict[int, Session] = {}  # touched on the loop thread only
+        self._ids = itertools.count(1)
+
+    # ----------------------------------------------------------------- properties
+
+    @property
+    def license(self) -> str:
+        """The key clients must send (never logged, never in ``repr``)."""
+        return self._context.license
+
+    @property
+    def faults(self) -> Faults:
+        """The live fault switches; change them at any time."""
+        return self._faults
+
+    @property
+    def port(self) -> int:
+        """The bound TCP port (known once started, or when a fixed port was asked for)."""
+        if self._port is not None:
+            return self._port
+        if self._requested_port:
+            return self._requested_port
+        raise RuntimeError("the LocalServer is not started yet, so its port is not known")
+
+    @property
+    def url(self) -> str:
+        """``ws://<host>:<port>/wss/v2/realtime-chat``: the full endpoint."""
+        host = f"[{self._host}]" if ":" in self._host else self._host
+        return f"ws://{host}:{self.port}{ENDPOINT_PATH}"
+
+    @property
+    def received(self) -> list[ReceivedMessage]:
+        """Every frame received so far (valid or not), in arrival order."""
+        return self._context.journal.messages()
+
+    @property
+    def connections(self) -> list[ConnectionInfo]:
+        """Every connection so far, open or closed, in arrival order."""
+        return self._context.journal.connections()
+
+    def messages(
+        self, type: str | None = None, connection_id: int | None = None
+    ) -> list[ReceivedMessage]:
+        """The received frames of one type and/or one connection."""
+        return self._context.journal.messages(type, connection_id)
+
+    def wait_for_message(
+        self,
+        type: str,
+        timeout: float = 5.0,
+        predicate: Callable[[ReceivedMessage], bool] | None = None,
+    ) -> ReceivedMessage:
+        """The first frame of ``type`` (received already or later) that ``predicate`` accepts."""
+        return self._context.journal.wait_for_message(type, timeout, predicate)
+
+    def wait_for_connection(self, timeout: float = 5.0, count: int = 1) -> ConnectionInfo:
+        """The ``count``-th connection, once it has arrived."""
+        return self._context.journal.wait_for_connection(timeout, count)
+
+    # ----------------------------------------------------------------- lifecycle
+
+    def start(self, timeout: float = 5.0) -> LocalServer:
+        """Bind and start serving; returns once the port is listening."""
+        with self._lifecycle:
+            if self._stopped.is_set():
+                raise RuntimeError("a stopped LocalServer cannot be started again")
+            if self._thread is not None:
+                return self
+            started: concurrent.futures.Future[int] = concurrent.futures.Future()
+            thread = threading.Thread(
+                target=self._thread_main, args=(started,), name=THREAD_NAME, daemon=True
+            )
+            self._thread = thread
+            thread.start()
+            try:
+                self._port = started.result(timeout)
+            except BaseException:
+                self._stop_thread(timeout)
+                self._stopped.set()
+                raise
+        log.debug("local server listening on %s", self.url)
+        return self
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Close every connection, stop the loop and join its thread. Idempotent."""
+        with self._lifecycle:
+            if self._stopped.is_set():
+                return
+            self._stopped.set()
+            if self._thread is None:
+                return
+            self._stop_thread(timeout)
+        if not self._context.offloader.join(timeout):
+            log.debug("a brain call is still running after stop(); its thread will end alone")
+        log.debug("local server stopped")
+
+    def _stop_thread(self, timeout: float) -> None:
+        loop, event, thread = self._loop, self._stop_event, self._thread
+        if loop is not None and event is not None:
+            with contextlib.suppress(RuntimeError):  # the loop may have ended already
+                loop.call_soon_threadsafe(event.set)
+        if thread is not None:
+            thread.join(timeout)
+            if thread.is_alive():
+                raise TimeoutError(f"the {THREAD_NAME} thread did not end within {timeout} s")
+
+    def serve_forever(self) -> None:
+        """Start if needed and block until KeyboardInterrupt or ``stop()``; then stop."""
+        self.start()
+        try:
+            while not self._stopped.wait(0.2):
+                pass
+        except KeyboardInterrupt:
+            pass
+        finally:
+            self.stop()
+
+    def __enter__(self) -> LocalServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def __repr__(self) -> str:
+        if self._stopped.is_set():
+            state = "stopped"
+        elif self._port is not None:
+            state = f"url={self.url}"
+        else:
+            state = "not started"
+        return f"<LocalServer {state} license=sk_***>"
+
+    # ----------------------------------------------------------------- live actions
+
+    def send_notice(
+        self,
+        kind: str,
+        message: str | None = None,
+        close: bool = True,
+        connection_id: int | None = None,
+        timeout: float = 5.0,
+    ) -> int:
+        """``conversation.connected.<kind>`` (then a normal close); returns how many got it."""
+        if kind not in NOTICE_KINDS:
+            raise ValueError(f"kind must be one of {', '.join(NOTICE_KINDS)}, not {kind!r}")
+
+        async def act(session: Session) -> None:
+            await session.send_notice(kind, message, close=False)
+            if close:
+                session.start_close(1000, "")
+
+        return self._act(act, connection_id, timeout)
+
+    def send_event(
+        self, event: Mapping[str, Any], connection_id: int | None = None, timeout: float = 5.0
+    ) -> int:
+        """Any JSON frame."""
+        if not isinstance(event, Mapping):
+            raise TypeError("event must be a mapping (it is sent as one JSON object)")
+        return self._act(lambda s: s.send_event(event), connection_id, timeout)
+
+    def send_raw(
+        self, raw: str | bytes, connection_id: int | None = None, timeout: float = 5.0
+    ) -> int:
+        """A raw text frame (``str``, e.g. malformed JSON) or binary frame (``bytes``)."""
+        if not isinstance(raw, (str, bytes)):
+            raise TypeError("raw must be str (text frame) or bytes (binary frame)")
+        return self._act(lambda s: s.send_raw(raw), connection_id, timeout)
+
+    def close_connections(
+        self,
+        code: int = 1000,
+        reason: str = "",
+        connection_id: int | None = None,
+        timeout: float = 5.0,
+    ) -> int:
+        """Send a close frame (e.g. reason ``Insufficient points``); does not wait for the reply."""
+
+        async def act(session: Session) -> None:
+            session.start_close(code, reason)
+
+        return self._act(act, connection_id, timeout)
+
+    def drop_connections(self, connection_id: int | None = None, timeout: float = 5.0) -> int:
+        """Abort the TCP connections: no close frame (the client sees code 1006)."""
+
+        async def act(session: Session) -> None:
+            session.drop()
+
+        return self._act(act, connection_id, timeout)
+
+    def _act(
+        self,
+        action: Callable[[Session], Awaitable[None]],
+        connection_id: int | None,
+        timeout: float,
+    ) -> int:
+        """Run ``action`` on the loop for each open target session; how many were acted on."""
+
+        async def run() -> int:
+            targets = self._targets(connection_id)
+            for session in targets:
+                with contextlib.suppress(ConnectionClosed):  # it closed meanwhile
+                    await action(session)
+            return len(targets)
+
+        return self._call(run(), timeout)
+
+    def _targets(self, connection_id: int | None) -> list[Session]:
+        open_sessions = [s for s in self._sessions.values() if s.is_open]
+        if connection_id is None:
+            return open_sessions
+        chosen = [s for s in open_sessions if s.id == connection_id]
+        if not chosen:
+            raise KeyError(f"connection {connection_id} is not open")
+        return chosen
+
+    def _call(self, coro: Awaitable[Any], timeout: float) -> Any:
+        loop = self._loop
+        if loop is None or self._stopped.is_set():
+            coro.close()  # type: ignore[attr-defined]
+            raise RuntimeError("the LocalServer is not running")
+        future = asyncio.run_coroutine_threadsafe(coro, loop)  # type: ignore[arg-type]
+        try:
+            return future.result(timeout)
+        except concurrent.futures.TimeoutError:
+            future.cancel()
+            raise TimeoutError(f"the server did not finish the action within {timeout} s") from None
+
+    # ----------------------------------------------------------------- loop thread
+
+    def _thread_main(self, started: concurrent.futures.Future[int]) -> None:
+        try:
+            asyncio.run(self._main(started))
+        except BaseException as exc:  # startup failures are reported through ``started``
+            if not started.done():
+                started.set_exception(exc)
+            else:
+                log.exception("the local server loop failed")
+
+    async def _main(self, started: concurrent.futures.Future[int]) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._stop_event = asyncio.Event()
+        server = await serve(
+            self._handle,
+            self._host,
+            self._requested_port,
+            process_request=self._process_request,
+            logger=RedactingLogger(logging.getLogger(f"{__package__}.websockets"), self.license),
+            close_timeout=CLOSE_TIMEOUT,
+            ping_interval=None,
+            max_size=MAX_FRAME_BYTES,
+        )
+        started.set_result(server.sockets[0].getsockname()[1])
+        try:
+            await self._stop_event.wait()
+        finally:
+            await self._shutdown(server)
+
+    async def _shutdown(self, server: Server) -> None:
+        """Close every connection (1001), give handshakes a moment, then abort the rest."""
+        server.close()
+        try:
+            await asyncio.wait_for(server.wait_closed(), CLOSE_TIMEOUT + 0.5)
+        except asyncio.TimeoutError:  # not the builtin before Python 3.11
+            for session in list(self._sessions.values()):
+                session.drop()
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(server.wait_closed(), CLOSE_TIMEOUT)
+
+    def _process_request(self, connection: ServerConnection, request: Request) -> Response | None:
+        """Only the endpoint path upgrades; ``faults.reject_http`` refuses the upgrade."""
+        path = request.path.partition("?")[0]
+        if path != ENDPOINT_PATH:
+            log.debug("refused an upgrade for path %s (404)", path)
+            return connection.respond(HTTPStatus.NOT_FOUND, "Not Found\n")
+        status = self._faults.reject_http
+        if status is not None:
+            log.debug("refused an upgrade with HTTP %d (fault)", status)
+            return connection.respond(status, f"{HTTPStatus(status).phrase}\n")
+        return None
+
+    async def _handle(self, ws: ServerConnection) -> None:
+        session = Session(ws, next(self._ids), self._context)
+        self._sessions[session.id] = session
+        try:
+            await session.run()
+        finally:
+            del self._sessions[session.id]

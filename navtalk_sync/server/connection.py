@@ -1,0 +1,314 @@
+"""One client connection: the session sequence of protocol 16 and the message handling.
+
+A ``Session`` runs three things concurrently on the server's event loop:
+
+- the setup sequence: admission, ``connected.success`` (+ warning), the WebRTC offer hook,
+  ``session.created``, a short wait for history, ``session.updated``;
+- the reader: records every frame, validates it, answers refusals with
+  ``realtime.response.error`` and feeds valid messages to the ``Conversation``;
+- the responder: one reply at a time, in request order, once the session is ready.
+
+The reader runs from the first moment because clients send ``realtime.input_config`` on open,
+before they have received anything (protocol 3.1).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import uuid
+from typing import Any, Mapping
+
+import attrs
+from websockets.asyncio.server import ServerConnection
+from websockets.exceptions import ConnectionClosed
+from websockets.protocol import State
+
+from . import frames, validate
+from .admission import Admission, admit
+from .avatars import Avatar
+from .brain import Brain, BrainRequest, reply_text
+from .conversation import Conversation
+from .faults import Faults
+from .offload import Offloader
+from .records import ConnectionInfo, Journal
+
+__all__ = ["ServerContext", "Session"]
+
+log = logging.getLogger(__name__)
+
+
+@attrs.frozen
+class ServerContext:
+    """What every session shares with the server (read-only, except the mutable ``faults``)."""
+
+    license: str = attrs.field(repr=False)
+    avatars: tuple[Avatar, ...]
+    brain: Brain
+    faults: Faults
+    ice_servers: tuple[Mapping[str, Any], ...]
+    history_quiet: float
+    history_window: float
+    delta_interval: float
+    journal: Journal
+    offloader: Offloader
+
+
+@attrs.frozen
+class _SetupPlan:
+    """The setup faults as they were when the connection arrived."""
+
+    notice: str | None
+    notice_after_success: bool
+    close_after_notice: bool
+
+
+class Session:
+    """The server side of one WebSocket connection."""
+
+    def __init__(self, ws: ServerConnection, connection_id: int, context: ServerContext) -> None:
+        self.id = connection_id
+        self._ws = ws
+        self._ctx = context
+        path, _, query = ws.request.path.partition("?") if ws.request else ("", "", "")
+        self._path = path
+        self._admission: Admission = admit(query, context.license, context.avatars)
+        faults = context.faults
+        self._plan = _SetupPlan(
+            faults.setup_notice, faults.setup_notice_after_success, faults.close_after_notice
+        )
+        gets_session = self._admission.failure is None and (
+            self._plan.notice is None or self._plan.notice_after_success
+        )
+        self.session_id = str(uuid.uuid4()) if gets_session else None
+        self._conversation = Conversation(self._admission.avatar)
+        self._replies: asyncio.Queue[BrainRequest] = asyncio.Queue()
+        self._ready = asyncio.Event()
+        self._last_received = 0.0
+        self._background: set[asyncio.Task[None]] = set()
+
+    # ----------------------------------------------------------------- lifecycle
+
+    async def run(self) -> None:
+        """Serve the connection until it closes; every task of the session ends with it."""
+        self._register()
+        reader = asyncio.create_task(self._read_loop(), name=f"navtalk-server-read-{self.id}")
+        responder = asyncio.create_task(
+            self._respond_loop(), name=f"navtalk-server-reply-{self.id}"
+        )
+        try:
+            with contextlib.suppress(ConnectionClosed):
+                await self._setup()
+            await reader
+        finally:
+            tasks = [reader, responder, *self._background]
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            self._ctx.journal.update_connection(self.id, open=False)
+            log.debug("connection %d: ended", self.id)
+
+    def _register(self) -> None:
+        adm = self._admission
+        self._ctx.journal.add_connection(
+            ConnectionInfo(
+                id=self.id,
+                path=self._path,
+                query=dict(adm.query),
+                license_ok=adm.license_ok,
+                avatar_id=adm.avatar.id if adm.avatar else None,
+                avatar_name=adm.avatar.name if adm.avatar else None,
+                model=adm.model,
+                session_id=self.session_id,
+            )
+        )
+        log.debug(
+            "connection %d: %s query=%s admitted=%s",
+            self.id,
+            self._path,
+            adm.query,
+            adm.failure is None,
+        )
+
+    # ----------------------------------------------------------------- setup sequence
+
+    async def _setup(self) -> None:
+        """Protocol 16.1-16.3, with the setup faults applied."""
+        adm, plan = self._admission, self._plan
+        if adm.failure is not None:
+            await self.send_notice("fail", adm.failure, close=True)
+            return
+        if plan.notice is not None and not plan.notice_after_success:
+            await self.send_notice(plan.notice, None, close=plan.close_after_notice)
+            return
+        assert self.session_id is not None and adm.avatar is not None
+        await self._send(frames.connected_success(self.session_id, self._ctx.ice_servers))
+        if adm.ambiguous:
+            await self._send(frames.avatar_warning(adm.avatar.id, adm.avatar.name))
+        for raw in list(self._ctx.faults.frames_after_success):
+            await self.send_raw(raw)
+        if plan.notice is not None:
+            await self.send_notice(plan.notice, None, close=plan.close_after_notice)
+            return
+        await self._send_webrtc_offer()
+        await self._send(frames.session_created())
+        if self._ctx.faults.stall_before_session_updated:
+            log.debug("connection %d: stalling before session.updated (fault)", self.id)
+            return
+        await self._wait_for_history()
+        self._conversation.end_history()
+        await self._send(frames.session_updated())
+        self._ready.set()
+
+    async def _send_webrtc_offer(self) -> None:
+        """Placeholder: the server's WebRTC offer (video then audio) goes here in a later step."""
+
+    async def _wait_for_history(self) -> None:
+        """Until nothing arrived for ``history_quiet`` s, at most ``history_window`` s."""
+        loop = asyncio.get_running_loop()
+        start = loop.time()
+        deadline = start + self._ctx.history_window
+        while True:
+            quiet_until = max(start, self._last_received) + self._ctx.history_quiet
+            now = loop.time()
+            if now >= quiet_until or now >= deadline:
+                return
+            await asyncio.sleep(min(quiet_until, deadline) - now)
+
+    # ----------------------------------------------------------------- reading
+
+    async def _read_loop(self) -> None:
+        loop = asyncio.get_running_loop()
+        with contextlib.suppress(ConnectionClosed):
+            async for raw in self._ws:
+                self._last_received = loop.time()
+                try:
+                    await self._handle(raw)
+                except ConnectionClosed:
+                    raise
+                except Exception:  # a bug in handling one message must not end the session
+                    log.exception("connection %d: failed to handle a message", self.id)
+                    await self._send(frames.response_error("internal server error", "internal"))
+
+    async def _handle(self, raw: str | bytes) -> None:
+        journal = self._ctx.journal
+        try:
+            message = validate.decode(raw)
+        except validate.InvalidMessage as exc:
+            journal.add_message(self.id, raw, None, False, exc.reason)
+            await self._refuse(exc.reason)
+            return
+        try:
+            normalised = validate.normalise(message)
+        except validate.InvalidMessage as exc:
+            journal.add_message(self.id, raw, message, False, exc.reason)
+            await self._refuse(exc.reason)
+            return
+        journal.add_message(self.id, raw, message, True, None)
+        log.debug("connection %d: received %s", self.id, type(normalised).__name__)
+        if isinstance(normalised, validate.AudioAppend) and (
+            normalised.size > validate.LARGE_AUDIO_BYTES
+        ):
+            log.debug("connection %d: large audio chunk (%d bytes)", self.id, normalised.size)
+        request = self._conversation.apply(normalised)
+        if request is not None:
+            self._replies.put_nowait(request)
+
+    async def _refuse(self, reason: str) -> None:
+        log.debug("connection %d: refused a message: %s", self.id, reason)
+        await self._send(frames.invalid_message(reason))
+
+    # ----------------------------------------------------------------- replies
+
+    async def _respond_loop(self) -> None:
+        """Replies wait for ``session.updated``; requests made earlier are kept in order."""
+        await self._ready.wait()
+        with contextlib.suppress(ConnectionClosed):
+            while await self._reply(await self._replies.get()):
+                pass
+
+    async def _reply(self, request: BrainRequest) -> bool:
+        """Ask the brain and stream its answer. False once the connection is gone."""
+        response_id = frames.new_response_id()
+        try:
+            text = reply_text(await self._ctx.offloader.run(self._ctx.brain, request))
+        except Exception as exc:
+            log.debug("connection %d: brain failed: %r", self.id, exc)
+            message = f"The reply failed: {type(exc).__name__}: {exc}"
+            await self._send(frames.response_error(message, frames.RESPONSE_FAILED, response_id))
+            return True
+        if text is None:
+            log.debug("connection %d: the brain gave no reply", self.id)
+            return True
+        return await self._stream(response_id, text)
+
+    async def _stream(self, response_id: str, text: str) -> bool:
+        faults = self._ctx.faults
+        legacy = faults.legacy_names
+        for raw in list(faults.frames_before_reply):
+            await self.send_raw(raw)
+        for index, piece in enumerate(frames.split_reply(text)):
+            if index and self._ctx.delta_interval > 0:
+                await asyncio.sleep(self._ctx.delta_interval)
+            await self._send(frames.transcript_delta(response_id, piece, legacy))
+            if index == 0 and faults.drop_mid_reply:
+                log.debug("connection %d: dropping mid-reply (fault)", self.id)
+                self.drop()
+                return False
+        await self._send(frames.transcript_done(response_id, text, legacy))
+        await self._send(frames.audio_done(response_id, legacy))
+        reason = faults.close_reason_after_reply
+        if reason is not None:
+            await self.close(1000, reason)
+            return False
+        return True
+
+    # ----------------------------------------------------------------- actions
+
+    async def _send(self, frame: Mapping[str, Any]) -> None:
+        log.debug("connection %d: sending %s", self.id, frame.get("type"))
+        await self._ws.send(frames.encode(frame))
+
+    async def send_event(self, frame: Mapping[str, Any]) -> None:
+        """Any JSON frame, as given."""
+        await self._send(frame)
+
+    async def send_raw(self, raw: str | bytes) -> None:
+        """A text frame (str, sent unchecked) or a binary frame (bytes)."""
+        log.debug("connection %d: sending a raw %s frame", self.id, type(raw).__name__)
+        await self._ws.send(raw)
+
+    async def send_notice(self, kind: str, message: str | None, close: bool) -> None:
+        """``conversation.connected.<kind>``, then a normal close if ``close``."""
+        frame = frames.notice(kind, message, legacy=self._ctx.faults.legacy_names)
+        await self._send(frame)
+        if close:
+            await self.close(1000, "")
+
+    async def close(self, code: int, reason: str) -> None:
+        """A close frame; waits (bounded by the server's close timeout) for the client's."""
+        log.debug("connection %d: closing with %d %r", self.id, code, reason)
+        await self._ws.close(code, reason)
+
+    def start_close(self, code: int, reason: str) -> None:
+        """Send a close frame without waiting for the client's answer (for live actions)."""
+        task = asyncio.create_task(self.close(code, reason), name=f"navtalk-server-close-{self.id}")
+        self._background.add(task)
+        task.add_done_callback(self._forget)
+
+    def _forget(self, task: asyncio.Task[None]) -> None:
+        self._background.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.debug("connection %d: close failed: %r", self.id, task.exception())
+
+    def drop(self) -> None:
+        """Abort the TCP connection: no close frame, the client sees an abnormal end."""
+        log.debug("connection %d: dropping the TCP connection", self.id)
+        if self._ws.transport is not None:
+            self._ws.transport.abort()
+
+    @property
+    def is_open(self) -> bool:
+        """True until the closing handshake starts or the connection is lost."""
+        return self._ws.protocol.state is State.OPEN

@@ -1,0 +1,91 @@
+"""What one session knows about its dialogue, and what the brain gets asked.
+
+Pure state, no I/O: the session feeds it normalised client messages in arrival order; a
+message that asks for an answer (``response.create``, an image with ``reply: 1``) yields the
+``BrainRequest`` captured at that moment, so a request queued before the session is ready
+still answers the text that preceded it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .avatars import Avatar
+from .brain import BrainRequest
+from .validate import (
+    AudioAppend,
+    ClientMessage,
+    ConfigUpdate,
+    ConversationItem,
+    FunctionOutput,
+    ImageInput,
+    ResponseCreate,
+    TextInput,
+)
+
+__all__ = ["Conversation"]
+
+
+class Conversation:
+    """User texts, the unanswered one, the configuration, and simple counters."""
+
+    def __init__(self, avatar: Avatar | None) -> None:
+        self.avatar_name = avatar.name if avatar else None
+        self.voice = avatar.voice if avatar else None
+        self.prompt = avatar.prompt if avatar else None
+        self.tools: tuple[dict[str, Any], ...] = ()
+        self.user_texts: list[str] = []
+        self.pending: str | None = None
+        self.audio_bytes = 0
+        self.audio_chunks = 0
+        self.images = 0
+        self.function_outputs: list[FunctionOutput] = []
+
+    def apply(self, message: ClientMessage) -> BrainRequest | None:
+        """Take one message into account; return a request when it asks for an answer."""
+        if isinstance(message, ConfigUpdate):
+            self._configure(message)
+        elif isinstance(message, ConversationItem):
+            self.images += message.images
+            if message.role == "user" and message.text is not None:
+                self._add_user_text(message.text)
+        elif isinstance(message, TextInput):
+            self._add_user_text(message.text)
+        elif isinstance(message, FunctionOutput):
+            self.function_outputs.append(message)
+        elif isinstance(message, AudioAppend):
+            self.audio_bytes += message.size
+            self.audio_chunks += 1
+        elif isinstance(message, ImageInput):
+            self.images += 1
+            return self.take_request() if message.reply else None
+        elif isinstance(message, ResponseCreate):
+            return self.take_request()
+        return None
+
+    def take_request(self) -> BrainRequest:
+        """The request for the next reply; the pending text counts as answered from now on."""
+        text, self.pending = self.pending, None
+        return BrainRequest(
+            text=text,
+            history=tuple(self.user_texts),
+            voice=self.voice,
+            prompt=self.prompt,
+            avatar_name=self.avatar_name,
+        )
+
+    def end_history(self) -> None:
+        """At ``session.updated``: texts replayed as history are past turns, not questions."""
+        self.pending = None
+
+    def _add_user_text(self, text: str) -> None:
+        self.user_texts.append(text)
+        self.pending = text
+
+    def _configure(self, update: ConfigUpdate) -> None:
+        if update.voice is not None:
+            self.voice = update.voice
+        if update.prompt is not None:
+            self.prompt = update.prompt
+        if update.tools is not None:
+            self.tools = update.tools

@@ -1,0 +1,74 @@
+"""Fault injection for the local server (protocol 8 and 16.8).
+
+A ``Faults`` object is mutable and shared with the running server: every field is read at the
+moment it matters (the upgrade, the session start, each reply), so a test may change it between
+connections or between replies. Everything is off by default.
+"""
+
+from __future__ import annotations
+
+from http import HTTPStatus
+
+import attrs
+
+__all__ = ["Faults", "NOTICE_KINDS"]
+
+#: The ``conversation.connected.<kind>`` notices the server can send (success is not a notice).
+NOTICE_KINDS: tuple[str, ...] = (
+    "fail",
+    "close",
+    "insufficient_balance",
+    "gpu_full",
+    "connection_limit_exceeded",
+    "backend_error",
+    "warning",
+)
+
+
+def _notice_kind(instance: object, attribute: attrs.Attribute, value: str | None) -> None:
+    if value is not None and value not in NOTICE_KINDS:
+        raise ValueError(f"{attribute.name} must be one of {', '.join(NOTICE_KINDS)} or None")
+
+
+def _http_status(instance: object, attribute: attrs.Attribute, value: int | None) -> None:
+    if value is None:
+        return
+    try:
+        status = HTTPStatus(value)
+    except ValueError:
+        status = None
+    if isinstance(value, bool) or status is None or status < 400:
+        raise ValueError(f"{attribute.name} must be an HTTP error status (e.g. 401) or None")
+
+
+@attrs.define
+class Faults:
+    """What to break. Validators also run when a field is assigned later.
+
+    - ``reject_http``: refuse the WebSocket upgrade with this HTTP status (e.g. 401).
+    - ``setup_notice``: a notice kind sent instead of ``conversation.connected.success``;
+      with ``setup_notice_after_success`` it follows success instead (before
+      ``realtime.session.updated``, which then never comes); ``close_after_notice=False``
+      leaves the socket open after the notice.
+    - ``stall_before_session_updated``: send success and ``session.created``, never
+      ``session.updated``; keep reading and recording messages.
+    - ``drop_mid_reply``: drop the TCP connection (no close frame) right after a reply's
+      first delta.
+    - ``legacy_names``: emit ``realtime.session.gpu_full`` /
+      ``realtime.session.insufficient_balance`` for those notices and the v1 reply events
+      (``response.audio_transcript.delta`` with top-level ``delta`` + ``response_id``, ...).
+    - ``frames_after_success``: raw frames (text or bytes) sent right after success.
+    - ``frames_before_reply``: raw frames sent just before each reply's first delta.
+    - ``close_reason_after_reply``: close (code 1000) with this reason after a reply ends.
+    """
+
+    reject_http: int | None = attrs.field(default=None, validator=_http_status)
+    setup_notice: str | None = attrs.field(default=None, validator=_notice_kind)
+    setup_notice_after_success: bool = False
+    close_after_notice: bool = True
+    stall_before_session_updated: bool = False
+    drop_mid_reply: bool = False
+    legacy_names: bool = False
+    frames_after_success: list[str | bytes] = attrs.field(factory=list)
+    frames_before_reply: list[str | bytes] = attrs.field(factory=list)
+    close_reason_after_reply: str | None = None

@@ -1,0 +1,148 @@
+"""What the server saw, kept for the tests: received messages and connections.
+
+The event loop thread writes, any thread reads; one ``threading.Condition`` guards both lists
+so ``wait_for_*`` can block without polling. Readers get immutable snapshots.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any, Callable
+
+import attrs
+
+__all__ = ["ReceivedMessage", "ConnectionInfo", "Journal"]
+
+
+@attrs.frozen
+class ReceivedMessage:
+    """One frame a client sent, valid or not, in arrival order.
+
+    ``type`` is the message's ``type`` string ("" if it had none), ``message`` the decoded JSON
+    (None if the frame was not JSON), ``error`` why it was refused (None when ``valid``),
+    ``time`` a ``time.monotonic()`` stamp.
+    """
+
+    connection_id: int
+    type: str
+    message: dict[str, Any] | None
+    raw: str | bytes = attrs.field(repr=False)
+    valid: bool
+    error: str | None
+    time: float
+
+
+@attrs.frozen
+class ConnectionInfo:
+    """One WebSocket connection. ``query`` is decoded, with the licence shown as ``***``."""
+
+    id: int
+    path: str
+    query: dict[str, str]
+    license_ok: bool
+    avatar_id: str | None
+    avatar_name: str | None
+    model: str | None
+    session_id: str | None
+    open: bool = True
+
+
+def _matches(record: ReceivedMessage, type: str | None, connection_id: int | None) -> bool:
+    return (type is None or record.type == type) and (
+        connection_id is None or record.connection_id == connection_id
+    )
+
+
+class Journal:
+    """Thread-safe log of received messages and connections."""
+
+    def __init__(self) -> None:
+        self._changed = threading.Condition()
+        self._messages: list[ReceivedMessage] = []
+        self._connections: dict[int, ConnectionInfo] = {}
+
+    # ----------------------------------------------------------------- messages
+
+    def add_message(
+        self,
+        connection_id: int,
+        raw: str | bytes,
+        message: dict[str, Any] | None,
+        valid: bool,
+        error: str | None,
+    ) -> ReceivedMessage:
+        kind = message.get("type") if message is not None else None
+        record = ReceivedMessage(
+            connection_id=connection_id,
+            type=kind if isinstance(kind, str) else "",
+            message=message,
+            raw=raw,
+            valid=valid,
+            error=error,
+            time=time.monotonic(),
+        )
+        with self._changed:
+            self._messages.append(record)
+            self._changed.notify_all()
+        return record
+
+    def messages(
+        self, type: str | None = None, connection_id: int | None = None
+    ) -> list[ReceivedMessage]:
+        with self._changed:
+            return [m for m in self._messages if _matches(m, type, connection_id)]
+
+    def wait_for_message(
+        self,
+        type: str,
+        timeout: float,
+        predicate: Callable[[ReceivedMessage], bool] | None = None,
+    ) -> ReceivedMessage:
+        def found() -> ReceivedMessage | None:
+            return next(
+                (
+                    m
+                    for m in self._messages
+                    if m.type == type and (predicate is None or predicate(m))
+                ),
+                None,
+            )
+
+        with self._changed:
+            record = self._changed.wait_for(found, timeout)
+        if record is None:
+            raise TimeoutError(f"no {type!r} message received within {timeout} s")
+        return record
+
+    # ----------------------------------------------------------------- connections
+
+    def add_connection(self, info: ConnectionInfo) -> None:
+        with self._changed:
+            self._connections[info.id] = info
+            self._changed.notify_all()
+
+    def update_connection(self, connection_id: int, **changes: Any) -> None:
+        with self._changed:
+            info = self._connections[connection_id]
+            self._connections[connection_id] = attrs.evolve(info, **changes)
+            self._changed.notify_all()
+
+    def connections(self) -> list[ConnectionInfo]:
+        with self._changed:
+            return sorted(self._connections.values(), key=lambda c: c.id)
+
+    def wait_for_connection(self, timeout: float, count: int = 1) -> ConnectionInfo:
+        if count < 1:
+            raise ValueError("count must be 1 or more")
+
+        def found() -> ConnectionInfo | None:
+            if len(self._connections) < count:
+                return None
+            return sorted(self._connections.values(), key=lambda c: c.id)[count - 1]
+
+        with self._changed:
+            info = self._changed.wait_for(found, timeout)
+        if info is None:
+            raise TimeoutError(f"fewer than {count} connection(s) within {timeout} s")
+        return info

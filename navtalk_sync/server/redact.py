@@ -1,0 +1,53 @@
+"""Keeping the licence out of the server's logs.
+
+The licence travels in the upgrade request's query string, and ``websockets`` logs the request
+line at DEBUG level. Its logger is therefore wrapped in ``RedactingLogger``, which formats each
+message itself and removes every ``license=`` value (ours or a client's wrong guess) and the
+server's own key before the record exists. The server's own log lines never include the key.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import Any, Mapping
+
+__all__ = ["RedactingLogger", "redact"]
+
+_QUERY_LICENSE = re.compile(r"(license=)[^&#\s'\"]*", re.IGNORECASE)
+_KEY = re.compile(r"sk_navtalk_[A-Za-z0-9_\-]+")
+
+
+def redact(text: str, secret: str | None = None) -> str:
+    """``text`` without licences: ``license=...`` -> ``license=***``, keys -> ``sk_***``."""
+    if secret:
+        text = text.replace(secret, "sk_***")
+    text = _KEY.sub("sk_***", text)
+    return _QUERY_LICENSE.sub(r"\1***", text)
+
+
+class RedactingLogger(logging.LoggerAdapter):
+    """A logger adapter that redacts licences; INFO from the library is lowered to DEBUG.
+
+    ``websockets`` reports every connection at INFO; for an embedded test server that is
+    noise, so it is logged at DEBUG like the rest of the server.
+    """
+
+    def __init__(self, logger: logging.Logger, secret: str) -> None:
+        super().__init__(logger, {})
+        self._secret = secret
+
+    def log(self, level: int, msg: Any, *args: Any, **kwargs: Any) -> None:
+        if level == logging.INFO:
+            level = logging.DEBUG
+        if not self.isEnabledFor(level):
+            return
+        text = str(msg)
+        if args:
+            values: Any = args[0] if len(args) == 1 and isinstance(args[0], Mapping) else args
+            try:
+                text = text % values
+            except (TypeError, ValueError, KeyError):
+                text = f"{text} {args!r}"
+        kwargs.setdefault("stacklevel", 2)
+        self.logger.log(level, redact(text, self._secret), **kwargs)
