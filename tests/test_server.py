@@ -1011,3 +1011,14 @@ def test_split_reply_is_word_sized():
 def test_rule_brain(text, answer):
     reply = RuleBrain()(BrainRequest(text=text, avatar_name="navtalk.Leo"))
     assert reply == Reply(answer)
+
+
+def test_open_server_accepts_any_licence_but_not_none(make_server, connect):
+    server = make_server(accept_any_license=True)
+    assert types(connect(server, license="anything-goes").until(UPDATED)) == [
+        SUCCESS,
+        CREATED,
+        UPDATED,
+    ]
+    fail = connect(server, license=None).recv()
+    assert fail["type"] == FAIL and fail["message"].startswith("License missing")

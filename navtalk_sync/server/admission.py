@@ -49,9 +49,11 @@ def redact_query(params: dict[str, str]) -> dict[str, str]:
     return {k: (REDACTED if k == LICENSE_KEY else v) for k, v in params.items()}
 
 
-def _license_failure(given: str | None, expected: str) -> str | None:
+def _license_failure(given: str | None, expected: str | None) -> str | None:
     if not given:
         return "License missing: add license=<key> to the query string"
+    if expected is None:  # an open server: any licence will do
+        return None
     # compare_digest: the check's timing must not tell how much of a guess was right.
     if not hmac.compare_digest(given.encode("utf-8"), expected.encode("utf-8")):
         return "License not recognised"
@@ -68,8 +70,11 @@ def _avatar_failure(params: dict[str, str], avatar: Avatar | None) -> str | None
     return "Avatar not found: give avatarId=<id> or name=<avatar name>"
 
 
-def admit(query: str, license: str, avatars: Sequence[Avatar]) -> Admission:
-    """Check the licence first, then choose the avatar (``avatarId`` wins over ``name``)."""
+def admit(query: str, license: str | None, avatars: Sequence[Avatar]) -> Admission:
+    """Check the licence first, then choose the avatar (``avatarId`` wins over ``name``).
+
+    ``license=None`` admits any non-empty licence (``navtalk-sync serve`` without --license).
+    """
     params = parse_query(query)
     license_failure = _license_failure(params.get(LICENSE_KEY), license)
     avatar, ambiguous = find_avatar(avatars, params.get("avatarId") or None, params.get("name"))

@@ -99,6 +99,7 @@ class LocalServer:
         history_quiet: float = 0.05,
         history_window: float = 0.5,
         delta_interval: float = 0.0,
+        accept_any_license: bool = False,
     ) -> None:
         if license is not None and (not isinstance(license, str) or not license):
             raise ValueError("license must be a non-empty string, or None to generate one")
@@ -107,6 +108,7 @@ class LocalServer:
         self._faults = faults if faults is not None else Faults()
         self._context = ServerContext(
             license=license if license is not None else generate_license(),
+            accept_any_license=bool(accept_any_license),
             avatars=tuple(avatars) if avatars is not None else DEFAULT_AVATARS,
             brain=brain if brain is not None else RuleBrain(),
             faults=self._faults,
