@@ -86,6 +86,8 @@ class Transport:
         self._writer: threading.Thread | None = None
         self._reader_done = threading.Event()
         self._last_pong = 0.0
+        self._ping_sent_at: float | None = None
+        self._next_ping = time.monotonic() + (ping_interval or 0.0)
         self.stats = TransportStats()
 
     def __repr__(self) -> str:
@@ -151,32 +153,15 @@ class Transport:
         return self._queue.qsize()
 
     def _write_loop(self) -> None:
-        last_ping = time.monotonic()
-        awaiting_pong = False
         while True:
-            wait = None
-            if self._ping_interval is not None:
-                now = time.monotonic()
-                if awaiting_pong and self._last_pong >= last_ping:
-                    awaiting_pong = False
-                if awaiting_pong and now - last_ping > self._ping_timeout:
-                    log.warning(
-                        "no pong within %.1f s: connection considered dead", self._ping_timeout
-                    )
-                    self.abort(f"no pong within {self._ping_timeout:g} s")
-                    return
-                due = last_ping + (self._ping_timeout if awaiting_pong else self._ping_interval)
-                wait = max(0.0, due - now)
+            wait = self._keepalive()
+            if wait is False:
+                return
             try:
                 item = self._queue.get(timeout=wait)
             except queue.Empty:
                 if self._ended:
                     return
-                if not awaiting_pong:
-                    if not self._write(lambda: self._ws.ping(b"navtalk")):
-                        return
-                    self.stats.pings_sent += 1
-                    last_ping, awaiting_pong = time.monotonic(), True
                 continue
             if item is _CLOSE:
                 self._send_close_frame()
@@ -186,9 +171,34 @@ class Transport:
                 return
             self.stats.frames_sent += 1
             self.stats.bytes_sent += len(item)
-            # Any write counts as activity; a ping is only needed on an idle connection.
-            if not awaiting_pong:
-                last_ping = time.monotonic()
+
+    def _keepalive(self) -> float | bool | None:
+        """Ping every ``ping_interval`` s (whatever else is written: a busy sender must not hide
+        a dead peer); abort when a ping stays unanswered for ``ping_timeout`` s.
+
+        Returns how long the writer may wait for the next frame (None: no limit), or False
+        when the connection is dead.
+        """
+        if self._ping_interval is None:
+            return None
+        now = time.monotonic()
+        if self._ping_sent_at is not None and self._last_pong >= self._ping_sent_at:
+            self._ping_sent_at = None
+        if self._ping_sent_at is not None and now - self._ping_sent_at > self._ping_timeout:
+            log.warning("no pong within %.1f s: the connection is dead", self._ping_timeout)
+            self.abort(f"no pong within {self._ping_timeout:g} s")
+            return False
+        if now >= self._next_ping:
+            self._next_ping = now + self._ping_interval
+            if self._ping_sent_at is None:  # one ping in flight at a time
+                if not self._write(lambda: self._ws.ping(b"navtalk")):
+                    return False
+                self.stats.pings_sent += 1
+                self._ping_sent_at = now
+        deadline = self._next_ping
+        if self._ping_sent_at is not None:
+            deadline = min(deadline, self._ping_sent_at + self._ping_timeout + 0.001)
+        return max(0.0, deadline - now)
 
     def _write(self, action: Callable[[], object]) -> bool:
         try:

@@ -284,3 +284,33 @@ def test_websocket_trace_output_is_redacted(server, caplog):
         websocket.enableTrace(False)
     assert "license=***" in caplog.text  # the handshake request line was logged, redacted
     assert server.license not in caplog.text
+
+
+# ------------------------------------------------------------------ a silent server
+
+
+@pytest.mark.timeout(8)  # websocket-client's own close() would wait out its 10 s ping timeout
+def test_close_returns_promptly_when_the_server_has_gone_silent(server):
+    client = client_for(server)
+    client.connect(timeout=10)
+    server.freeze_connections()
+    client.close(timeout=1.0)
+    assert client.state == "closed"
+    assert client.error is None  # a deliberate close, not a failure
+
+
+def test_keepalive_notices_a_silent_server(server):
+    with client_for(server, ping_interval=0.2, ping_timeout=0.3) as client:
+        client.connect(timeout=10)
+        with client.events("client.disconnected") as sub:
+            server.freeze_connections()
+            gone = sub.get(timeout=10)
+    assert isinstance(gone.error, nt.Disconnected)
+    assert "no pong within 0.3 s" in str(gone.error)
+
+
+def test_keepalive_pings_are_answered_on_an_idle_connection(server):
+    with client_for(server, ping_interval=0.1, ping_timeout=5) as client:
+        client.connect(timeout=10)
+        wait_until(lambda: client.stats()["pongs_received"] >= 2)
+        assert client.state == "session_ready"

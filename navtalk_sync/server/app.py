@@ -322,6 +322,15 @@ class LocalServer:
 
         return self._act(act, connection_id, timeout)
 
+    def freeze_connections(self, connection_id: int | None = None, timeout: float = 5.0) -> int:
+        """Make the connections go silent: the server stops reading them, so it answers
+        nothing (no pong, no close reply) while the TCP connection stays up."""
+
+        async def act(session: Session) -> None:
+            session.freeze()
+
+        return self._act(act, connection_id, timeout)
+
     def _act(
         self,
         action: Callable[[Session], Awaitable[None]],

@@ -305,6 +305,12 @@ class Session:
         if not task.cancelled() and task.exception() is not None:
             log.debug("connection %d: close failed: %r", self.id, task.exception())
 
+    def freeze(self) -> None:
+        """Go silent: stop reading, so nothing is answered (no pongs, no close handshake)."""
+        log.debug("connection %d: frozen (no longer reading)", self.id)
+        if self._ws.transport is not None:
+            self._ws.transport.pause_reading()
+
     def drop(self) -> None:
         """Abort the TCP connection: no close frame, the client sees an abnormal end."""
         log.debug("connection %d: dropping the TCP connection", self.id)
