@@ -26,7 +26,7 @@ from websockets.http11 import Request, Response
 
 from .avatars import DEFAULT_AVATARS, Avatar
 from .brain import Brain, RuleBrain
-from .connection import ServerContext, Session
+from .connection import ServerContext, ServerSession
 from .faults import NOTICE_KINDS, Faults
 from .offload import Offloader
 from .records import ConnectionInfo, Journal, ReceivedMessage
@@ -131,7 +131,7 @@ class LocalServer:
         self._stop_event: asyncio.Event | None = None
         self._port: int | None = None
         self._stopped = threading.Event()
-        self._sessions: dict[int, Session] = {}  # touched on the loop thread only
+        self._sessions: dict[int, ServerSession] = {}  # touched on the loop thread only
         self._ids = itertools.count(1)
 
     # ----------------------------------------------------------------- properties
@@ -277,7 +277,7 @@ class LocalServer:
         if kind not in NOTICE_KINDS:
             raise ValueError(f"kind must be one of {', '.join(NOTICE_KINDS)}, not {kind!r}")
 
-        async def act(session: Session) -> None:
+        async def act(session: ServerSession) -> None:
             await session.send_notice(kind, message, close=False)
             if close:
                 session.start_close(1000, "")
@@ -309,7 +309,7 @@ class LocalServer:
     ) -> int:
         """Send a close frame (e.g. reason ``Insufficient points``); does not wait for the reply."""
 
-        async def act(session: Session) -> None:
+        async def act(session: ServerSession) -> None:
             session.start_close(code, reason)
 
         return self._act(act, connection_id, timeout)
@@ -317,7 +317,7 @@ class LocalServer:
     def drop_connections(self, connection_id: int | None = None, timeout: float = 5.0) -> int:
         """Abort the TCP connections: no close frame (the client sees code 1006)."""
 
-        async def act(session: Session) -> None:
+        async def act(session: ServerSession) -> None:
             session.drop()
 
         return self._act(act, connection_id, timeout)
@@ -326,14 +326,14 @@ class LocalServer:
         """Make the connections go silent: the server stops reading them, so it answers
         nothing (no pong, no close reply) while the TCP connection stays up."""
 
-        async def act(session: Session) -> None:
+        async def act(session: ServerSession) -> None:
             session.freeze()
 
         return self._act(act, connection_id, timeout)
 
     def _act(
         self,
-        action: Callable[[Session], Awaitable[None]],
+        action: Callable[[ServerSession], Awaitable[None]],
         connection_id: int | None,
         timeout: float,
     ) -> int:
@@ -348,7 +348,7 @@ class LocalServer:
 
         return self._call(run(), timeout)
 
-    def _targets(self, connection_id: int | None) -> list[Session]:
+    def _targets(self, connection_id: int | None) -> list[ServerSession]:
         open_sessions = [s for s in self._sessions.values() if s.is_open]
         if connection_id is None:
             return open_sessions
@@ -423,7 +423,7 @@ class LocalServer:
         return None
 
     async def _handle(self, ws: ServerConnection) -> None:
-        session = Session(ws, next(self._ids), self._context)
+        session = ServerSession(ws, next(self._ids), self._context)
         self._sessions[session.id] = session
         try:
             await session.run()

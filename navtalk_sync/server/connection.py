@@ -1,6 +1,6 @@
 """One client connection: the session sequence of protocol 16 and the message handling.
 
-A ``Session`` runs three things concurrently on the server's event loop:
+A ``ServerSession`` runs three things concurrently on the server's event loop:
 
 - the setup sequence: admission, ``connected.success`` (+ warning), the WebRTC offer hook,
   ``session.created``, a short wait for history, ``session.updated``;
@@ -34,7 +34,7 @@ from .faults import Faults
 from .offload import Offloader
 from .records import ConnectionInfo, Journal
 
-__all__ = ["ServerContext", "Session"]
+__all__ = ["ServerContext", "ServerSession"]
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +65,7 @@ class _SetupPlan:
     close_after_notice: bool
 
 
-class Session:
+class ServerSession:
     """The server side of one WebSocket connection."""
 
     def __init__(self, ws: ServerConnection, connection_id: int, context: ServerContext) -> None:
@@ -196,13 +196,9 @@ class Session:
 
     async def _handle(self, raw: str | bytes) -> None:
         journal = self._ctx.journal
+        message = None
         try:
             message = validate.decode(raw)
-        except validate.InvalidMessage as exc:
-            journal.add_message(self.id, raw, None, False, exc.reason)
-            await self._refuse(exc.reason)
-            return
-        try:
             normalised = validate.normalise(message)
         except validate.InvalidMessage as exc:
             journal.add_message(self.id, raw, message, False, exc.reason)
