@@ -107,6 +107,7 @@ class NavTalkClient:
         self._session: Session | None = None
         self._closed = False
         self._close_done = threading.Event()
+        self._ask_lock = threading.Lock()
 
     def __repr__(self) -> str:
         key, value = self._settings.avatar
@@ -251,11 +252,14 @@ class NavTalkClient:
         with self._lock:
             first = not self._closed
             self._closed = True
-        if not first:
-            if threading.current_thread().name != "navtalk-dispatch":
-                self._close_done.wait(timeout)
-            return
         deadline = time.monotonic() + timeout
+        if not first:  # another close() is under way, perhaps from a callback
+            if self._bus.in_dispatcher():
+                return  # the first close() may be joining this very thread
+            self._close_done.wait(timeout)
+            self._bus.join(max(0.0, deadline - time.monotonic()))
+            return
+        self._bus.release()  # a reader held back by a full queue must see the close
         try:
             if self._session is not None:
                 self._session.close(timeout * 0.8)
@@ -298,19 +302,26 @@ class NavTalkClient:
         """Say ``text`` and block until the avatar's whole reply text has arrived.
 
         Returns the server's final transcript of the reply, or the concatenated deltas when the
-        server sends no final text. Raises ``NavTalkTimeout``, ``ResponseFailed``, or the
-        session's end error.
+        server sends no final text. Replies asked for earlier (``greet_first``, an earlier
+        ``send_text``) are let pass first; calls from several threads take turns. A reply the
+        server starts on its own (to speech) while ask() waits can be taken for the answer.
+        Raises ``NavTalkTimeout``, ``ResponseFailed``, or the session's end error.
         """
         deadline = time.monotonic() + _check_timeout(timeout)
-        watched = (
-            ResponseTranscriptDelta,
-            ResponseTranscriptDone,
-            ResponseAudioDone,
-            ResponseError,
-        )
+        if not self._ask_lock.acquire(timeout=timeout):
+            raise NavTalkTimeout("an earlier ask() to finish", timeout)
+        try:
+            return self._ask(text, deadline, timeout)
+        finally:
+            self._ask_lock.release()
+
+    def _ask(self, text: str, deadline: float, timeout: float) -> str:
+        watched = (ResponseTranscriptDelta, ResponseTranscriptDone, ResponseAudioDone,
+                   ResponseError)  # fmt: skip
+        session = self._require_session()
         with self._bus.subscribe(watched, 10_000) as sub:
+            reply = _ReplyCollector(skip=session.responses_pending)
             self.send_text(text, respond=True)
-            reply = _ReplyCollector()
             while True:
                 try:
                     event = sub.get(max(0.0, deadline - time.monotonic()))
@@ -330,17 +341,22 @@ class NavTalkClient:
 class _ReplyCollector:
     """Puts one reply's text together from its transcript events (protocol 5.2, #17-#18).
 
-    The reply is the first one whose transcript starts after ask() subscribed; the tail of an
-    earlier reply (its ``audio.done``) is ignored.
+    ``skip`` replies that were asked for before (and have not ended) are let pass first: each
+    ends with ``audio.done`` (or an error), so the reply wanted is the one after them.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, skip: int) -> None:
+        self.skip = skip
         self.response_id: str | None = None
         self.parts: list[str] = []
         self.started = False
 
     def add(self, event: Event) -> str | None:
         """Feed an event; returns the reply text once it is complete."""
+        ends_reply = isinstance(event, (ResponseAudioDone, ResponseError))
+        if self.skip:
+            self.skip -= 1 if ends_reply else 0
+            return None
         if isinstance(event, ResponseError):
             raise ResponseFailed(event.message or "the server reported a failed reply", event)
         response_id = getattr(event, "response_id", None)

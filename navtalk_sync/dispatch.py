@@ -21,6 +21,7 @@ Bounds and overflow policy:
 from __future__ import annotations
 
 import collections
+import contextlib
 import logging
 import threading
 import time
@@ -106,7 +107,7 @@ class Subscription:
     def get(self, timeout: float | None = None) -> Event:
         """The next event. ``timeout=None`` waits until an event comes or the session ends."""
         deadline = None if timeout is None else time.monotonic() + timeout
-        with self._cond:
+        with self._bus.waiting(), self._cond:
             while True:
                 if self._items:
                     return self._items.popleft()
@@ -164,6 +165,8 @@ class EventBus:
         self._queue: collections.deque[Event] = collections.deque()
         self._cond = threading.Condition()
         self._stopping = False
+        self._released = False  # True once closing: the reader no longer waits for room
+        self._dispatcher_waiting = 0
         self._ended_with: NavTalkError | None = None
         self._thread: threading.Thread | None = None
         self.delivered = 0
@@ -220,14 +223,42 @@ class EventBus:
         the lock, so the client can still publish from a callback meanwhile.
         """
         with self._cond:
-            while wait and len(self._queue) >= self._maxsize and not self._stopping:
-                self._cond.wait(0.1)
+            # Subscriptions first: a callback blocked in wait_for() or ask() must see the event
+            # even while the dispatcher queue is full (its own callback is what keeps it full).
             for sub in self._subscriptions:
                 sub._offer(event)
+            while wait and self._full() and not self._released:
+                self._cond.wait(0.1)
             if self._stopping and self._thread is None:
                 return
             self._queue.append(event)
             self.max_depth = max(self.max_depth, len(self._queue))
+            self._cond.notify_all()
+
+    def _full(self) -> bool:
+        # A callback that waits for later events (wait_for, ask) inside the dispatcher would
+        # wait forever behind a reader that waits for it: the bound is lifted meanwhile.
+        return len(self._queue) >= self._maxsize and not self._dispatcher_waiting
+
+    @contextlib.contextmanager
+    def waiting(self) -> Iterator[None]:
+        """Mark a blocking wait; on the dispatcher thread it lets the reader run ahead."""
+        if not self.in_dispatcher():
+            yield
+            return
+        with self._cond:
+            self._dispatcher_waiting += 1
+            self._cond.notify_all()
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._dispatcher_waiting -= 1
+
+    def release(self) -> None:
+        """Closing: stop holding the reader back, so it can see the socket close and end."""
+        with self._cond:
+            self._released = True
             self._cond.notify_all()
 
     @property
@@ -262,7 +293,7 @@ class EventBus:
     def _call(self, handle: Handle, event: Event) -> None:
         try:
             handle.callback(event)
-        except Exception as exc:
+        except BaseException as exc:  # even SystemExit: the dispatcher must outlive callbacks
             self.callback_errors += 1
             name = _callback_name(handle.callback)
             log.exception("callback %s raised while handling %s", name, event.type)
@@ -284,7 +315,7 @@ class EventBus:
         running callback returns and the queue is drained.
         """
         with self._cond:
-            self._stopping = True
+            self._stopping = self._released = True
             self._cond.notify_all()
             thread = self._thread
         if thread is None or thread is threading.current_thread():
@@ -300,3 +331,13 @@ class EventBus:
             thread.join(0.2)
             if thread.is_alive():
                 log.warning("a callback is still running after close(); its thread is left")
+
+    def in_dispatcher(self) -> bool:
+        """True when called from a callback (on the dispatcher thread)."""
+        return self._thread is threading.current_thread()
+
+    def join(self, timeout: float) -> None:
+        """Wait for the dispatcher thread to end (not from the dispatcher itself)."""
+        thread = self._thread
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout)

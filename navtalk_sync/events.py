@@ -664,7 +664,10 @@ def canonical_type(name: str) -> str:
 
 def decode_frame(text: str | bytes) -> dict[str, Any]:
     """One text frame -> its JSON object. Raises ``ValueError`` if it is not a JSON object."""
-    decoded = json.loads(text)
+    try:
+        decoded = json.loads(text)
+    except RecursionError:
+        raise ValueError("frame is nested too deeply") from None
     if not isinstance(decoded, dict):
         raise ValueError(f"frame is JSON {type(decoded).__name__}, not an object")
     return decoded

@@ -31,6 +31,8 @@ from .events import (
     ConnectionNotice,
     Event,
     IceServer,
+    ResponseAudioDone,
+    ResponseError,
     SessionCreated,
     SessionUpdated,
     StateChanged,
@@ -86,6 +88,8 @@ class Session:
         self.session_id: str | None = None
         self.ice_servers: tuple[IceServer, ...] = ()
         self.warning: ConnectedWarning | None = None
+        #: replies asked for (response.create sent) that have not ended yet
+        self.responses_pending = 0
         self.malformed_frames = 0
         self.events_received = 0
 
@@ -136,8 +140,11 @@ class Session:
             self._transport = transport
         try:
             self._open(transport, deadline, timeout)
-        except NavTalkError as exc:
-            self._end(None if self._closing else exc, None, None)
+        except BaseException as exc:
+            error = (
+                exc if isinstance(exc, NavTalkError) else NavTalkError(f"connect() failed: {exc!r}")
+            )
+            self._end(None if self._closing else error, None, None)
             transport.close(self._settings.close_timeout)
             raise
 
@@ -167,6 +174,11 @@ class Session:
         self._transport.send(
             messages.encode(message), self._settings.send_timeout if timeout is None else timeout
         )
+        self._count_request(message)
+
+    def _count_request(self, message: Mapping[str, Any]) -> None:
+        if message.get("type") == messages.RESPONSE_CREATE:
+            self.responses_pending += 1
 
     def _not_ready_text(self) -> str:
         if self._end_error is not None:
@@ -182,6 +194,7 @@ class Session:
             return
         try:
             transport.send(messages.encode(message), self._settings.send_timeout)
+            self._count_request(message)
         except NavTalkError as exc:
             log.warning("could not send %s: %s", message.get("type"), exc)
 
@@ -196,6 +209,9 @@ class Session:
             return
         event = parse_event(frame)
         self.events_received += 1
+        if isinstance(event, (ResponseAudioDone, ResponseError)) and self.responses_pending:
+            # a reply ended; counted before anyone can see the event (ask() relies on it)
+            self.responses_pending -= 1
         self._bus.publish(event, wait=True)
         self._react(event)
 

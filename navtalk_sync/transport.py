@@ -87,6 +87,7 @@ class Transport:
         self._reader_done = threading.Event()
         self._last_pong = 0.0
         self._ping_sent_at: float | None = None
+        self._handing_off = False
         self._next_ping = time.monotonic() + (ping_interval or 0.0)
         self.stats = TransportStats()
 
@@ -105,24 +106,23 @@ class Transport:
         if self._closing:  # close() came while the handshake finished
             self._ws.shutdown()
             raise NotConnected("the client was closed while connecting")
-        # Threads block on the socket from now on; close() wakes them with a shutdown.
-        self._ws.settimeout(None)
+        # A peer that stops reading fills the send buffer and parks the writer in send(), where
+        # no keepalive check can run; the socket timeout bounds such a stall. Reads that time
+        # out are simply resumed (websocket-client keeps partial frames). close() does not wait
+        # for it: a shutdown wakes both threads at once.
+        self._ws.settimeout((self._ping_interval or 20.0) + self._ping_timeout)
 
     def _open_error(self, exc: Exception, timeout: float) -> Exception:
         if self._closing:
             return NotConnected("the client was closed while connecting")
         if isinstance(exc, websocket.WebSocketBadStatusException):
             status = f"HTTP {exc.status_code} {exc.status_message or ''}".strip()
-            return ConnectionFailed(
-                f"the server refused the WebSocket handshake ({status})",
-                status_code=exc.status_code,
-            )
+            text = f"the server refused the WebSocket handshake ({status})"
+            return ConnectionFailed(text, status_code=exc.status_code)
         if isinstance(exc, (websocket.WebSocketTimeoutException, socket.timeout)):
             return NavTalkTimeout(f"the WebSocket handshake with {self.display_url}", timeout)
-        if isinstance(exc, (websocket.WebSocketException, OSError)):
-            detail = redact(f"{type(exc).__name__}: {exc}")
-            return TransportError(f"cannot open {self.display_url}: {detail}")
-        return exc
+        detail = redact(f"{type(exc).__name__}: {exc}")
+        return TransportError(f"cannot open {self.display_url}: {detail}")
 
     def start(self) -> None:
         """Start the reader and writer threads (after ``open()``)."""
@@ -184,6 +184,8 @@ class Transport:
         now = time.monotonic()
         if self._ping_sent_at is not None and self._last_pong >= self._ping_sent_at:
             self._ping_sent_at = None
+        if self._ping_sent_at is not None and self._handing_off:
+            self._ping_sent_at = now  # the pong may be waiting unread: restart its clock
         if self._ping_sent_at is not None and now - self._ping_sent_at > self._ping_timeout:
             log.warning("no pong within %.1f s: the connection is dead", self._ping_timeout)
             self.abort(f"no pong within {self._ping_timeout:g} s")
@@ -227,6 +229,9 @@ class Transport:
             code, reason = self._receive_until_close()
         except (websocket.WebSocketException, OSError, ValueError) as exc:
             error = self._abort_reason or redact(f"{type(exc).__name__}: {exc}".rstrip(": "))
+        except Exception as exc:  # a bug, not the network: say so loudly, end cleanly
+            log.exception("the reader failed")
+            error = redact(f"reader failed: {type(exc).__name__}: {exc}")
         finally:
             self._reader_done.set()
             self._end(code, reason, error)
@@ -234,7 +239,10 @@ class Transport:
     def _receive_until_close(self) -> tuple[int | None, str | None]:
         ws = self._ws
         while True:
-            frame = ws.recv_frame()
+            try:
+                frame = ws.recv_frame()
+            except websocket.WebSocketTimeoutException:
+                continue  # a quiet connection; the keepalive decides whether it is dead
             if frame.opcode in (websocket.ABNF.OPCODE_TEXT, websocket.ABNF.OPCODE_BINARY,
                                 websocket.ABNF.OPCODE_CONT):  # fmt: skip
                 ws.cont_frame.validate(frame)
@@ -265,7 +273,13 @@ class Transport:
         except UnicodeDecodeError:
             log.warning("skipped a text frame that is not valid UTF-8 (%d bytes)", len(data))
             return
-        self._on_text(text)
+        # While the consumer holds the reader back, pongs cannot be read: the keepalive must
+        # not take that for a dead peer.
+        self._handing_off = True
+        try:
+            self._on_text(text)
+        finally:
+            self._handing_off = False
 
     def _end(self, code: int | None, reason: str | None, error: str | None) -> None:
         with self._lock:
