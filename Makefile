@@ -21,8 +21,8 @@ test: system-deps $(BIN)/navtalk-sync  ## the whole test suite
 	$(BIN)/python -m pytest
 
 lint: $(BIN)/navtalk-sync
-	$(BIN)/ruff check navtalk_sync tests examples
-	$(BIN)/ruff format --check navtalk_sync tests examples
+	$(BIN)/ruff check navtalk_sync tests examples bench
+	$(BIN)/ruff format --check navtalk_sync tests examples bench
 
 clean:
 	rm -rf $(VENV) build *.egg-info
