@@ -187,7 +187,7 @@ class Settings:
     #: seconds a send waits for room in the bounded send queue
     send_timeout: float = attrs.field(default=10.0, validator=_positive)
     #: seconds close() may take before it aborts the socket
-    close_timeout: float = attrs.field(default=2.0, validator=_positive)
+    close_timeout: float = attrs.field(default=1.0, validator=_positive)
     #: seconds between keepalive pings when nothing else is sent (None: no pings)
     ping_interval: float | None = attrs.field(default=20.0, validator=_positive)
     #: seconds without a pong after a ping before the connection counts as dead
