@@ -7,9 +7,8 @@ with (
     LocalServer() as server,
     nt.NavTalkClient(server.license, avatar_name="navtalk.Leo", url=server.url) as client,
 ):
-    client.on(
-        "realtime.response.audio_transcript.delta", lambda e: print(e.text, end="", flush=True)
-    )
+    # Callbacks run on the dispatcher thread, in the order the events arrived.
+    client.on("realtime.response.audio_transcript.done", lambda e: print("avatar:", e.text))
     client.connect(timeout=10)
-    answer = client.ask("What can you do?", timeout=10)
-    print("\nfull reply:", answer)
+    print("you:    What can you do?")
+    client.ask("What can you do?", timeout=10)  # also returns the reply text

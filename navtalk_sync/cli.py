@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import signal
 import sys
 import threading
 import time
@@ -25,7 +26,16 @@ DEMO_LINES = (
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_CONNECT = 0, 1, 2, 3
 
 
+def console() -> None:
+    """The ``navtalk-sync`` entry point."""
+    if hasattr(signal, "SIGPIPE"):
+        # `navtalk-sync demo | head` should end quietly, as Unix tools do.
+        signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+    sys.exit(main())
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command with ``argv``; returns the exit code."""
     parser = _parser()
     args = parser.parse_args(argv)
     logging.basicConfig(
@@ -129,13 +139,14 @@ class _LivePrinter:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._streamed = threading.Event()
+        self._done = threading.Event()
         self._streaming = False
 
     def attach(self, client: NavTalkClient) -> None:
         client.on("client.state", self._state)
         client.on(events.ResponseTranscriptDelta, self._delta)
         client.on(events.ConnectedWarning, self._warning)
+        client.on(events.ResponseTranscriptDone, lambda event: self._done.set())
 
     def _state(self, event: events.Event) -> None:
         assert isinstance(event, events.StateChanged)
@@ -159,9 +170,12 @@ class _LivePrinter:
     def begin_reply(self) -> None:
         with self._lock:
             self._streaming = False
+            self._done.clear()
 
     def end_reply(self, reply: str) -> None:
-        time.sleep(0.05)  # let the last delta's callback print before the newline
+        # ask() returns as soon as the reply arrives; its callbacks (the printing) run on the
+        # dispatcher, in order, the done callback last.
+        self._done.wait(5.0)
         with self._lock:
             if not self._streaming:
                 sys.stdout.write(f"avatar: {reply}")
@@ -203,4 +217,4 @@ def run_serve(args: argparse.Namespace) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    console()

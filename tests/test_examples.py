@@ -23,4 +23,7 @@ def test_minimal_example():
         env=env,
     )
     assert result.returncode == 0, result.stderr
-    assert "full reply: I can chat with you" in result.stdout
+    assert result.stdout.splitlines() == [
+        "you:    What can you do?",
+        "avatar: I can chat with you, answer simple questions and repeat what you say.",
+    ]
