@@ -1,0 +1,123 @@
+"""A portal to one asyncio event loop running on its own thread (``navtalk-rtc``).
+
+aiortc is asyncio-only and not thread-safe, so every aiortc object lives on this loop and the
+rest of the library reaches it only through ``run()`` (wait for a result, with a timeout) or
+``submit()`` (fire, get a ``concurrent.futures.Future``). ``stop()`` cancels what is still
+running, closes the loop and joins the thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import logging
+import threading
+from typing import Any, Coroutine, TypeVar
+
+from ..errors import NavTalkError, NavTalkTimeout, NotConnected
+
+__all__ = ["LoopThread"]
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+
+class LoopThread:
+    """One asyncio loop on a named daemon thread, driven from synchronous code."""
+
+    def __init__(self, name: str = "navtalk-rtc") -> None:
+        self._name = name
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+        self._stopped = False
+
+    def start(self, timeout: float = 5.0) -> LoopThread:
+        """Start the thread and wait until its loop runs (idempotent)."""
+        with self._lock:
+            if self._stopped:
+                raise NotConnected(f"the {self._name} loop has been stopped")
+            if self._thread is not None:
+                return self
+            ready = threading.Event()
+            self._thread = threading.Thread(
+                target=self._main, args=(ready,), name=self._name, daemon=True
+            )
+            self._thread.start()
+        if not ready.wait(timeout):
+            raise NavTalkTimeout(f"the {self._name} loop to start", timeout)
+        return self
+
+    def _main(self, ready: threading.Event) -> None:
+        loop = asyncio.new_event_loop()
+        asyncio.set_event_loop(loop)
+        self._loop = loop
+        loop.call_soon(ready.set)
+        try:
+            loop.run_forever()
+        finally:
+            self._cancel_remaining(loop)
+            loop.close()
+
+    @staticmethod
+    def _cancel_remaining(loop: asyncio.AbstractEventLoop) -> None:
+        tasks = [t for t in asyncio.all_tasks(loop) if not t.done()]
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            loop.run_until_complete(asyncio.gather(*tasks, return_exceptions=True))
+        loop.run_until_complete(loop.shutdown_asyncgens())
+
+    @property
+    def running(self) -> bool:
+        return self._loop is not None and not self._stopped
+
+    def in_loop(self) -> bool:
+        """True when called on the loop's own thread."""
+        return self._thread is threading.current_thread()
+
+    def submit(self, coro: Coroutine[Any, Any, T]) -> concurrent.futures.Future[T]:
+        """Schedule ``coro`` on the loop; returns at once."""
+        loop = self._loop
+        if loop is None or self._stopped:
+            coro.close()
+            raise NotConnected(f"the {self._name} loop is not running")
+        return asyncio.run_coroutine_threadsafe(coro, loop)
+
+    def run(self, coro: Coroutine[Any, Any, T], timeout: float, what: str = "") -> T:
+        """Run ``coro`` on the loop and return its result; cancels it after ``timeout`` s.
+
+        Exceptions raised by ``coro`` are raised here. Calling it from the loop thread itself
+        would deadlock, so that raises ``NavTalkError``.
+        """
+        if self.in_loop():
+            coro.close()
+            raise NavTalkError("LoopThread.run() called from its own loop thread")
+        future = self.submit(coro)
+        try:
+            return future.result(timeout)
+        except concurrent.futures.TimeoutError:
+            future.cancel()
+            raise NavTalkTimeout(
+                what or getattr(coro, "__qualname__", "a coroutine"), timeout
+            ) from None
+        except concurrent.futures.CancelledError:
+            raise NotConnected(f"the {self._name} loop stopped before the call finished") from None
+
+    def stop(self, timeout: float = 2.0) -> None:
+        """Cancel what runs, close the loop, join the thread (idempotent)."""
+        with self._lock:
+            if self._stopped:
+                thread = None
+            else:
+                self._stopped = True
+                thread = self._thread
+        loop = self._loop
+        if thread is None or loop is None:
+            return
+        loop.call_soon_threadsafe(loop.stop)
+        if thread is not threading.current_thread():
+            thread.join(timeout)
+            if thread.is_alive():
+                log.warning("the %s loop did not stop within %.1f s", self._name, timeout)
