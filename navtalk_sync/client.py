@@ -8,13 +8,14 @@ runs on the reader thread.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 import warnings
-from typing import Any, Callable, Iterable, Mapping, Sequence, TypeVar, overload
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, Sequence, TypeVar, overload
 
 from . import messages
-from .config import DEFAULT_URL, Settings
+from .config import DEFAULT_URL, Settings, record_path
 from .dispatch import EventBus, Handle, Subscription
 from .errors import InvalidArgument, NavTalkError, NavTalkTimeout, NotConnected, ResponseFailed
 from .events import (
@@ -28,7 +29,13 @@ from .events import (
     ResponseTranscriptDone,
     canonical_type,
 )
+from .rtc.media import AvatarMedia
+from .rtc.video import VideoFrame
+from .rtc.voice import AvatarAudio
 from .session import Session, State
+
+if TYPE_CHECKING:
+    from .rtc.recorder import RecordingSummary
 
 __all__ = ["NavTalkClient"]
 
@@ -93,6 +100,14 @@ class NavTalkClient:
         ping_timeout: float = 10.0,
         event_queue_size: int = 10_000,
         send_queue_size: int = 256,
+        media: bool = True,
+        speaker: bool | int | str | None = None,
+        record: str | os.PathLike[str] | None = None,
+        ice_host_addresses: str | Sequence[str] | None = "auto",
+        stun_fallback: bool = False,
+        media_timeout: float = 15.0,
+        stall_timeout: float = 3.0,
+        media_required: bool = False,
     ) -> None:
         self._settings = Settings.create(
             license,
@@ -101,8 +116,14 @@ class NavTalkClient:
             connect_timeout=connect_timeout, send_timeout=send_timeout,
             close_timeout=close_timeout, ping_interval=ping_interval, ping_timeout=ping_timeout,
             event_queue_size=event_queue_size, send_queue_size=send_queue_size,
+            media=media, speaker=speaker, record=record, ice_host_addresses=ice_host_addresses,
+            stun_fallback=stun_fallback, media_timeout=media_timeout,
+            stall_timeout=stall_timeout, media_required=media_required,
         )  # fmt: skip
         self._bus = EventBus(self._settings.event_queue_size)
+        self._media = (
+            AvatarMedia(self._settings, self._bus.publish) if self._settings.media else None
+        )
         self._lock = threading.Lock()
         self._session: Session | None = None
         self._closed = False
@@ -146,6 +167,7 @@ class NavTalkClient:
         session = self._session.stats() if self._session else {"state": self.state.value}
         return {
             **session,
+            **(self._media.stats() if self._media else {}),
             "dispatch_queue_depth": self._bus.depth,
             "dispatch_queue_max_depth": self._bus.max_depth,
             "events_delivered": self._bus.delivered,
@@ -232,7 +254,7 @@ class NavTalkClient:
                 raise NotConnected("this client is closed; make a new NavTalkClient")
             if self._session is not None:
                 raise NavTalkError("connect() was already called on this client")
-            self._session = session = Session(self._settings, self._bus)
+            self._session = session = Session(self._settings, self._bus, self._media)
         self._bus.start()
         try:
             session.open(timeout)
@@ -264,6 +286,8 @@ class NavTalkClient:
             if self._session is not None:
                 self._session.close(timeout * 0.8)
             else:
+                if self._media is not None:
+                    self._media.close(timeout * 0.5)
                 self._bus.end_subscriptions(NotConnected("the client is closed"))
             self._bus.stop(max(0.05, deadline - time.monotonic()))
         finally:
@@ -274,6 +298,64 @@ class NavTalkClient:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+    # ------------------------------------------------------------------ the avatar's media
+
+    def on_video_frame(self, callback: Callable[[VideoFrame], Any]) -> Callable[[VideoFrame], Any]:
+        """Call ``callback(frame)`` with the avatar's picture (a ``VideoFrame``: RGB numpy
+        ``image``, ``timestamp``, ``index``) on the ``navtalk-video`` thread.
+
+        Latest frame wins: while a callback runs, newer frames replace the one waiting, and the
+        replaced ones are counted in ``stats()["video_frames_dropped"]``. Usable as a decorator.
+        """
+        self._require_media().video.add_callback(_callable(callback))
+        return callback
+
+    def on_avatar_audio(
+        self, callback: Callable[[AvatarAudio], Any]
+    ) -> Callable[[AvatarAudio], Any]:
+        """Call ``callback(chunk)`` with the avatar's voice (an ``AvatarAudio``: int16 ``pcm``
+        shaped ``(samples, channels)``, 48 kHz stereo, ~20 ms) on the ``navtalk-avatar-audio``
+        thread, in order. Chunks more than 5 s behind are dropped and counted. Decorator too.
+        """
+        self._require_media().voice.add_callback(_callable(callback))
+        return callback
+
+    def off_media(self, callback: Callable[..., Any]) -> bool:
+        """Unregister an ``on_video_frame`` or ``on_avatar_audio`` callback."""
+        media = self._require_media()
+        return media.video.remove_callback(callback) | media.voice.remove_callback(callback)
+
+    def latest_frame(self) -> VideoFrame | None:
+        """The newest picture of the avatar, or None before the first one arrived."""
+        return self._require_media().video.latest()
+
+    def wait_for_video(self, timeout: float) -> VideoFrame:
+        """Block until the avatar's picture has arrived; returns the newest frame."""
+        return self._require_media().video.wait_first(_check_timeout(timeout))
+
+    def record(self, path: str | os.PathLike[str]) -> None:
+        """Record the avatar's picture and voice to ``path`` (.mp4 or .mkv) from now on.
+
+        Encoding runs on its own ``navtalk-recorder`` thread; ``stop_recording()`` or
+        ``close()`` finishes the file.
+        """
+        media = self._require_media()
+        media.record(record_path(path))
+
+    def stop_recording(self, timeout: float = 10.0) -> RecordingSummary | None:
+        """Finish the recording file (waits for the encoder); None if none was running."""
+        return self._require_media().stop_recording(_check_timeout(timeout))
+
+    @property
+    def media_state(self) -> str:
+        """The avatar media's state (see ``client.media`` events), ``"off"`` without media."""
+        return self._media.state if self._media else "off"
+
+    def _require_media(self) -> AvatarMedia:
+        if self._media is None:
+            raise NotConnected("this client was made with media=False")
+        return self._media
 
     # ------------------------------------------------------------------ talking
 
@@ -375,6 +457,12 @@ class _ReplyCollector:
         if isinstance(event, ResponseTranscriptDone):
             return event.text if event.text is not None else "".join(self.parts)
         return None
+
+
+def _callable(fn: Any) -> Any:
+    if not callable(fn):
+        raise InvalidArgument(f"callback must be callable, got {fn!r}")
+    return fn
 
 
 def _check_timeout(timeout: Any) -> float:

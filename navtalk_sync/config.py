@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import math
 import os
@@ -14,7 +15,16 @@ import attrs
 
 from .errors import ConfigError
 
-__all__ = ["Settings", "DEFAULT_URL", "ENDPOINT_PATH", "build_url", "redact", "install_redaction"]
+__all__ = [
+    "Settings",
+    "DEFAULT_URL",
+    "ENDPOINT_PATH",
+    "build_url",
+    "ice_host_addresses",
+    "record_path",
+    "redact",
+    "install_redaction",
+]
 
 #: The hosted service's unified endpoint.
 DEFAULT_URL = "wss://transfer.navtalk.ai/wss/v2/realtime-chat"
@@ -161,6 +171,62 @@ def _check_url(instance: Any, attribute: attrs.Attribute, value: Any) -> None:
         raise ConfigError("pass the licence as license=..., not inside url")
 
 
+_RECORD_SUFFIXES = (".mp4", ".mkv")
+
+
+def record_path(value: Any) -> str | None:
+    """A recording path as a string; ``ConfigError`` unless it ends in .mp4 or .mkv."""
+    if value is None:
+        return None
+    path = os.fspath(value) if isinstance(value, (str, os.PathLike)) else None
+    if not isinstance(path, str) or not path.lower().endswith(_RECORD_SUFFIXES):
+        raise ConfigError(f"record must be a path ending in .mp4 or .mkv, got {value!r}")
+    return path
+
+
+def _speaker(instance: Any, attribute: attrs.Attribute, value: Any) -> None:
+    if value is None or isinstance(value, bool):
+        return
+    if isinstance(value, int) and value >= 0:
+        return
+    if isinstance(value, str) and value.strip():
+        return
+    raise ConfigError(
+        f"speaker must be None, True, a device index or (part of) a device name, got {value!r}"
+    )
+
+
+def _host_addresses(value: Any) -> str | tuple[str, ...] | None:
+    if value is None or value == "auto":
+        return value
+    if isinstance(value, str) or not isinstance(value, Iterable):
+        raise ConfigError(
+            f"ice_host_addresses must be 'auto', None or a list of IP addresses, got {value!r}"
+        )
+    addresses = tuple(value)
+    for address in addresses:
+        try:
+            ipaddress.ip_address(address)
+        except (TypeError, ValueError):
+            raise ConfigError(f"ice_host_addresses: {address!r} is not an IP address") from None
+    if not addresses:
+        raise ConfigError("ice_host_addresses must name at least one address")
+    return addresses
+
+
+def ice_host_addresses(settings: Settings) -> tuple[str, ...] | None:
+    """The host addresses ICE may use: "auto" means 127.0.0.1 when the server is on loopback."""
+    value = settings.ice_host_addresses
+    if value != "auto":
+        return value  # type: ignore[return-value]
+    host = urlsplit(settings.url).hostname or ""
+    try:
+        loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        loopback = False
+    return ("127.0.0.1",) if loopback else None
+
+
 # --------------------------------------------------------------------------- settings
 
 
@@ -198,6 +264,27 @@ class Settings:
     #: bound of the queue of frames waiting to be written (a full queue blocks the sender up to
     #: send_timeout, then raises)
     send_queue_size: int = attrs.field(default=256, validator=_positive_int)
+
+    # ---- the avatar's WebRTC media (protocol 7)
+    #: answer the server's WebRTC offer and receive the avatar's picture and voice
+    media: bool = True
+    #: play the avatar's voice: None/False (no), True (default output), a device index or name
+    speaker: bool | int | str | None = attrs.field(default=None, validator=_speaker)
+    #: record the avatar's picture and voice to this .mp4/.mkv file from the start
+    record: str | None = attrs.field(default=None, converter=record_path)
+    #: host addresses for ICE candidates: "auto" (127.0.0.1 for a loopback server, else
+    #: aioice's own choice), None (aioice's own choice) or a list (process-wide, see rtc.ice)
+    ice_host_addresses: str | tuple[str, ...] | None = attrs.field(
+        default="auto", converter=_host_addresses
+    )
+    #: use stun:stun.l.google.com:19302 when the server names no ICE servers
+    stun_fallback: bool = False
+    #: seconds from connected.success until the media must be connected
+    media_timeout: float = attrs.field(default=15.0, validator=_positive)
+    #: seconds without a video frame before the media counts as stalled
+    stall_timeout: float = attrs.field(default=3.0, validator=_positive)
+    #: end the session (MediaError) when the media fails, instead of going on without it
+    media_required: bool = False
 
     def __attrs_post_init__(self) -> None:
         _remember_secret(self.license)

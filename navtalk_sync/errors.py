@@ -11,6 +11,7 @@
     ├── Disconnected                     the session ended while a call was waiting
     ├── SubscriptionOverflow             an ``events()`` consumer fell too far behind
     ├── ResponseFailed                   the server reported that a reply failed
+    ├── MediaError                       the avatar's WebRTC media failed, or a media device
     └── ServerNotice                     a ``conversation.connected.*`` notice ended the session
         ├── ConnectionFailed             ``fail`` (also an HTTP-level handshake rejection)
         ├── ServerClosed                 ``close``
@@ -72,6 +73,13 @@ class Disconnected(NavTalkError):
 
 class SubscriptionOverflow(NavTalkError):
     """An ``events()`` subscription's queue filled up: its consumer fell behind."""
+
+
+class MediaError(NavTalkError):
+    """The avatar's media failed (no offer, ICE did not connect, a device or file failed).
+
+    The session ends with it only when the client was made with ``media_required=True``.
+    """
 
 
 class ResponseFailed(NavTalkError):

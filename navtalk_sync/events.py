@@ -52,6 +52,7 @@ __all__ = [
     "StateChanged",
     "Disconnected",
     "CallbackError",
+    "MediaChanged",
     "EVENT_TYPES",
     "LEGACY_NAMES",
     "CLIENT_EVENT_TYPES",
@@ -725,9 +726,24 @@ class CallbackError(ClientEvent):
     event: Event | None = None
 
 
+@attrs.frozen(repr=False)
+class MediaChanged(ClientEvent):
+    """``client.media``: the WebRTC media moved from ``previous`` to ``state``.
+
+    States: ``waiting`` (no offer yet), ``negotiating`` (answer sent), ``connected`` (ICE up),
+    ``flowing`` (video frames arrive), ``stalled`` (no frame for ``stall_timeout``),
+    ``failed`` (no offer or no ICE connection in time, or ICE failed), ``closed``.
+    """
+
+    state: str = ""
+    previous: str = ""
+    reason: str | None = None
+
+
 #: ``client.`` name -> class, for the client-side events.
 CLIENT_EVENT_TYPES: Mapping[str, type[ClientEvent]] = {
     "client.state": StateChanged,
     "client.disconnected": Disconnected,
     "client.callback_error": CallbackError,
+    "client.media": MediaChanged,
 }

@@ -21,6 +21,7 @@ from .errors import (
     NOTICE_ERRORS,
     Disconnected,
     InsufficientBalance,
+    MediaError,
     NavTalkError,
     NavTalkTimeout,
     NotConnected,
@@ -35,6 +36,9 @@ from .events import (
     ResponseError,
     SessionCreated,
     SessionUpdated,
+    SignalingIceCandidate,
+    SignalingOffer,
+    SpeechStarted,
     StateChanged,
     decode_frame,
     parse_event,
@@ -42,6 +46,7 @@ from .events import (
 from .events import (
     Disconnected as DisconnectedEvent,
 )
+from .rtc.media import AvatarMedia
 from .transport import Transport
 
 __all__ = ["State", "Session"]
@@ -60,6 +65,7 @@ class State(str, enum.Enum):
     CONFIGURING = "configuring"  # socket open, opening configuration sent
     CONNECTED = "connected"  # conversation.connected.success received
     SESSION_READY = "session_ready"  # realtime.session.updated received: text and audio may flow
+    LIVE = "live"  # session ready and the avatar's media (ICE) connected
     CLOSING = "closing"
     CLOSED = "closed"  # ended after it was ready, or closed by the user
     FAILED = "failed"  # ended before it became ready
@@ -69,14 +75,17 @@ class State(str, enum.Enum):
 
 
 _TERMINAL = (State.CLOSED, State.FAILED)
+#: States in which the session takes messages.
+READY_STATES = (State.SESSION_READY, State.LIVE)
 
 
 class Session:
     """One WebSocket session against a NavTalk(-compatible) server."""
 
-    def __init__(self, settings: Settings, bus: EventBus) -> None:
+    def __init__(self, settings: Settings, bus: EventBus, media: AvatarMedia | None) -> None:
         self._settings = settings
         self._bus = bus
+        self._media = media
         self._lock = threading.RLock()
         self._state = State.IDLE
         self._ready = threading.Event()  # set when ready or ended
@@ -139,6 +148,8 @@ class Session:
                 raise NotConnected("the client was closed before connect()")
             self._transport = transport
         try:
+            if self._media is not None:
+                self._media.open(self._send_media, self._media_changed, self._media_failed)
             self._open(transport, deadline, timeout)
         except BaseException as exc:
             error = (
@@ -162,14 +173,14 @@ class Session:
             raise NavTalkTimeout("realtime.session.updated", timeout, f"state: {self._state.value}")
         if self._end_error is not None:
             raise self._end_error
-        if self._state != State.SESSION_READY:
+        if self._state not in READY_STATES:
             raise NotConnected("the client was closed while connecting")
 
     # ------------------------------------------------------------------ sending
 
     def send(self, message: Mapping[str, Any], timeout: float | None = None) -> None:
         """Send one client message; the session must be ready."""
-        if self._state != State.SESSION_READY or self._transport is None:
+        if self._state not in READY_STATES or self._transport is None:
             raise NotConnected(self._not_ready_text())
         self._transport.send(
             messages.encode(message), self._settings.send_timeout if timeout is None else timeout
@@ -219,6 +230,15 @@ class Session:
         if isinstance(event, ConnectedSuccess):
             self.session_id, self.ice_servers = event.session_id, event.ice_servers
             self._set_state(State.CONNECTED)
+            if self._media is not None:
+                self._media.start(event.ice_servers)
+        elif event.type == SignalingOffer.TYPE and self._media is not None:
+            assert isinstance(event, SignalingOffer)
+            self._media.offer(event.sdp)
+        elif isinstance(event, SignalingIceCandidate) and self._media is not None:
+            self._media.candidate(event.candidate, event.sdp_mid, event.sdp_mline_index)
+        elif isinstance(event, SpeechStarted) and self._media is not None:
+            self._media.barge_in()
         elif isinstance(event, ConnectedWarning):
             self.warning = event
             log.warning("server warning: %s (avatar id %s)", event.message, event.avatar_id)
@@ -230,11 +250,36 @@ class Session:
             for turn in self._settings.history:
                 self._send_quietly(messages.user_text_item(turn))
         elif isinstance(event, SessionUpdated):
-            self._set_state(State.SESSION_READY)
+            with self._lock:
+                self._set_state(State.SESSION_READY)
+                if self._media is not None and self._media.connected:
+                    self._set_state(State.LIVE, "media connected")
             self._ready.set()
             if self._settings.greet_first and not self._greeted:
                 self._greeted = True
                 self._send_quietly(messages.response_create())
+
+    # ------------------------------------------------------------------ media reactions
+
+    def _send_media(self, message: Mapping[str, Any]) -> None:
+        """Signaling from the rtc loop: a short wait for queue room, never send_timeout."""
+        transport = self._transport
+        if transport is None:
+            raise NotConnected("no socket")
+        transport.send(messages.encode(message), min(self._settings.send_timeout, 2.0))
+
+    def _media_changed(self, connected: bool) -> None:
+        """live = ready + media connected (rtc loop thread)."""
+        with self._lock:
+            if connected and self._state == State.SESSION_READY:
+                self._set_state(State.LIVE, "media connected")
+            elif not connected and self._state == State.LIVE:
+                media = self._media
+                self._set_state(State.SESSION_READY, f"media {media.state if media else 'lost'}")
+
+    def _media_failed(self, error: MediaError) -> None:
+        """With ``media_required``: a media failure ends the session."""
+        self._end(error, None, None)
 
     def _on_end(self, code: int | None, reason: str | None, error: str | None) -> None:
         """The transport reports the end of the connection (reader thread, once)."""
@@ -261,7 +306,7 @@ class Session:
                 return
             self._ended = True
             self._end_error = error
-            was_ready = self._state == State.SESSION_READY or self._closing
+            was_ready = self._state in READY_STATES or self._closing
             final = State.CLOSED if was_ready or error is None else State.FAILED
             self._set_state(final, str(error) if error else reason)
             self._bus.publish(
@@ -280,9 +325,12 @@ class Session:
             self._closing = True
             if not self._ended:
                 self._set_state(State.CLOSING)
+        deadline = time.monotonic() + timeout
+        if self._media is not None:
+            self._media.close(timeout * 0.5)
         transport = self._transport
         if transport is not None:
-            transport.close(timeout)
+            transport.close(max(0.05, deadline - time.monotonic()))
         self._end(None, None, None)
 
     # ------------------------------------------------------------------ stats

@@ -22,6 +22,16 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
+#: How long the loop's teardown waits for executor threads (DNS lookups) to end.
+EXECUTOR_TIMEOUT = 1.0
+
+
+async def _bounded(coro: Coroutine[Any, Any, Any], timeout: float) -> None:
+    try:
+        await asyncio.wait_for(coro, timeout)
+    except asyncio.TimeoutError:
+        log.warning("executor threads still running after %.1f s", timeout)
+
 
 class LoopThread:
     """One asyncio loop on a named daemon thread, driven from synchronous code."""
@@ -68,6 +78,8 @@ class LoopThread:
         if tasks:
             loop.run_until_complete(asyncio.gather(*tasks, return_exceptions=True))
         loop.run_until_complete(loop.shutdown_asyncgens())
+        # aiortc resolves addresses in the default executor; its threads must end with us
+        loop.run_until_complete(_bounded(loop.shutdown_default_executor(), EXECUTOR_TIMEOUT))
 
     @property
     def running(self) -> bool:

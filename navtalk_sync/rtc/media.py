@@ -1,0 +1,336 @@
+"""The avatar's media for one client: signaling, watchdogs, and where every frame goes.
+
+``AvatarMedia`` is what the session talks to. It owns the ``navtalk-rtc`` loop with the
+``Answerer`` on it, the video feed (``navtalk-video``), the voice feed
+(``navtalk-avatar-audio``), the optional speaker (``navtalk-speaker``) and recorder
+(``navtalk-recorder``). The session calls it from the reader thread (offer, candidates,
+barge-in); it answers through the ``send`` function it was given and reports through
+``client.media`` events.
+
+Two watchdogs run on the loop: one fails the media when it is not connected ``media_timeout``
+seconds after ``connected.success`` (no offer, or ICE never connects); one reports ``stalled``
+when no video frame came for ``stall_timeout`` seconds (aioice alone needs about 30 s to notice
+a silently dead peer) and ``flowing`` again when frames resume.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import time
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
+
+import av
+
+from .. import messages
+from ..config import Settings, ice_host_addresses
+from ..errors import MediaError, NavTalkError, NotConnected
+from ..events import CallbackError, Event, IceServer, MediaChanged
+from .ice import restrict_host_candidates
+from .loop import LoopThread
+from .peer import CONNECTED_STATES, Answerer
+from .video import VideoFeed
+from .voice import VoiceFeed, chunk_from_frame
+
+if TYPE_CHECKING:  # imported when used: PyAudio and the encoders load only if asked for
+    from ..audio.speaker import Speaker
+    from .recorder import Recorder, RecordingSummary
+
+__all__ = ["AvatarMedia", "PUBLIC_STUN"]
+
+log = logging.getLogger(__name__)
+
+#: What every official client falls back to; used only with ``stun_fallback=True``.
+PUBLIC_STUN = {"urls": ["stun:stun.l.google.com:19302"]}
+#: How often the stall watchdog looks at the last frame's age.
+STALL_CHECK_INTERVAL = 0.25
+
+_UP = ("connected", "flowing", "stalled")
+
+
+class AvatarMedia:
+    """The WebRTC side of a client: from the server's offer to frames in the user's hands."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        publish: Callable[[Event], None],
+    ) -> None:
+        self._settings = settings
+        self._publish = publish
+        self._send: Callable[[Mapping[str, Any]], None] | None = None
+        self._on_change: Callable[[bool], None] = lambda connected: None
+        self._on_failure: Callable[[MediaError], None] = lambda error: None
+        self._lock = threading.Lock()
+        self._state = "idle"
+        self._loop = LoopThread("navtalk-rtc")
+        self._answerer: Answerer | None = None
+        self._signaling: asyncio.Lock | None = None
+        self._early_candidates: list[tuple[str, str | None, int | None]] = []
+        self._ice_servers: list[dict[str, Any]] = []
+        self._speaker: Speaker | None = None
+        self._recorder: Recorder | None = None
+        self._opened = False
+        self._closed = False
+        self.video = VideoFeed()
+        self.voice = VoiceFeed()
+        self.video.set_error_handler(self._callback_failed)
+        self.voice.set_error_handler(self._callback_failed)
+        self.offers_ignored = 0
+
+    # ------------------------------------------------------------------ state
+
+    @property
+    def state(self) -> str:
+        return self._state
+
+    @property
+    def connected(self) -> bool:
+        return self._state in _UP
+
+    def _set_state(self, state: str, reason: str | None = None) -> None:
+        with self._lock:
+            previous = self._state
+            if previous == state or previous == "closed":
+                return
+            self._state = state
+            self._publish(
+                MediaChanged(type="client.media", state=state, previous=previous, reason=reason)
+            )
+        log.debug("media %s -> %s%s", previous, state, f" ({reason})" if reason else "")
+        was_up, is_up = previous in _UP, state in _UP
+        if was_up != is_up:
+            self._on_change(is_up)
+
+    def _fail(self, reason: str) -> None:
+        if self._state in ("failed", "closed"):
+            return
+        log.warning("avatar media failed: %s", reason)
+        self._set_state("failed", reason)
+        if self._settings.media_required:
+            self._on_failure(MediaError(f"the avatar's media failed: {reason}"))
+
+    # ------------------------------------------------------------------ opening (caller thread)
+
+    def open(
+        self,
+        send: Callable[[Mapping[str, Any]], None],
+        on_change: Callable[[bool], None],
+        on_failure: Callable[[MediaError], None],
+    ) -> None:
+        """Start the threads and open the speaker and recorder, so device and file errors
+        surface from ``connect()``. ``send`` sends a client message on the socket."""
+        if self._opened:
+            return
+        self._opened = True
+        self._send, self._on_change, self._on_failure = send, on_change, on_failure
+        settings = self._settings
+        addresses = ice_host_addresses(settings)
+        if addresses is not None:
+            restrict_host_candidates(addresses)
+        self._loop.start()
+        self.video.start()
+        self.voice.start()
+        if settings.speaker not in (None, False):
+            from ..audio.speaker import Speaker
+
+            self._speaker = Speaker(settings.speaker, sample_rate=48000, channels=2)
+            self._speaker.start()
+        if settings.record is not None:
+            self.record(settings.record)
+
+    # ------------------------------------------------------------------ reader-thread calls
+
+    def start(self, ice_servers: Sequence[IceServer]) -> None:
+        """At ``connected.success``: remember the ICE servers, arm the connect watchdog."""
+        self._ice_servers = [server.to_dict() for server in ice_servers]
+        if not self._ice_servers and self._settings.stun_fallback:
+            self._ice_servers = [PUBLIC_STUN]
+        self._set_state("waiting")
+        self._loop.submit(self._watch())
+
+    def offer(self, sdp: str | None) -> None:
+        """The server's ``webrtc.signaling.offer``: answer it on the loop."""
+        if sdp is None:
+            self._fail("the server's offer held no usable SDP")
+            return
+        self._loop.submit(self._answer(sdp))
+
+    def candidate(self, candidate: str | None, sdp_mid: str | None, index: int | None) -> None:
+        """A candidate the server trickled (``webrtc.signaling.iceCandidate``)."""
+        if candidate is None:
+            return
+        self._loop.submit(self._add_candidate(candidate, sdp_mid, index))
+
+    def barge_in(self) -> None:
+        """The user started speaking: drop the avatar's voice still queued for the speaker."""
+        if self._speaker is not None:
+            self._speaker.flush()
+
+    # ------------------------------------------------------------------ on the loop
+
+    def _signaling_lock(self) -> asyncio.Lock:
+        # created on the loop; signaling steps run one at a time, in arrival order
+        if self._signaling is None:
+            self._signaling = asyncio.Lock()
+        return self._signaling
+
+    async def _answer(self, sdp: str) -> None:
+        async with self._signaling_lock():
+            if self._answerer is not None:
+                self.offers_ignored += 1
+                log.warning("ignored a second WebRTC offer: the client does not renegotiate")
+                return
+            self._answerer = Answerer(
+                self._ice_servers,
+                on_video=self._video_frame,
+                on_audio=self._audio_frame,
+                on_ice_state=self._ice_state,
+            )
+            try:
+                answer = await self._answerer.answer(sdp)
+            except Exception as exc:
+                self._fail(f"could not answer the server's offer: {exc!r}")
+                return
+            self._set_state("negotiating")
+            assert self._send is not None
+            try:
+                self._send(messages.signaling_answer(answer))
+            except NavTalkError as exc:
+                self._fail(f"could not send the answer: {exc}")
+                return
+            for args in self._early_candidates:
+                await self._apply_candidate(*args)
+            self._early_candidates.clear()
+
+    async def _add_candidate(self, candidate: str, sdp_mid: str | None, index: int | None) -> None:
+        async with self._signaling_lock():
+            if self._answerer is None:
+                self._early_candidates.append((candidate, sdp_mid, index))
+            else:
+                await self._apply_candidate(candidate, sdp_mid, index)
+
+    async def _apply_candidate(
+        self, candidate: str, sdp_mid: str | None, index: int | None
+    ) -> None:
+        assert self._answerer is not None
+        try:
+            await self._answerer.add_candidate(candidate, sdp_mid, index)
+        except Exception as exc:  # a bad candidate is the server's problem; keep going
+            log.warning("ignored a server ICE candidate %.60r: %r", candidate, exc)
+
+    def _ice_state(self, state: str) -> None:
+        if state in CONNECTED_STATES:
+            if self._state not in _UP:
+                self._set_state("connected")
+        elif state == "failed":
+            self._fail("ICE failed")
+
+    def _video_frame(self, frame: av.VideoFrame) -> None:
+        self.video.push(frame)
+        recorder = self._recorder
+        if recorder is not None:
+            recorder.add_video(frame)
+        if self._state in ("connected", "stalled"):
+            self._set_state("flowing", None if self._state == "connected" else "frames resumed")
+
+    def _audio_frame(self, frame: av.AudioFrame) -> None:
+        recorder = self._recorder
+        if recorder is not None:
+            recorder.add_audio(frame)
+        speaker = self._speaker
+        if speaker is None and not self.voice.has_callbacks:
+            self.voice.received += 1
+            return
+        chunk = chunk_from_frame(frame)
+        if speaker is not None:
+            speaker.play(chunk.pcm)
+        self.voice.push(chunk)
+
+    async def _watch(self) -> None:
+        """The connect watchdog, then the stall watchdog, until the loop stops."""
+        settings = self._settings
+        deadline = time.monotonic() + settings.media_timeout
+        while not self.connected and time.monotonic() < deadline:
+            await asyncio.sleep(min(STALL_CHECK_INTERVAL, settings.media_timeout))
+        if not self.connected:
+            what = "ICE did not connect" if self._answerer else "no WebRTC offer arrived"
+            self._fail(f"{what} within {settings.media_timeout:g} s")
+        while True:
+            await asyncio.sleep(STALL_CHECK_INTERVAL)
+            last = self.video.last_arrival()
+            if self._state == "flowing" and last is not None:
+                silent = time.monotonic() - last
+                if silent > settings.stall_timeout:
+                    self._set_state("stalled", f"no video frame for {silent:.1f} s")
+
+    # ------------------------------------------------------------------ recording
+
+    def record(self, path: str) -> None:
+        """Start recording to ``path`` (.mp4 or .mkv)."""
+        if self._closed:
+            raise NotConnected("the client is closed")
+        from .recorder import Recorder
+
+        recorder = Recorder(path)
+        recorder.start()
+        with self._lock:
+            previous, self._recorder = self._recorder, recorder
+        if previous is not None:
+            recorder.close(0.1)
+            self._recorder = previous
+            raise NavTalkError("a recording is already running; call stop_recording() first")
+
+    def stop_recording(self, timeout: float) -> RecordingSummary | None:
+        """Finish the file; None when nothing was being recorded."""
+        with self._lock:
+            recorder, self._recorder = self._recorder, None
+        return recorder.close(timeout) if recorder is not None else None
+
+    # ------------------------------------------------------------------ user callbacks
+
+    def _callback_failed(self, fn: Callable[..., object], exc: BaseException) -> None:
+        name = getattr(fn, "__qualname__", repr(fn))
+        self._publish(CallbackError(type="client.callback_error", callback=name, error=exc))
+
+    # ------------------------------------------------------------------ closing
+
+    def close(self, timeout: float) -> None:
+        """Finish the recording, close the peer connection, stop every media thread."""
+        if self._closed:
+            return
+        self._closed = True
+        deadline = time.monotonic() + timeout
+
+        def left(share: float = 1.0) -> float:
+            return max(0.05, (deadline - time.monotonic()) * share)
+
+        try:
+            self.stop_recording(left(0.5))
+        except NavTalkError as exc:
+            log.warning("the recording did not finish cleanly: %s", exc)
+        answerer = self._answerer
+        if answerer is not None and self._loop.running:
+            try:
+                self._loop.run(answerer.close(left(0.6)), left(0.7), "closing the peer connection")
+            except NavTalkError as exc:
+                log.warning("closing the peer connection: %s", exc)
+        self._loop.stop(left(0.5))
+        self.video.stop(left(0.3))
+        self.voice.stop(left(0.3))
+        if self._speaker is not None:
+            self._speaker.close(left())
+        self._set_state("closed")
+
+    def stats(self) -> dict[str, Any]:
+        answerer = self._answerer
+        recorder = self._recorder
+        return {
+            "media_state": self._state,
+            "ice_state": answerer.ice_state if answerer else None,
+            **self.video.stats(),
+            **self.voice.stats(),
+            **({"speaker": self._speaker.stats()} if self._speaker else {}),
+            **({"recording": recorder.stats()} if recorder else {}),
+        }

@@ -1,0 +1,133 @@
+"""The client's WebRTC peer: it answers the server's offer and drains what the server sends.
+
+Protocol section 7: the server offers (video m-line, then audio), the client answers with
+receive-only audio and video. aiortc gathers every local candidate while it sets the local
+description and embeds them in the answer, so nothing is trickled from here; candidates the
+server trickles are added when they come.
+
+Everything in this module runs on the ``navtalk-rtc`` loop. The tracks are drained for as long
+as they live, whatever the consumers do: aiortc's receive queues are unbounded, so a track
+nobody reads would pile up frames (and latency) without limit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from typing import Any, Callable, Iterable, Mapping
+
+import av
+from aiortc import MediaStreamTrack, RTCPeerConnection, RTCSessionDescription
+from aiortc.mediastreams import MediaStreamError
+from aiortc.sdp import candidate_from_sdp
+
+from .ice import configuration
+
+__all__ = ["Answerer", "parse_candidate"]
+
+log = logging.getLogger(__name__)
+
+#: ICE states in which media can flow (aiortc reports ``completed`` once checks are done).
+CONNECTED_STATES = ("connected", "completed")
+
+
+def parse_candidate(candidate: str, sdp_mid: str | None, sdp_mline_index: int | None) -> Any:
+    """An ``RTCIceCandidate`` from an SDP candidate line (with or without ``candidate:``)."""
+    text = candidate.strip()
+    if text.startswith("a="):
+        text = text[2:]
+    if text.startswith("candidate:"):
+        text = text[len("candidate:") :]
+    parsed = candidate_from_sdp(text)
+    parsed.sdpMid = sdp_mid
+    parsed.sdpMLineIndex = sdp_mline_index
+    return parsed
+
+
+class Answerer:
+    """One ``RTCPeerConnection`` that answers one offer and hands decoded frames on.
+
+    ``on_video`` and ``on_audio`` receive each decoded frame on the loop thread and must return
+    at once (they hand the frame to a queue). ``on_ice_state`` receives aiortc's ICE connection
+    state names.
+    """
+
+    def __init__(
+        self,
+        ice_servers: Iterable[Mapping[str, Any]],
+        *,
+        on_video: Callable[[av.VideoFrame], None],
+        on_audio: Callable[[av.AudioFrame], None],
+        on_ice_state: Callable[[str], None],
+    ) -> None:
+        self._pc = RTCPeerConnection(configuration(ice_servers))
+        self._on_video = on_video
+        self._on_audio = on_audio
+        self._on_ice_state = on_ice_state
+        self._drains: set[asyncio.Task[None]] = set()
+        self._pc.on("track", self._track)
+        self._pc.on("iceconnectionstatechange", self._ice_state_changed)
+        self.answered = False
+
+    @property
+    def ice_state(self) -> str:
+        return self._pc.iceConnectionState
+
+    async def answer(self, offer_sdp: str) -> str:
+        """Set the offer, answer receive-only; returns the answer SDP (candidates embedded)."""
+        if self.answered:
+            raise ValueError("the offer was already answered; the client does not renegotiate")
+        await self._pc.setRemoteDescription(RTCSessionDescription(sdp=offer_sdp, type="offer"))
+        for transceiver in self._pc.getTransceivers():
+            # The client sends no media (protocol 7.1): answer recvonly, whatever was offered.
+            transceiver.direction = "recvonly"
+        await self._pc.setLocalDescription(await self._pc.createAnswer())
+        self.answered = True
+        return self._pc.localDescription.sdp
+
+    async def add_candidate(
+        self, candidate: str, sdp_mid: str | None, sdp_mline_index: int | None
+    ) -> None:
+        """Add one server candidate; an empty string marks the end of the server's candidates."""
+        if not candidate.strip():
+            return  # aiortc has no use for the end-of-candidates marker
+        if sdp_mid is None and sdp_mline_index is None:
+            sdp_mline_index = 0  # BUNDLE: every m-line shares the first one's transport
+        await self._pc.addIceCandidate(parse_candidate(candidate, sdp_mid, sdp_mline_index))
+
+    async def close(self, timeout: float) -> None:
+        """Close the connection (bounded) and end the drain tasks."""
+        try:
+            await asyncio.wait_for(self._pc.close(), timeout)
+        except asyncio.TimeoutError:
+            log.warning("the peer connection did not close within %.1f s", timeout)
+        for task in list(self._drains):
+            task.cancel()
+        await asyncio.gather(*self._drains, return_exceptions=True)
+
+    # ------------------------------------------------------------------ aiortc callbacks
+
+    def _ice_state_changed(self) -> None:
+        state = self._pc.iceConnectionState
+        log.debug("ICE connection state: %s", state)
+        self._on_ice_state(state)
+
+    def _track(self, track: MediaStreamTrack) -> None:
+        log.debug("remote %s track %s", track.kind, track.id)
+        sink = self._on_video if track.kind == "video" else self._on_audio
+        task = asyncio.get_running_loop().create_task(
+            self._drain(track, sink), name=f"navtalk-rtc-drain-{track.kind}"
+        )
+        self._drains.add(task)
+        task.add_done_callback(self._drains.discard)
+
+    @staticmethod
+    async def _drain(track: MediaStreamTrack, sink: Callable[[Any], None]) -> None:
+        with contextlib.suppress(MediaStreamError):
+            while True:
+                frame = await track.recv()
+                try:
+                    sink(frame)
+                except Exception:  # one bad frame must not stop the stream
+                    log.exception("handling a received %s frame failed", track.kind)

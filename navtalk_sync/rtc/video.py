@@ -1,0 +1,204 @@
+"""The avatar's picture, from the rtc loop to the user's code: latest frame wins.
+
+The rtc loop puts every decoded frame into a one-frame slot and never waits. The
+``navtalk-video`` thread takes the newest frame, converts it to an RGB numpy array and calls the
+``on_video_frame`` callbacks. A frame replaced in the slot before the thread took it is stale:
+it is dropped and counted (``video_frames_dropped``). A slow consumer therefore sees fewer
+frames, never older ones, and holds no more than one waiting frame in memory.
+"""
+
+from __future__ import annotations
+
+import collections
+import logging
+import threading
+import time
+from typing import Callable
+
+import attrs
+import av
+import numpy as np
+
+from ..errors import NavTalkTimeout
+
+__all__ = ["VideoFrame", "VideoFeed"]
+
+log = logging.getLogger(__name__)
+
+#: How far back the frame rate in ``stats()`` looks.
+RATE_WINDOW = 2.0
+
+
+@attrs.frozen(repr=False)
+class VideoFrame:
+    """One picture of the avatar.
+
+    - ``image``: ``(height, width, 3)`` uint8 RGB array.
+    - ``timestamp``: media time in seconds since the stream's first frame (from RTP).
+    - ``received_at``: ``time.monotonic()`` when the frame was decoded.
+    - ``index``: the frame's number in the stream (0 = first decoded frame); gaps mean frames
+      were dropped for a slow consumer.
+    """
+
+    image: np.ndarray
+    timestamp: float
+    received_at: float
+    index: int
+
+    @property
+    def width(self) -> int:
+        return int(self.image.shape[1])
+
+    @property
+    def height(self) -> int:
+        return int(self.image.shape[0])
+
+    def __repr__(self) -> str:
+        return f"<VideoFrame #{self.index} {self.width}x{self.height} t={self.timestamp:.3f}s>"
+
+
+class _Decoded:
+    """A received frame whose RGB conversion happens once, on whichever thread needs it."""
+
+    def __init__(self, frame: av.VideoFrame, timestamp: float, index: int) -> None:
+        self._frame: av.VideoFrame | None = frame
+        self._lock = threading.Lock()
+        self._converted: VideoFrame | None = None
+        self.timestamp = timestamp
+        self.received_at = time.monotonic()
+        self.index = index
+        self.size = (frame.width, frame.height)
+
+    def convert(self) -> VideoFrame:
+        with self._lock:
+            if self._converted is None:
+                assert self._frame is not None
+                image = self._frame.to_ndarray(format="rgb24")
+                self._converted = VideoFrame(image, self.timestamp, self.received_at, self.index)
+                self._frame = None  # the decoded picture is no longer needed
+            return self._converted
+
+
+class VideoFeed:
+    """The one-frame slot, the ``navtalk-video`` thread and its callbacks."""
+
+    def __init__(self, thread_name: str = "navtalk-video") -> None:
+        self._cond = threading.Condition()
+        self._pending: _Decoded | None = None
+        self._latest: _Decoded | None = None
+        self._callbacks: list[Callable[[VideoFrame], object]] = []
+        self._on_error: Callable[[Callable[..., object], BaseException], None] | None = None
+        self._stopping = False
+        self._thread = threading.Thread(target=self._run, name=thread_name, daemon=True)
+        self._first_pts: float | None = None
+        self._arrivals: collections.deque[float] = collections.deque(maxlen=256)
+        self.received = 0
+        self.delivered = 0
+        self.dropped = 0
+
+    def start(self) -> None:
+        self._thread.start()
+
+    # ------------------------------------------------------------------ rtc loop side
+
+    def push(self, frame: av.VideoFrame) -> None:
+        """A decoded frame from the rtc loop; never blocks."""
+        seconds = float(frame.time) if frame.time is not None else 0.0
+        if self._first_pts is None:
+            self._first_pts = seconds
+        decoded = _Decoded(frame, seconds - self._first_pts, self.received)
+        with self._cond:
+            self.received += 1
+            self._arrivals.append(decoded.received_at)
+            if self._pending is not None and self._callbacks:
+                self.dropped += 1  # the consumer did not take the previous frame in time
+            self._pending = decoded
+            self._latest = decoded
+            self._cond.notify_all()
+
+    # ------------------------------------------------------------------ user side
+
+    def add_callback(self, fn: Callable[[VideoFrame], object]) -> None:
+        with self._cond:
+            self._callbacks.append(fn)
+
+    def remove_callback(self, fn: Callable[[VideoFrame], object]) -> bool:
+        with self._cond:
+            if fn in self._callbacks:
+                self._callbacks.remove(fn)
+                return True
+            return False
+
+    def set_error_handler(self, fn: Callable[[Callable[..., object], BaseException], None]) -> None:
+        """Called with (callback, exception) when a frame callback raises."""
+        self._on_error = fn
+
+    def latest(self) -> VideoFrame | None:
+        """The newest frame received, or None before the first."""
+        with self._cond:
+            latest = self._latest
+        return latest.convert() if latest is not None else None
+
+    def wait_first(self, timeout: float) -> VideoFrame:
+        """Block until a frame has arrived (at once if one has); ``NavTalkTimeout`` otherwise."""
+        with self._cond:
+            if not self._cond.wait_for(lambda: self._latest is not None or self._stopping, timeout):
+                raise NavTalkTimeout("the first video frame", timeout)
+            latest = self._latest
+        if latest is None:
+            raise NavTalkTimeout("the first video frame", timeout, "the media was closed")
+        return latest.convert()
+
+    def stats(self) -> dict[str, object]:
+        with self._cond:
+            latest, arrivals = self._latest, list(self._arrivals)
+        now = time.monotonic()
+        recent = [t for t in arrivals if now - t <= RATE_WINDOW]
+        rate = (len(recent) - 1) / (recent[-1] - recent[0]) if len(recent) > 2 else 0.0
+        return {
+            "video_frames_received": self.received,
+            "video_frames_delivered": self.delivered,
+            "video_frames_dropped": self.dropped,
+            "video_frame_size": latest.size if latest else None,
+            "video_frame_rate": round(rate, 1),
+            "video_last_frame_age": round(now - latest.received_at, 3) if latest else None,
+        }
+
+    def last_arrival(self) -> float | None:
+        with self._cond:
+            return self._latest.received_at if self._latest else None
+
+    # ------------------------------------------------------------------ navtalk-video thread
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                self._cond.wait_for(lambda: self._pending is not None or self._stopping)
+                if self._stopping:
+                    return
+                decoded, self._pending = self._pending, None
+                callbacks = list(self._callbacks)
+            if decoded is None or not callbacks:
+                continue
+            frame = decoded.convert()
+            for fn in callbacks:
+                self._call(fn, frame)
+            self.delivered += 1
+
+    def _call(self, fn: Callable[[VideoFrame], object], frame: VideoFrame) -> None:
+        try:
+            fn(frame)
+        except Exception as exc:
+            log.exception("video frame callback %r raised", fn)
+            if self._on_error is not None:
+                self._on_error(fn, exc)
+
+    def stop(self, timeout: float) -> None:
+        """End the thread (after the callback under way, if any) and wake waiters."""
+        with self._cond:
+            self._stopping = True
+            self._cond.notify_all()
+        if self._thread.is_alive() and self._thread is not threading.current_thread():
+            self._thread.join(timeout)
+            if self._thread.is_alive():
+                log.warning("a video frame callback is still running after close()")

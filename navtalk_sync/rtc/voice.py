@@ -1,0 +1,161 @@
+"""The avatar's voice from the WebRTC audio track, for ``on_avatar_audio`` callbacks.
+
+The rtc loop converts each decoded frame to PCM and queues it; the ``navtalk-avatar-audio``
+thread calls the callbacks in order. The queue holds ``queue_seconds`` of audio; if the
+callbacks fall that far behind, the oldest chunks are dropped, counted
+(``avatar_audio_dropped``) and logged once, so a stuck callback costs bounded memory and
+never holds up the picture or the events.
+"""
+
+from __future__ import annotations
+
+import collections
+import logging
+import threading
+import time
+from typing import Callable
+
+import attrs
+import av
+import numpy as np
+
+__all__ = ["AvatarAudio", "VoiceFeed", "frame_to_pcm"]
+
+log = logging.getLogger(__name__)
+
+
+@attrs.frozen(repr=False)
+class AvatarAudio:
+    """A chunk of the avatar's voice as received (typically 20 ms).
+
+    - ``pcm``: int16 array shaped ``(samples, channels)``: 48 kHz stereo from the Opus
+      decoder (both channels carry the same voice).
+    - ``sample_rate``, ``channels``: the layout of ``pcm``.
+    - ``received_at``: ``time.monotonic()`` when it was decoded.
+    """
+
+    pcm: np.ndarray
+    sample_rate: int
+    received_at: float
+
+    @property
+    def channels(self) -> int:
+        return int(self.pcm.shape[1])
+
+    @property
+    def duration(self) -> float:
+        return self.pcm.shape[0] / self.sample_rate
+
+    def mono(self) -> np.ndarray:
+        """The chunk as one int16 channel (the mean of the channels)."""
+        if self.channels == 1:
+            return self.pcm[:, 0]
+        return self.pcm.mean(axis=1).astype(np.int16)
+
+    def __repr__(self) -> str:
+        return f"<AvatarAudio {self.pcm.shape[0]} samples x{self.channels} @ {self.sample_rate} Hz>"
+
+
+def frame_to_pcm(frame: av.AudioFrame) -> np.ndarray:
+    """An ``av.AudioFrame`` as an int16 ``(samples, channels)`` array."""
+    data = frame.to_ndarray()
+    channels = frame.layout.nb_channels
+    data = data.T if frame.format.is_planar else data.reshape(-1, channels)
+    if data.dtype != np.int16:
+        scale = 32767.0 if data.dtype.kind == "f" else 1.0
+        data = np.clip(data * scale, -32768, 32767).astype(np.int16)
+    return np.ascontiguousarray(data)
+
+
+class VoiceFeed:
+    """The bounded chunk queue and the ``navtalk-avatar-audio`` thread."""
+
+    def __init__(self, queue_seconds: float = 5.0, thread_name: str = "navtalk-avatar-audio"):
+        self._queue_seconds = queue_seconds
+        self._cond = threading.Condition()
+        self._queue: collections.deque[AvatarAudio] = collections.deque()
+        self._queued_seconds = 0.0
+        self._callbacks: list[Callable[[AvatarAudio], object]] = []
+        self._on_error: Callable[[Callable[..., object], BaseException], None] | None = None
+        self._stopping = False
+        self._thread = threading.Thread(target=self._run, name=thread_name, daemon=True)
+        self.received = 0
+        self.dropped = 0
+        self._warned = False
+
+    def start(self) -> None:
+        self._thread.start()
+
+    @property
+    def has_callbacks(self) -> bool:
+        return bool(self._callbacks)
+
+    def push(self, chunk: AvatarAudio) -> None:
+        """From the rtc loop; never blocks. Queued only while callbacks are registered."""
+        with self._cond:
+            self.received += 1
+            if not self._callbacks:
+                return
+            self._queue.append(chunk)
+            self._queued_seconds += chunk.duration
+            while self._queued_seconds > self._queue_seconds and len(self._queue) > 1:
+                self._queued_seconds -= self._queue.popleft().duration
+                self.dropped += 1
+                if not self._warned:
+                    self._warned = True
+                    log.warning(
+                        "on_avatar_audio callbacks are %.1f s behind; dropping the oldest audio",
+                        self._queue_seconds,
+                    )
+            self._cond.notify_all()
+
+    def add_callback(self, fn: Callable[[AvatarAudio], object]) -> None:
+        with self._cond:
+            self._callbacks.append(fn)
+
+    def remove_callback(self, fn: Callable[[AvatarAudio], object]) -> bool:
+        with self._cond:
+            if fn in self._callbacks:
+                self._callbacks.remove(fn)
+                return True
+            return False
+
+    def set_error_handler(self, fn: Callable[[Callable[..., object], BaseException], None]) -> None:
+        self._on_error = fn
+
+    def stats(self) -> dict[str, object]:
+        with self._cond:
+            return {
+                "avatar_audio_received": self.received,
+                "avatar_audio_dropped": self.dropped,
+                "avatar_audio_queued_seconds": round(self._queued_seconds, 3),
+            }
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                self._cond.wait_for(lambda: self._queue or self._stopping)
+                if self._stopping:
+                    return
+                chunk = self._queue.popleft()
+                self._queued_seconds = max(0.0, self._queued_seconds - chunk.duration)
+                callbacks = list(self._callbacks)
+            for fn in callbacks:
+                try:
+                    fn(chunk)
+                except Exception as exc:
+                    log.exception("avatar audio callback %r raised", fn)
+                    if self._on_error is not None:
+                        self._on_error(fn, exc)
+
+    def stop(self, timeout: float) -> None:
+        with self._cond:
+            self._stopping = True
+            self._cond.notify_all()
+        if self._thread.is_alive() and self._thread is not threading.current_thread():
+            self._thread.join(timeout)
+
+
+def chunk_from_frame(frame: av.AudioFrame) -> AvatarAudio:
+    """The ``AvatarAudio`` for one decoded frame."""
+    return AvatarAudio(frame_to_pcm(frame), int(frame.sample_rate), time.monotonic())
