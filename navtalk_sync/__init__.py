@@ -24,6 +24,7 @@ from .errors import (
     GpuFull,
     InsufficientBalance,
     InvalidArgument,
+    MediaError,
     NavTalkError,
     NavTalkTimeout,
     NotConnected,
@@ -34,6 +35,8 @@ from .errors import (
     TransportError,
 )
 from .events import Event
+from .rtc.video import VideoFrame
+from .rtc.voice import AvatarAudio
 from .session import State
 
 __version__ = "0.1.0"
@@ -43,6 +46,8 @@ __all__ = [
     "Settings",
     "State",
     "Event",
+    "VideoFrame",
+    "AvatarAudio",
     "Handle",
     "Subscription",
     "events",
@@ -57,6 +62,7 @@ __all__ = [
     "Disconnected",
     "SubscriptionOverflow",
     "ResponseFailed",
+    "MediaError",
     "ServerNotice",
     "ConnectionFailed",
     "ServerClosed",
@@ -74,5 +80,6 @@ install_redaction(
     f"{__name__}.session",
     f"{__name__}.transport",
     f"{__name__}.dispatch",
+    f"{__name__}.rtc.media",
     "websocket",
 )
