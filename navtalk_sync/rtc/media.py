@@ -269,18 +269,16 @@ class AvatarMedia:
 
     def record(self, path: str) -> None:
         """Start recording to ``path`` (.mp4 or .mkv)."""
-        if self._closed:
-            raise NotConnected("the client is closed")
         from .recorder import Recorder
 
-        recorder = Recorder(path)
-        recorder.start()
         with self._lock:
-            previous, self._recorder = self._recorder, recorder
-        if previous is not None:
-            recorder.close(0.1)
-            self._recorder = previous
-            raise NavTalkError("a recording is already running; call stop_recording() first")
+            if self._closed:
+                raise NotConnected("the client is closed")
+            if self._recorder is not None:
+                raise NavTalkError("a recording is already running; call stop_recording() first")
+            recorder = Recorder(path)
+            recorder.start()  # creates the file: an unwritable path fails here
+            self._recorder = recorder
 
     def stop_recording(self, timeout: float) -> RecordingSummary | None:
         """Finish the file; None when nothing was being recorded."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import collections
 import logging
+import os
 import threading
 import time
 from typing import Callable
@@ -19,7 +20,7 @@ import attrs
 import av
 import numpy as np
 
-from ..errors import NavTalkTimeout
+from ..errors import InvalidArgument, NavTalkTimeout
 
 __all__ = ["VideoFrame", "VideoFeed"]
 
@@ -52,6 +53,18 @@ class VideoFrame:
     @property
     def height(self) -> int:
         return int(self.image.shape[0])
+
+    def save(self, path: str | os.PathLike[str]) -> None:
+        """Write the picture as a PNG file."""
+        target = os.fspath(path)
+        if not target.lower().endswith(".png"):
+            raise InvalidArgument(f"save() writes PNG files; the path must end in .png: {target!r}")
+        with av.open(target, "w", format="image2") as out:
+            stream = out.add_stream("png")
+            stream.width, stream.height, stream.pix_fmt = self.width, self.height, "rgb24"
+            picture = av.VideoFrame.from_ndarray(np.ascontiguousarray(self.image), format="rgb24")
+            for packet in (*stream.encode(picture), *stream.encode()):
+                out.mux(packet)
 
     def __repr__(self) -> str:
         return f"<VideoFrame #{self.index} {self.width}x{self.height} t={self.timestamp:.3f}s>"
