@@ -1,15 +1,44 @@
-"""Suite-wide guards: no thread outlives its test, and no licence reaches a log line."""
+"""Suite-wide guards: no thread outlives its test, and no licence reaches a log line.
+
+Also installs the virtual ALSA sound devices of ``tests/alsa.py`` (at import time: alsa-lib
+reads its configuration once per process, at the first ``PyAudio()``); the ``alsa_rig``
+fixture hands them to a test, emptied.
+"""
 
 from __future__ import annotations
 
 import logging
 import re
+import shutil
+import tempfile
 import threading
 import time
+from pathlib import Path
 
 import pytest
 
+from tests import alsa
+
 LICENCE_PATTERN = re.compile(r"sk_navtalk_[A-Za-z0-9]")
+
+ALSA_DIRECTORY = Path(tempfile.mkdtemp(prefix="navtalk-alsa-"))
+ALSA_RIG = alsa.install(ALSA_DIRECTORY)
+
+
+def pytest_unconfigure(config):
+    shutil.rmtree(ALSA_DIRECTORY, ignore_errors=True)
+
+
+@pytest.fixture
+def alsa_rig() -> alsa.AlsaRig:
+    """The virtual speaker and microphone (see tests/alsa.py), with empty files."""
+    assert ALSA_RIG is not None, (
+        f"alsa-lib's configuration is missing (looked for {alsa.SYSTEM_CONFIG_CANDIDATES}); "
+        "install the Debian package libasound2-data (portaudio19-dev pulls it in)"
+    )
+    ALSA_RIG.clear_speaker()
+    ALSA_RIG.clear_mic()
+    return ALSA_RIG
 
 
 def _navtalk_threads() -> set[threading.Thread]:
