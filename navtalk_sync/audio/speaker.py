@@ -19,25 +19,14 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
-from collections import deque
 from typing import Any
 
-import av
 import numpy as np
-import pyaudio
 
 from ..errors import InvalidArgument, NavTalkError
-from .devices import (
-    AudioDevice,
-    AudioDeviceError,
-    DeviceSpec,
-    close_portaudio,
-    device_info,
-    find_output_device,
-    open_portaudio,
-    supported_rate,
-)
+from .devices import DeviceSpec
+from .jitter import Pacer, PlaybackQueue
+from .output import BLOCK_SECONDS, DeviceOutput
 
 __all__ = ["PCM", "Speaker"]
 
@@ -46,13 +35,8 @@ log = logging.getLogger(__name__)
 #: What ``Speaker.play()`` accepts.
 PCM = bytes | bytearray | memoryview | np.ndarray
 
-#: The unit the thread writes: small enough that a flush takes effect almost at once.
-BLOCK_SECONDS = 0.01
-
 #: How far ahead of the wall clock the thread may write, beyond the device's own latency.
 LEAD_SECONDS = 0.05
-
-_LAYOUTS = {1: "mono", 2: "stereo"}
 
 
 class Speaker:
@@ -101,7 +85,7 @@ class Speaker:
         self.channels = channels
         self._device_rate = device_rate
         self._device_channels = device_channels
-        self._queue = _PlaybackQueue(
+        self._queue = PlaybackQueue(
             capacity=round(queue_seconds * sample_rate),
             prebuffer=round(prebuffer_ms / 1000 * sample_rate),
             prebuffer_seconds=prebuffer_ms / 1000,
@@ -111,7 +95,7 @@ class Speaker:
         self._starting = False
         self._closed = False
         self._thread: threading.Thread | None = None
-        self._output: _DeviceOutput | None = None
+        self._output: DeviceOutput | None = None
         self._error: str | None = None
 
     def __repr__(self) -> str:
@@ -140,7 +124,7 @@ class Speaker:
                 return self
             self._starting = True
         try:
-            output = _DeviceOutput.open(
+            output = DeviceOutput.open(
                 self.device,
                 self.sample_rate,
                 self.channels,
@@ -246,9 +230,9 @@ class Speaker:
 
     # -- the navtalk-speaker thread ----------------------------------------------------------
 
-    def _run(self, output: _DeviceOutput) -> None:
+    def _run(self, output: DeviceOutput) -> None:
         block = max(1, round(self.sample_rate * BLOCK_SECONDS))
-        pacer = _Pacer(lead=output.latency + LEAD_SECONDS)
+        pacer = Pacer(lead=output.latency + LEAD_SECONDS)
         try:
             while not self._stopping.is_set():
                 delay = pacer.delay()
@@ -267,322 +251,6 @@ class Speaker:
             log.error("speaker stopped: writing to %r failed: %s", output.device.name, exc)
         finally:
             output.close()
-
-
-class _PlaybackQueue:
-    """Input PCM waiting for the device: bounded, drops the oldest, gated by the prebuffer.
-
-    Every method holds one lock only for a few list operations, so ``put()`` never waits on
-    the speaker thread. Counts are in frames at the input rate.
-    """
-
-    def __init__(self, capacity: int, prebuffer: int, prebuffer_seconds: float) -> None:
-        self._lock = threading.Lock()
-        self._chunks: deque[np.ndarray] = deque()
-        self._queued = 0
-        self._capacity = max(1, capacity)
-        self._prebuffer = prebuffer
-        self._prebuffer_seconds = prebuffer_seconds
-        self._playing = False  # False: gathering the prebuffer after a dry spell
-        self._waiting_since: float | None = None
-        self._closed = False
-        self._played = self._dropped = self._flushed = self._underruns = self._flushes = 0
-
-    def put(self, frames: np.ndarray) -> int:
-        """Append ``frames``; returns how many old frames were dropped to make room."""
-        with self._lock:
-            if self._closed:
-                return 0
-            self._chunks.append(frames)
-            self._queued += len(frames)
-            excess = max(0, self._queued - self._capacity)
-            self._drop_oldest(excess)
-            self._dropped += excess
-            return excess
-
-    def _drop_oldest(self, count: int) -> None:
-        while count > 0:
-            head = self._chunks[0]
-            if len(head) <= count:
-                self._chunks.popleft()
-                taken = len(head)
-            else:
-                self._chunks[0] = head[count:]
-                taken = count
-            self._queued -= taken
-            count -= taken
-
-    def take(self, max_frames: int) -> np.ndarray | None:
-        """Up to ``max_frames`` to play now, or None: nothing queued, or still prebuffering."""
-        with self._lock:
-            if self._closed:
-                return None
-            if not self._queued:
-                if self._playing:
-                    self._playing = False
-                    self._underruns += 1
-                return None
-            if not self._playing and not self._prebuffered():
-                return None
-            self._playing = True
-            return self._pop(max_frames)
-
-    def _prebuffered(self) -> bool:
-        now = time.monotonic()
-        if self._waiting_since is None:
-            self._waiting_since = now
-        if self._queued >= self._prebuffer or now - self._waiting_since >= self._prebuffer_seconds:
-            self._waiting_since = None
-            return True
-        return False
-
-    def _pop(self, max_frames: int) -> np.ndarray:
-        parts: list[np.ndarray] = []
-        wanted = max_frames
-        while wanted and self._chunks:
-            head = self._chunks[0]
-            if len(head) <= wanted:
-                parts.append(self._chunks.popleft())
-            else:
-                parts.append(head[:wanted])
-                self._chunks[0] = head[wanted:]
-            wanted -= len(parts[-1])
-        taken = max_frames - wanted
-        self._queued -= taken
-        return parts[0] if len(parts) == 1 else np.concatenate(parts)
-
-    def clear(self) -> int:
-        """Drop everything queued (a flush); returns how many frames were dropped."""
-        with self._lock:
-            flushed = self._queued
-            self._chunks.clear()
-            self._queued = 0
-            # A flush is not an underrun; the next audio gathers a fresh prebuffer.
-            self._playing = False
-            self._waiting_since = None
-            self._flushed += flushed
-            self._flushes += 1
-            return flushed
-
-    def close(self) -> None:
-        with self._lock:
-            self._closed = True
-            self._chunks.clear()
-            self._queued = 0
-
-    def count_played(self, frames: int) -> None:
-        with self._lock:
-            self._played += frames
-
-    def counts(self) -> dict[str, int]:
-        with self._lock:
-            return {
-                "played": self._played,
-                "queued": self._queued,
-                "dropped": self._dropped,
-                "flushed": self._flushed,
-                "underruns": self._underruns,
-                "flushes": self._flushes,
-            }
-
-
-class _Pacer:
-    """Keeps the writer at most ``lead`` seconds ahead of the wall clock (see module docs)."""
-
-    #: Wall-clock seconds are credited 0.1 % generously: a device clock may run that much fast.
-    SLACK = 1.001
-
-    def __init__(self, lead: float) -> None:
-        self._lead = lead
-        self._ahead = 0.0
-        self._last = time.monotonic()
-
-    def _catch_up(self) -> None:
-        now = time.monotonic()
-        self._ahead = max(0.0, self._ahead - (now - self._last) * self.SLACK)
-        self._last = now
-
-    def delay(self) -> float:
-        """Seconds to wait before the next write."""
-        self._catch_up()
-        return max(0.0, self._ahead - self._lead)
-
-    def wrote(self, seconds: float) -> None:
-        self._catch_up()
-        self._ahead += seconds
-
-
-class _Converter:
-    """Input PCM frames -> the bytes the device stream was opened for.
-
-    Channels are mapped with numpy (libswresample would upmix mono at -3 dB); rates are
-    converted by a PyAV resampler, which keeps state between blocks and so is used by the
-    speaker thread only.
-    """
-
-    def __init__(self, in_rate: int, in_channels: int, out_rate: int, out_channels: int) -> None:
-        self._in_rate = in_rate
-        self._out_rate = out_rate
-        self._out_channels = out_channels
-        self._layout = _LAYOUTS[out_channels]
-        self._mapping = in_channels != out_channels
-        self._resampler = self._new_resampler()
-
-    def _new_resampler(self) -> av.AudioResampler | None:
-        if self._in_rate == self._out_rate:
-            return None
-        return av.AudioResampler(format="s16", layout=self._layout, rate=self._out_rate)
-
-    def convert(self, frames: np.ndarray) -> bytes:
-        if self._mapping:
-            frames = _map_channels(frames, self._out_channels)
-        if self._resampler is None:
-            return frames.tobytes()
-        frame = av.AudioFrame.from_ndarray(
-            np.ascontiguousarray(frames).reshape(1, -1), format="s16", layout=self._layout
-        )
-        frame.sample_rate = self._in_rate
-        return _joined(self._resampler.resample(frame))
-
-    def drain(self) -> bytes:
-        """What the resampler still holds (its filter delay, under a millisecond): called when
-        the audio stops, so a reply's last samples play at its end, not before the next one.
-        A drained resampler takes no more input, so a fresh one replaces it."""
-        if self._resampler is None:
-            return b""
-        tail = _joined(self._resampler.resample(None))
-        self._resampler = self._new_resampler()
-        return tail
-
-
-def _joined(frames: list[av.AudioFrame]) -> bytes:
-    return b"".join(frame.to_ndarray().tobytes() for frame in frames)
-
-
-def _map_channels(frames: np.ndarray, channels: int) -> np.ndarray:
-    if channels == 1:
-        return frames.mean(axis=1, dtype=np.float32).round().astype(np.int16)[:, None]
-    return np.repeat(frames, channels, axis=1)
-
-
-class _DeviceOutput:
-    """One open PyAudio output stream with its converter; closed by the speaker thread."""
-
-    def __init__(
-        self,
-        pa: pyaudio.PyAudio,
-        stream: pyaudio.Stream,
-        device: AudioDevice,
-        rate: int,
-        channels: int,
-        converter: _Converter,
-    ) -> None:
-        self._pa = pa
-        self._stream = stream
-        self.device = device
-        self.rate = rate
-        self.channels = channels
-        self._converter = converter
-        self._silence = bytes(2 * channels * max(1, round(rate * BLOCK_SECONDS)))
-        self._tail_pending = False  # the resampler may hold the last samples written
-        self.latency = float(stream.get_output_latency())
-
-    @classmethod
-    def open(
-        cls,
-        spec: DeviceSpec,
-        sample_rate: int,
-        channels: int,
-        forced_rate: int | None,
-        forced_channels: int | None,
-    ) -> _DeviceOutput:
-        pa = open_portaudio()
-        try:
-            device = device_info(pa, find_output_device(pa, spec))
-            rate, out_channels = _pick_format(
-                pa, device, sample_rate, forced_rate, forced_channels or channels, forced_channels
-            )
-            stream = _open_stream(pa, device, rate, out_channels)
-        except BaseException:
-            close_portaudio(pa)
-            raise
-        converter = _Converter(sample_rate, channels, rate, out_channels)
-        return cls(pa, stream, device, rate, out_channels, converter)
-
-    def describe(self) -> str:
-        return f"{self.device.name!r} at {self.rate} Hz, {self.channels} channel(s)"
-
-    def write(self, frames: np.ndarray) -> None:
-        self._write(self._converter.convert(frames))
-        self._tail_pending = True
-
-    def write_silence(self) -> None:
-        if self._tail_pending:
-            self._write(self._converter.drain())
-            self._tail_pending = False
-        self._write(self._silence)
-
-    def _write(self, data: bytes) -> None:
-        if data:
-            self._stream.write(data, exception_on_underflow=False)
-
-    def close(self) -> None:
-        """Let the device play out what it holds, then release the stream and PortAudio."""
-        try:
-            if self._tail_pending:
-                self._write(self._converter.drain())
-            self._stream.stop_stream()
-            self._stream.close()
-        except Exception as exc:  # the device may be gone; closing must still release it
-            log.debug("closing the output stream of %r: %s", self.device.name, exc)
-        finally:
-            close_portaudio(self._pa)
-
-
-def _pick_format(
-    pa: pyaudio.PyAudio,
-    device: AudioDevice,
-    sample_rate: int,
-    forced_rate: int | None,
-    channels: int,
-    forced_channels: int | None,
-) -> tuple[int, int]:
-    """(rate, channels) to open: the wanted channel count if the device takes it, else the
-    other one (hardware often takes stereo only); the rate from ``supported_rate()``."""
-    wanted = [channels] if forced_channels else [channels, 3 - channels]
-    counts = [count for count in wanted if count <= device.max_output_channels]
-    if not counts:
-        raise AudioDeviceError(
-            f"output device {device.name!r} has only {device.max_output_channels} channel(s)"
-        )
-    if forced_rate:
-        return forced_rate, counts[0]
-    refusal = None
-    for count in counts:
-        try:
-            return supported_rate(pa, device.index, count, sample_rate), count
-        except AudioDeviceError as exc:
-            refusal = exc
-    raise refusal
-
-
-def _open_stream(
-    pa: pyaudio.PyAudio, device: AudioDevice, rate: int, channels: int
-) -> pyaudio.Stream:
-    try:
-        return pa.open(
-            format=pyaudio.paInt16,
-            channels=channels,
-            rate=rate,
-            output=True,
-            output_device_index=device.index,
-            frames_per_buffer=max(1, round(rate * BLOCK_SECONDS)),
-        )
-    except (OSError, ValueError) as exc:
-        raise AudioDeviceError(
-            f"could not open output device {device.name!r} at {rate} Hz with "
-            f"{channels} channel(s): {exc}"
-        ) from exc
 
 
 def _as_frames(pcm: PCM, channels: int) -> np.ndarray:
@@ -628,5 +296,5 @@ def _check_rate(name: str, rate: object) -> None:
 
 
 def _check_channels(name: str, channels: object) -> None:
-    if channels not in (1, 2) or isinstance(channels, bool):
+    if isinstance(channels, bool) or not isinstance(channels, int) or channels not in (1, 2):
         raise InvalidArgument(f"{name} must be 1 (mono) or 2 (stereo), not {channels!r}")
