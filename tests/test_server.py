@@ -41,6 +41,7 @@ pytestmark = pytest.mark.timeout(30)
 
 SUCCESS = "conversation.connected.success"
 WARNING = "conversation.connected.warning"
+OFFER = "webrtc.signaling.offer"
 FAIL = "conversation.connected.fail"
 CREATED = "realtime.session.created"
 UPDATED = "realtime.session.updated"
@@ -213,14 +214,14 @@ def test_happy_path_sends_success_created_updated_in_order(make_server, connect)
     )
     peer = connect(server)
     frames = peer.until(UPDATED)
-    assert types(frames) == [SUCCESS, CREATED, UPDATED]
+    assert types(frames) == [SUCCESS, OFFER, CREATED, UPDATED]
     data = frames[0]["data"]
     assert uuid.UUID(data["sessionId"])
     assert data["iceServers"] == [
         {"urls": ["stun:stun.example.net:3478"]},
         {"urls": ["turn:turn.example.net:3478"], "username": "u", "credential": "c"},
     ]
-    assert frames[1]["data"] == {} and frames[2]["data"] == {}
+    assert frames[2]["data"] == {} and frames[3]["data"] == {}
     info = server.wait_for_connection()
     assert info.session_id == data["sessionId"]
     assert (info.path, info.license_ok, info.avatar_name) == (
@@ -261,7 +262,7 @@ def test_input_config_sent_on_open_is_recorded(server, connect):
     peer = connect(server)
     config = {"voice": "marin", "prompt": "Be brief."}
     peer.send({"type": "realtime.input_config", "data": {"content": json.dumps(config)}})
-    assert types(peer.until(UPDATED)) == [SUCCESS, CREATED, UPDATED]
+    assert types(peer.until(UPDATED)) == [SUCCESS, OFFER, CREATED, UPDATED]
     record = server.wait_for_message("realtime.input_config")
     assert record.valid and record.error is None and record.connection_id == 1
     assert json.loads(record.message["data"]["content"]) == config
@@ -302,7 +303,7 @@ def test_odd_names_are_percent_decoded(make_server, connect):
     odd = Avatar(id="0123456789abcdef0123456789abcdef", name="Anna & Co/ü", updated_at=1.0)
     server = make_server(avatars=[*DEFAULT_AVATARS, odd])
     peer = connect(server, name=odd.name)
-    assert types(peer.until(UPDATED)) == [SUCCESS, CREATED, UPDATED]
+    assert types(peer.until(UPDATED)) == [SUCCESS, OFFER, CREATED, UPDATED]
     info = server.wait_for_connection()
     assert info.avatar_id == odd.id and info.query["name"] == "Anna & Co/ü"
     assert info.query["license"] == "***"
@@ -316,7 +317,7 @@ def test_ambiguous_name_warns_with_the_most_recent_avatar(make_server, connect):
     ]
     server = make_server(avatars=twins)
     frames = connect(server, name="Twin").until(UPDATED)
-    assert types(frames) == [SUCCESS, WARNING, CREATED, UPDATED]
+    assert types(frames) == [SUCCESS, WARNING, OFFER, CREATED, UPDATED]
     warning = frames[1]
     assert warning["data"]["avatarId"] == "b" * 32
     assert "b" * 32 in warning["message"] and warning["data"]["message"] == warning["message"]
@@ -374,7 +375,6 @@ def test_wrong_path_is_404(server):
 # --------------------------------------------------------------------------- client messages
 
 PCM = base64.b64encode(b"\x00\x00\xff\xff\x01\x00").decode()
-SDP = "v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\n"
 TOOL = {
     "type": "function",
     "name": "end_call",
@@ -431,8 +431,7 @@ VALID_MESSAGES: list[dict[str, Any]] = [
     {"type": "realtime.input_audio_buffer.commit", "data": {}},
     {"type": "realtime.input_audio_buffer.clear", "data": {}},
     {"type": "realtime.input_image", "data": {"content": IMAGE, "reply": 0}},
-    {"type": "webrtc.signaling.answer", "data": {"sdp": {"type": "answer", "sdp": SDP}}},
-    {"type": "webrtc.signaling.answer", "data": {"sdp": SDP}},
+    # Answers must fit the server's real offer: their forms are checked in test_server_media.py.
     {
         "type": "webrtc.signaling.iceCandidate",
         "data": {
@@ -565,7 +564,7 @@ def test_response_create_before_ready_is_queued(make_server, connect):
     peer.send(text_item("early bird"))
     peer.send(RESPONSE_CREATE)
     frames = peer.until(AUDIO_DONE)
-    assert types(frames)[:3] == [SUCCESS, CREATED, UPDATED]
+    assert types(frames)[:4] == [SUCCESS, OFFER, CREATED, UPDATED]
     assert reply_of(frames) == "You said: early bird."
 
 
@@ -697,7 +696,7 @@ def test_notice_without_close_leaves_the_socket_open(make_server, connect):
 def test_stall_before_session_updated(make_server, connect):
     server = make_server(faults=Faults(stall_before_session_updated=True), history_window=0.1)
     peer = connect(server)
-    assert types([peer.recv(), peer.recv()]) == [SUCCESS, CREATED]
+    assert types([peer.recv(), peer.recv(), peer.recv()]) == [SUCCESS, OFFER, CREATED]
     peer.send(RESPONSE_CREATE)
     peer.assert_silent(0.4)
     assert server.wait_for_message("response.create").valid
@@ -746,7 +745,7 @@ def test_frames_after_success(make_server, connect):
     peer = connect(server)
     assert peer.recv()["type"] == SUCCESS
     assert [peer.frame()[1] for _ in raw] == raw
-    assert types(peer.until(UPDATED)) == [CREATED, UPDATED]
+    assert types(peer.until(UPDATED)) == [OFFER, CREATED, UPDATED]
 
 
 def test_frames_before_reply(make_server, connect):
@@ -1017,6 +1016,7 @@ def test_open_server_accepts_any_licence_but_not_none(make_server, connect):
     server = make_server(accept_any_license=True)
     assert types(connect(server, license="anything-goes").until(UPDATED)) == [
         SUCCESS,
+        OFFER,
         CREATED,
         UPDATED,
     ]

@@ -1,14 +1,16 @@
 """A NavTalk-compatible server on loopback: the demo's default peer and the tests' real peer.
 
 Speaks the contract of ``navtalk-protocol.md`` (section 16): session setup, history, replies
-from a pluggable brain, validation and recording of every client message, fault injection.
+from a pluggable brain, a real WebRTC offer with a drawn avatar face and its voice, validation
+and recording of every client message, fault injection.
 """
 
 from .app import LocalServer
 from .avatars import DEFAULT_AVATARS, Avatar
 from .brain import BrainRequest, Reply, RuleBrain
 from .faults import Faults
-from .records import ConnectionInfo, ReceivedMessage
+from .records import ConnectionInfo, MediaInfo, ReceivedMessage
+from .voice import ToneVoice, Voice
 
 __all__ = [
     "LocalServer",
@@ -19,5 +21,8 @@ __all__ = [
     "RuleBrain",
     "ReceivedMessage",
     "ConnectionInfo",
+    "MediaInfo",
+    "ToneVoice",
+    "Voice",
     "DEFAULT_AVATARS",
 ]

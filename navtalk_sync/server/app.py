@@ -1,10 +1,13 @@
 """``LocalServer``: the NavTalk-compatible server on loopback, driven from synchronous code.
 
 One background thread (``navtalk-local-server``) runs one asyncio loop with a ``websockets``
-server. Every public method is synchronous and thread-safe: it hands a coroutine to the loop
-(``asyncio.run_coroutine_threadsafe``) and waits for it with a timeout. What the server saw is
-kept in a thread-safe ``Journal``; faults live in a mutable ``Faults`` read at the moment each
-one matters.
+server and every session's aiortc peer connection. Every public method is synchronous and
+thread-safe: it hands a coroutine to the loop (``asyncio.run_coroutine_threadsafe``) and waits
+for it with a timeout. What the server saw is kept in a thread-safe ``Journal``; faults live in
+a mutable ``Faults`` read at the moment each one matters.
+
+aiortc encodes video and audio with ``run_in_executor``; the loop's default executor is a small
+pool of ``navtalk-local-server-worker`` threads, shut down with the loop.
 """
 
 from __future__ import annotations
@@ -12,8 +15,10 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
+import ipaddress
 import itertools
 import logging
+import numbers
 import secrets
 import string
 import threading
@@ -29,8 +34,9 @@ from .brain import Brain, RuleBrain
 from .connection import ServerContext, ServerSession
 from .faults import NOTICE_KINDS, Faults
 from .offload import Offloader
-from .records import ConnectionInfo, Journal, ReceivedMessage
+from .records import ConnectionInfo, Journal, MediaInfo, ReceivedMessage
 from .redact import RedactingLogger
+from .voice import ToneVoice, Voice
 
 __all__ = ["LocalServer", "ENDPOINT_PATH", "THREAD_NAME", "generate_license"]
 
@@ -44,6 +50,11 @@ THREAD_NAME = "navtalk-local-server"
 CLOSE_TIMEOUT = 1.0
 #: Largest accepted client frame; images and audio bursts stay far below it.
 MAX_FRAME_BYTES = 16 * 1024 * 1024
+#: Threads of the loop's default executor (aiortc's encoders run there).
+WORKER_THREADS = 4
+#: ICE states ``wait_for_ice`` accepts for each target (aiortc goes straight to "completed").
+_ICE_REACHED = {"completed": ("completed",), "connected": ("connected", "completed")}
+_ICE_ENDED = ("failed", "closed")
 
 _ALPHANUMERIC = string.ascii_letters + string.digits
 
@@ -80,6 +91,38 @@ def _non_negative(name: str, value: float) -> float:
     return float(value)
 
 
+def _video_size(value: object) -> tuple[int, int]:
+    """(width, height): even (for YUV 4:2:0) and between 16 and 4096 pixels."""
+    ok = (
+        isinstance(value, (tuple, list))
+        and len(value) == 2
+        and all(isinstance(v, numbers.Integral) and not isinstance(v, bool) for v in value)
+        and all(16 <= v <= 4096 and v % 2 == 0 for v in value)
+    )
+    if not ok:
+        raise ValueError(
+            f"video_size must be (width, height), even numbers from 16 to 4096, got {value!r}"
+        )
+    return int(value[0]), int(value[1])  # type: ignore[index]
+
+
+def _fps(value: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 1 <= value <= 60:
+        raise ValueError(f"fps must be a number from 1 to 60, got {value!r}")
+    return float(value)
+
+
+def _loopback_addresses(host: str) -> tuple[str, ...] | None:
+    """The address host candidates are limited to when the server listens on loopback."""
+    if host == "localhost":
+        return ("127.0.0.1",)
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return None
+    return (str(address),) if address.is_loopback else None
+
+
 class LocalServer:
     """A NavTalk-compatible WebSocket server on loopback (see ``navtalk-protocol.md`` 16).
 
@@ -100,9 +143,15 @@ class LocalServer:
         history_window: float = 0.5,
         delta_interval: float = 0.0,
         accept_any_license: bool = False,
+        video_size: tuple[int, int] = (512, 512),
+        fps: float = 25,
+        voice: Voice | None = None,
+        audio_deltas: bool = False,
     ) -> None:
         if license is not None and (not isinstance(license, str) or not license):
             raise ValueError("license must be a non-empty string, or None to generate one")
+        if voice is not None and not callable(voice):
+            raise ValueError("voice must be a callable: text -> (int16 samples, sample_rate)")
         self._host = host
         self._requested_port = port
         self._faults = faults if faults is not None else Faults()
@@ -118,6 +167,12 @@ class LocalServer:
             delta_interval=_non_negative("delta_interval", delta_interval),
             journal=Journal(),
             offloader=Offloader(f"{THREAD_NAME}-brain"),
+            voice=voice if voice is not None else ToneVoice(),
+            voice_offloader=Offloader(f"{THREAD_NAME}-voice"),
+            video_size=_video_size(video_size),
+            fps=_fps(fps),
+            audio_deltas=bool(audio_deltas),
+            host_addresses=_loopback_addresses(host),
         )
         if not self._context.avatars or not all(
             isinstance(a, Avatar) for a in self._context.avatars
@@ -190,6 +245,44 @@ class LocalServer:
         """The ``count``-th connection, once it has arrived."""
         return self._context.journal.wait_for_connection(timeout, count)
 
+    def media_info(self, connection_id: int | None = None) -> MediaInfo:
+        """One connection's WebRTC media (the latest connection's when None).
+
+        Live counters while the connection is open, the final ones after. Raises KeyError when
+        there is no such connection.
+        """
+        recorded = self._context.journal.media(connection_id)
+
+        async def live() -> MediaInfo | None:
+            session = self._sessions.get(recorded.connection_id)
+            return session.media_info() if session is not None else None
+
+        current = None
+        if self._loop is not None and not self._stopped.is_set():
+            with contextlib.suppress(RuntimeError):  # the server stopped meanwhile
+                current = self._call(live(), 5.0)
+        if current is None:  # closed: the journal has the final counters
+            current = self._context.journal.media(recorded.connection_id)
+        return current
+
+    def wait_for_ice(
+        self, state: str = "completed", timeout: float = 10.0, connection_id: int | None = None
+    ) -> MediaInfo:
+        """Block until the server's ICE reaches ``state`` ("completed", or "connected", which
+        "completed" also satisfies) for a connection (the latest when None).
+
+        Raises TimeoutError when it does not in time, ConnectionError when ICE fails or closes.
+        """
+        if state not in _ICE_REACHED:
+            raise ValueError(f"state must be one of {', '.join(_ICE_REACHED)}, not {state!r}")
+        wanted = _ICE_REACHED[state]
+        info = self._context.journal.wait_for_media(
+            lambda m: m.ice_state in wanted or m.ice_state in _ICE_ENDED, timeout, connection_id
+        )
+        if info.ice_state not in wanted:
+            raise ConnectionError(f"ICE is {info.ice_state!r}; it did not reach {state!r}")
+        return self.media_info(info.connection_id)
+
     # ----------------------------------------------------------------- lifecycle
 
     def start(self, timeout: float = 5.0) -> LocalServer:
@@ -225,6 +318,8 @@ class LocalServer:
             self._stop_thread(timeout)
         if not self._context.offloader.join(timeout):
             log.debug("a brain call is still running after stop(); its thread will end alone")
+        if not self._context.voice_offloader.join(timeout):
+            log.debug("a voice call is still running after stop(); its thread will end alone")
         log.debug("local server stopped")
 
     def _stop_thread(self, timeout: float) -> None:
@@ -331,6 +426,15 @@ class LocalServer:
 
         return self._act(act, connection_id, timeout)
 
+    def stop_media(self, connection_id: int | None = None, timeout: float = 5.0) -> int:
+        """Make the avatar's face and voice stop for good (no more RTP) while ICE and the socket
+        stay up: the "media stops mid-session" fault. Returns how many connections it hit."""
+
+        async def act(session: ServerSession) -> None:
+            session.stop_media()
+
+        return self._act(act, connection_id, timeout)
+
     def _act(
         self,
         action: Callable[[ServerSession], Awaitable[None]],
@@ -382,6 +486,9 @@ class LocalServer:
 
     async def _main(self, started: concurrent.futures.Future[int]) -> None:
         self._loop = asyncio.get_running_loop()
+        self._loop.set_default_executor(  # asyncio.run shuts it down (joins it) at the end
+            concurrent.futures.ThreadPoolExecutor(WORKER_THREADS, f"{THREAD_NAME}-worker")
+        )
         self._stop_event = asyncio.Event()
         server = await serve(
             self._handle,
@@ -409,6 +516,10 @@ class LocalServer:
                 session.drop()
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(server.wait_closed(), CLOSE_TIMEOUT)
+        # Sessions whose handler has not returned yet still hold a peer connection (a UDP
+        # socket); close those before the loop goes away.
+        remaining = [s.close_media() for s in self._sessions.values()]
+        await asyncio.gather(*remaining, return_exceptions=True)
 
     def _process_request(self, connection: ServerConnection, request: Request) -> Response | None:
         """Only the endpoint path upgrades; ``faults.reject_http`` refuses the upgrade."""

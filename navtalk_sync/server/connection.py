@@ -2,11 +2,14 @@
 
 A ``ServerSession`` runs three things concurrently on the server's event loop:
 
-- the setup sequence: admission, ``connected.success`` (+ warning), the WebRTC offer hook,
-  ``session.created``, a short wait for history, ``session.updated``;
-- the reader: records every frame, validates it, answers refusals with
-  ``realtime.response.error`` and feeds valid messages to the ``Conversation``;
-- the responder: one reply at a time, in request order, once the session is ready.
+- the setup sequence: admission, ``connected.success`` (+ warning), ``session.created``, a
+  short wait for history, ``session.updated``, with the WebRTC offer where ``offer_timing``
+  puts it;
+- the reader: records every frame, validates it, hands the answer and ICE candidates to the
+  ``ServerPeer``, answers refusals with ``realtime.response.error`` and feeds valid messages to
+  the ``Conversation``;
+- the responder: one reply at a time, in request order, once the session is ready; each reply's
+  text is also spoken by the session's voice on the WebRTC tracks (``AvatarMedia``).
 
 The reader runs from the first moment because clients send ``realtime.input_config`` on open,
 before they have received anything (protocol 3.1).
@@ -18,21 +21,25 @@ import asyncio
 import contextlib
 import logging
 import uuid
-from typing import Any, Mapping
+from typing import Any, Coroutine, Mapping, Sequence
 
 import attrs
+import numpy as np
 from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
 from websockets.protocol import State
 
-from . import frames, validate
+from . import frames, pcm, validate
 from .admission import Admission, admit
 from .avatars import Avatar
 from .brain import Brain, BrainRequest, reply_text
 from .conversation import Conversation
 from .faults import Faults
+from .media import SAMPLE_RATE, AvatarMedia
 from .offload import Offloader
-from .records import ConnectionInfo, Journal
+from .peer import ServerPeer
+from .records import ConnectionInfo, Journal, MediaInfo
+from .voice import Voice, synthesize
 
 __all__ = ["ServerContext", "ServerSession"]
 
@@ -54,6 +61,13 @@ class ServerContext:
     delta_interval: float
     journal: Journal
     offloader: Offloader
+    voice: Voice
+    voice_offloader: Offloader
+    video_size: tuple[int, int]
+    fps: float
+    audio_deltas: bool
+    #: Host candidates are limited to these addresses (a loopback server); None: no limit.
+    host_addresses: Sequence[str] | None
 
 
 @attrs.frozen
@@ -90,6 +104,10 @@ class ServerSession:
         self._ready = asyncio.Event()
         self._last_received = 0.0
         self._background: set[asyncio.Task[None]] = set()
+        self._media: AvatarMedia | None = None
+        self._peer: ServerPeer | None = None
+        self._candidates = 0
+        self._ice_states: tuple[str, ...] = ()
 
     # ----------------------------------------------------------------- lifecycle
 
@@ -109,6 +127,7 @@ class ServerSession:
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
+            await self.close_media()
             self._ctx.journal.update_connection(self.id, open=False)
             log.debug("connection %d: ended", self.id)
 
@@ -126,6 +145,7 @@ class ServerSession:
                 session_id=self.session_id,
             )
         )
+        self._ctx.journal.add_media(MediaInfo(connection_id=self.id))
         log.debug(
             "connection %d: %s query=%s admitted=%s",
             self.id,
@@ -154,18 +174,46 @@ class ServerSession:
         if plan.notice is not None:
             await self.send_notice(plan.notice, None, close=plan.close_after_notice)
             return
-        await self._send_webrtc_offer()
+        offer_timing = self._ctx.faults.offer_timing
+        if offer_timing == "after_success":
+            await self._send_webrtc_offer()
         await self._send(frames.session_created())
+        if offer_timing == "after_created":
+            await self._send_webrtc_offer()
         if self._ctx.faults.stall_before_session_updated:
             log.debug("connection %d: stalling before session.updated (fault)", self.id)
             return
         await self._wait_for_history()
         self._conversation.end_history()
         await self._send(frames.session_updated())
+        if offer_timing == "after_updated":
+            await self._send_webrtc_offer()
         self._ready.set()
 
     async def _send_webrtc_offer(self) -> None:
-        """Placeholder: the server's WebRTC offer (video then audio) goes here in a later step."""
+        """The avatar's media and the offer for it (video then audio, candidates embedded)."""
+        faults, ctx = self._ctx.faults, self._ctx
+        if faults.no_offer:
+            log.debug("connection %d: sending no offer (fault)", self.id)
+            return
+        self._media = AvatarMedia(ctx.video_size, ctx.fps)
+        self._peer = ServerPeer(self._media, ctx.ice_servers, ctx.host_addresses, self._on_ice)
+        sdp = await self._peer.create_offer(unreachable=faults.offer_unreachable)
+        await self._send(frames.webrtc_offer(sdp))
+        ctx.journal.update_media(self.id, offered=True)
+
+    def _on_ice(self, state: str) -> None:
+        log.debug("connection %d: ICE %s", self.id, state)
+        self._ice_states += (state,)
+        self._ctx.journal.update_media(self.id, ice_state=state, ice_states=self._ice_states)
+        delay = self._ctx.faults.media_stop_after
+        if state == "completed" and delay is not None:
+            self._start_background(self._stop_media_after(delay), "media-stop")
+
+    async def _stop_media_after(self, delay: float) -> None:
+        await asyncio.sleep(delay)
+        log.debug("connection %d: stopping the media (fault)", self.id)
+        self.stop_media()
 
     async def _wait_for_history(self) -> None:
         """Until nothing arrived for ``history_quiet`` s, at most ``history_window`` s."""
@@ -200,6 +248,7 @@ class ServerSession:
         try:
             message = validate.decode(raw)
             normalised = validate.normalise(message)
+            await self._signal(normalised)
         except validate.InvalidMessage as exc:
             journal.add_message(self.id, raw, message, False, exc.reason)
             await self._refuse(exc.reason)
@@ -213,6 +262,21 @@ class ServerSession:
         request = self._conversation.apply(normalised)
         if request is not None:
             self._replies.put_nowait(request)
+
+    async def _signal(self, message: validate.ClientMessage) -> None:
+        """The client's answer and candidates go to the peer, which may refuse them."""
+        if isinstance(message, validate.SignalingSdp) and message.kind == "answer":
+            await self._offered_peer().accept_answer(message.sdp)
+            self._ctx.journal.update_media(self.id, answered=True)
+        elif isinstance(message, validate.IceCandidate):
+            added = await self._offered_peer().add_candidate(message)
+            self._candidates += added  # end-of-candidates is not a candidate
+            self._ctx.journal.update_media(self.id, candidates_received=self._candidates)
+
+    def _offered_peer(self) -> ServerPeer:
+        if self._peer is None:
+            raise validate.InvalidMessage("no WebRTC offer was sent in this session yet")
+        return self._peer
 
     async def _refuse(self, reason: str) -> None:
         log.debug("connection %d: refused a message: %s", self.id, reason)
@@ -245,6 +309,11 @@ class ServerSession:
     async def _stream(self, response_id: str, text: str) -> bool:
         faults = self._ctx.faults
         legacy = faults.legacy_names
+        # The voice is made before the first delta, so the reply's events keep their pace
+        # (audio.done right after transcript.done) and the voice starts with the text.
+        speech = await self._synthesize(text)
+        if speech is not None and self._media is not None:
+            self._media.speak(speech[0], SAMPLE_RATE)
         for raw in list(faults.frames_before_reply):
             await self.send_raw(raw)
         for index, piece in enumerate(frames.split_reply(text)):
@@ -256,12 +325,64 @@ class ServerSession:
                 self.drop()
                 return False
         await self._send(frames.transcript_done(response_id, text, legacy))
+        if speech is not None and self._ctx.audio_deltas:
+            for piece in pcm.chunks(speech[1], frames.AUDIO_DELTA_SAMPLES):
+                await self._send(frames.audio_delta(response_id, piece, legacy))
         await self._send(frames.audio_done(response_id, legacy))
         reason = faults.close_reason_after_reply
         if reason is not None:
             await self.close(1000, reason)
             return False
         return True
+
+    async def _synthesize(self, text: str) -> list[np.ndarray] | None:
+        """The reply's voice at 48 kHz (for the WebRTC track) and, with ``audio_deltas``, at
+        24 kHz (for ``audio.delta`` events); None when nobody would hear it or the voice failed.
+        """
+        if self._media is None and not self._ctx.audio_deltas:
+            return None
+        rates = [SAMPLE_RATE, frames.AUDIO_DELTA_RATE] if self._ctx.audio_deltas else [SAMPLE_RATE]
+        try:
+            return await self._ctx.voice_offloader.run(synthesize, self._ctx.voice, text, rates)
+        except Exception as exc:  # the reply goes on without a voice
+            log.warning("connection %d: the voice failed: %r", self.id, exc)
+            return None
+
+    # ----------------------------------------------------------------- media
+
+    def stop_media(self) -> None:
+        """Face and voice go silent for good; ICE and the socket stay up."""
+        if self._media is not None:
+            self._media.stop()
+
+    def media_info(self) -> MediaInfo:
+        """The journal's record with the live counters."""
+        info = self._ctx.journal.media(self.id)
+        media = self._media
+        if media is None:
+            return info
+        return attrs.evolve(
+            info,
+            frames_sent=media.frames_sent,
+            audio_frames_sent=media.audio_frames_sent,
+            speaking=media.speaking,
+        )
+
+    async def close_media(self) -> None:
+        """Close the peer connection (bounded) and keep the final counters. Idempotent."""
+        if self._peer is not None:
+            await self._peer.close()
+        late = list(self._background)  # e.g. a media-stop timer started while closing
+        for task in late:
+            task.cancel()
+        await asyncio.gather(*late, return_exceptions=True)
+        final = self.media_info()
+        self._ctx.journal.update_media(
+            self.id,
+            frames_sent=final.frames_sent,
+            audio_frames_sent=final.audio_frames_sent,
+            speaking=False,
+        )
 
     # ----------------------------------------------------------------- actions
 
@@ -292,14 +413,18 @@ class ServerSession:
 
     def start_close(self, code: int, reason: str) -> None:
         """Send a close frame without waiting for the client's answer (for live actions)."""
-        task = asyncio.create_task(self.close(code, reason), name=f"navtalk-server-close-{self.id}")
+        self._start_background(self.close(code, reason), "close")
+
+    def _start_background(self, coro: Coroutine[Any, Any, None], what: str) -> None:
+        """A task that ends with the session at the latest."""
+        task = asyncio.create_task(coro, name=f"navtalk-server-{what}-{self.id}")
         self._background.add(task)
         task.add_done_callback(self._forget)
 
     def _forget(self, task: asyncio.Task[None]) -> None:
         self._background.discard(task)
         if not task.cancelled() and task.exception() is not None:
-            log.debug("connection %d: close failed: %r", self.id, task.exception())
+            log.debug("connection %d: %s failed: %r", self.id, task.get_name(), task.exception())
 
     def freeze(self) -> None:
         """Go silent: stop reading, so nothing is answered (no pongs, no close handshake)."""

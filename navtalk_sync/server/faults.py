@@ -11,7 +11,7 @@ from http import HTTPStatus
 
 import attrs
 
-__all__ = ["Faults", "NOTICE_KINDS"]
+__all__ = ["Faults", "NOTICE_KINDS", "OFFER_TIMINGS"]
 
 #: The ``conversation.connected.<kind>`` notices the server can send (success is not a notice).
 NOTICE_KINDS: tuple[str, ...] = (
@@ -23,6 +23,21 @@ NOTICE_KINDS: tuple[str, ...] = (
     "backend_error",
     "warning",
 )
+
+#: Where the WebRTC offer goes in the setup sequence (protocol 3.1 #3: unknown, so choosable).
+OFFER_TIMINGS: tuple[str, ...] = ("after_success", "after_created", "after_updated")
+
+
+def _offer_timing(instance: object, attribute: attrs.Attribute, value: str) -> None:
+    if value not in OFFER_TIMINGS:
+        raise ValueError(f"{attribute.name} must be one of {', '.join(OFFER_TIMINGS)}")
+
+
+def _optional_seconds(instance: object, attribute: attrs.Attribute, value: float | None) -> None:
+    if value is None:
+        return
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0:
+        raise ValueError(f"{attribute.name} must be None or 0 or more seconds, got {value!r}")
 
 
 def _notice_kind(instance: object, attribute: attrs.Attribute, value: str | None) -> None:
@@ -60,6 +75,18 @@ class Faults:
     - ``frames_after_success``: raw frames (text or bytes) sent right after success.
     - ``frames_before_reply``: raw frames sent just before each reply's first delta.
     - ``close_reason_after_reply``: close (code 1000) with this reason after a reply ends.
+
+    WebRTC (protocol 7, 16.3, 16.8):
+
+    - ``offer_timing``: when the offer goes out: ``"after_success"`` (the default: right
+      after success and any warning, before ``session.created``), ``"after_created"``
+      (between ``session.created`` and ``session.updated``) or ``"after_updated"``.
+    - ``no_offer``: never send an offer (a later answer is refused).
+    - ``offer_unreachable``: the offer's candidates point at a loopback port where nothing
+      listens, and the server ignores the client's candidates, so ICE never connects; the SDP
+      is otherwise valid.
+    - ``media_stop_after``: this many seconds after ICE connects, the face and voice stop
+      for good (no more RTP) while ICE and the socket stay up.
     """
 
     reject_http: int | None = attrs.field(default=None, validator=_http_status)
@@ -72,3 +99,7 @@ class Faults:
     frames_after_success: list[str | bytes] = attrs.field(factory=list)
     frames_before_reply: list[str | bytes] = attrs.field(factory=list)
     close_reason_after_reply: str | None = None
+    offer_timing: str = attrs.field(default="after_success", validator=_offer_timing)
+    no_offer: bool = False
+    offer_unreachable: bool = False
+    media_stop_after: float | None = attrs.field(default=None, validator=_optional_seconds)

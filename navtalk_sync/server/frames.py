@@ -9,6 +9,7 @@ clients must still accept (5.1 legacy table, 13).
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 import uuid
@@ -19,6 +20,8 @@ from .. import events
 __all__ = [
     "INVALID_CLIENT_MESSAGE",
     "RESPONSE_FAILED",
+    "AUDIO_DELTA_RATE",
+    "AUDIO_DELTA_SAMPLES",
     "NOTICE_MESSAGES",
     "encode",
     "notice",
@@ -27,8 +30,10 @@ __all__ = [
     "avatar_warning",
     "session_created",
     "session_updated",
+    "webrtc_offer",
     "transcript_delta",
     "transcript_done",
+    "audio_delta",
     "audio_done",
     "response_error",
     "invalid_message",
@@ -40,6 +45,10 @@ __all__ = [
 INVALID_CLIENT_MESSAGE = "invalid_client_message"
 #: ``data.code`` of the error sent when the brain failed.
 RESPONSE_FAILED = "response_failed"
+#: ``audio.delta`` payloads: PCM16 little-endian mono at this rate (protocol 4.4, 5.2 #19) ...
+AUDIO_DELTA_RATE = 24000
+#: ... in pieces of this many samples (100 ms).
+AUDIO_DELTA_SAMPLES = 2400
 
 _NOTICE_PREFIX = "conversation.connected."
 
@@ -63,6 +72,7 @@ _LEGACY_NOTICE_NAMES: Mapping[str, str] = {
 }
 _LEGACY_DELTA = "response.audio_transcript.delta"
 _LEGACY_DONE = "response.audio_transcript.done"
+_LEGACY_AUDIO_DELTA = "response.audio.delta"
 _LEGACY_AUDIO_DONE = "response.audio.done"
 
 
@@ -122,6 +132,11 @@ def session_updated() -> dict[str, Any]:
     return {"type": events.SessionUpdated.TYPE, "data": {}}
 
 
+def webrtc_offer(sdp: str) -> dict[str, Any]:
+    """The server's WebRTC offer, ``data.sdp`` as an RTCSessionDescription-like object."""
+    return {"type": events.SignalingOffer.TYPE, "data": {"sdp": {"type": "offer", "sdp": sdp}}}
+
+
 def transcript_delta(response_id: str, text: str, legacy: bool = False) -> dict[str, Any]:
     """One piece of reply text."""
     if legacy:
@@ -140,6 +155,14 @@ def transcript_done(response_id: str, text: str, legacy: bool = False) -> dict[s
         "type": events.ResponseTranscriptDone.TYPE,
         "data": {"content": text, "transcript": text, "id": response_id},
     }
+
+
+def audio_delta(response_id: str, pcm: bytes, legacy: bool = False) -> dict[str, Any]:
+    """A piece of the reply's audio (PCM16 little-endian, 24 kHz mono) as base64."""
+    delta = base64.b64encode(pcm).decode("ascii")
+    if legacy:
+        return {"type": _LEGACY_AUDIO_DELTA, "delta": delta, "response_id": response_id}
+    return {"type": events.ResponseAudioDelta.TYPE, "data": {"delta": delta, "id": response_id}}
 
 
 def audio_done(response_id: str, legacy: bool = False) -> dict[str, Any]:

@@ -1,6 +1,6 @@
-"""What the server saw, kept for the tests: received messages and connections.
+"""What the server saw, kept for the tests: received messages, connections and media.
 
-The event loop thread writes, any thread reads; one ``threading.Condition`` guards both lists
+The event loop thread writes, any thread reads; one ``threading.Condition`` guards all three
 so ``wait_for_*`` can block without polling. Readers get immutable snapshots.
 """
 
@@ -12,7 +12,7 @@ from typing import Any, Callable
 
 import attrs
 
-__all__ = ["ReceivedMessage", "ConnectionInfo", "Journal"]
+__all__ = ["ReceivedMessage", "ConnectionInfo", "MediaInfo", "Journal"]
 
 
 @attrs.frozen
@@ -48,6 +48,28 @@ class ConnectionInfo:
     open: bool = True
 
 
+@attrs.frozen
+class MediaInfo:
+    """One connection's WebRTC media, as far as the server knows.
+
+    ``ice_state`` is aiortc's ICE connection state ("new", "checking", "completed", "failed",
+    "closed"; aiortc reports no "connected"), ``ice_states`` every state it went through.
+    The journal's copy is updated at each signaling or ICE change; its counters
+    (``frames_sent``, ``audio_frames_sent``) and ``speaking`` only when the connection ends.
+    ``LocalServer.media_info()`` gives live ones for open connections.
+    """
+
+    connection_id: int
+    offered: bool = False
+    answered: bool = False
+    candidates_received: int = 0
+    ice_state: str = "new"
+    ice_states: tuple[str, ...] = ()
+    frames_sent: int = 0
+    audio_frames_sent: int = 0
+    speaking: bool = False
+
+
 def _matches(record: ReceivedMessage, type: str | None, connection_id: int | None) -> bool:
     return (type is None or record.type == type) and (
         connection_id is None or record.connection_id == connection_id
@@ -61,6 +83,7 @@ class Journal:
         self._changed = threading.Condition()
         self._messages: list[ReceivedMessage] = []
         self._connections: dict[int, ConnectionInfo] = {}
+        self._media: dict[int, MediaInfo] = {}
 
     # ----------------------------------------------------------------- messages
 
@@ -145,4 +168,48 @@ class Journal:
             info = self._changed.wait_for(found, timeout)
         if info is None:
             raise TimeoutError(f"fewer than {count} connection(s) within {timeout} s")
+        return info
+
+    # ----------------------------------------------------------------- media
+
+    def add_media(self, info: MediaInfo) -> None:
+        with self._changed:
+            self._media[info.connection_id] = info
+            self._changed.notify_all()
+
+    def update_media(self, connection_id: int, **changes: Any) -> MediaInfo:
+        with self._changed:
+            info = attrs.evolve(self._media[connection_id], **changes)
+            self._media[connection_id] = info
+            self._changed.notify_all()
+        return info
+
+    def _media_of(self, connection_id: int | None) -> MediaInfo | None:
+        if connection_id is None:
+            return self._media[max(self._media)] if self._media else None
+        return self._media.get(connection_id)
+
+    def media(self, connection_id: int | None = None) -> MediaInfo:
+        """One connection's media record (the latest connection's when None)."""
+        with self._changed:
+            info = self._media_of(connection_id)
+        if info is None:
+            raise KeyError(
+                "no connection yet" if connection_id is None else f"no connection {connection_id}"
+            )
+        return info
+
+    def wait_for_media(
+        self, done: Callable[[MediaInfo], bool], timeout: float, connection_id: int | None = None
+    ) -> MediaInfo:
+        """The media record once ``done`` accepts it (the latest connection's when None)."""
+
+        def found() -> MediaInfo | None:
+            info = self._media_of(connection_id)
+            return info if info is not None and done(info) else None
+
+        with self._changed:
+            info = self._changed.wait_for(found, timeout)
+        if info is None:
+            raise TimeoutError(f"the media did not reach the expected state within {timeout} s")
         return info
