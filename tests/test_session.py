@@ -43,7 +43,8 @@ def test_happy_path_in_protocol_order(server):
     with client_for(server) as client:
         client.on("*", seen.append)
         client.connect(timeout=10)
-        assert client.state == "session_ready"
+        assert client.state in ("session_ready", "live")
+        wait_until(lambda: client.state == "live", timeout=10)  # the avatar's media is up
         info = server.wait_for_connection()
         assert client.session_id == info.session_id and client.session_id
         assert client.ice_servers == ()
@@ -53,12 +54,13 @@ def test_happy_path_in_protocol_order(server):
 
     types = [e.type for e in seen]
     server_events = [t for t in types if not t.startswith("client.")]
-    assert server_events[:3] == [
+    assert server_events[:4] == [
         "conversation.connected.success",
+        "webrtc.signaling.offer",
         "realtime.session.created",
         "realtime.session.updated",
     ]
-    reply_events = server_events[3:]
+    reply_events = server_events[4:]
     assert reply_events[-2:] == [
         "realtime.response.audio_transcript.done",
         "realtime.response.audio.done",
@@ -74,6 +76,7 @@ def test_happy_path_in_protocol_order(server):
         "configuring",
         "connected",
         "session_ready",
+        "live",
         "closing",
         "closed",
     ]
@@ -317,7 +320,7 @@ def test_stats_count_both_directions(server):
         client.connect(timeout=10)
         client.ask("count me", timeout=10)
         stats = client.stats()
-    assert stats["frames_sent"] == 2  # item + response.create
+    assert stats["frames_sent"] == 3  # the WebRTC answer, the item, response.create
     assert stats["events_received"] >= 6
     assert stats["malformed_frames"] == 0
     assert stats["dispatch_queue_depth"] >= 0

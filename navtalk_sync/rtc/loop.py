@@ -61,6 +61,10 @@ class LoopThread:
 
     def _main(self, ready: threading.Event) -> None:
         loop = asyncio.new_event_loop()
+        # aiortc resolves addresses in the default executor: named threads, joined at teardown
+        loop.set_default_executor(
+            concurrent.futures.ThreadPoolExecutor(2, thread_name_prefix=f"{self._name}-worker")
+        )
         asyncio.set_event_loop(loop)
         self._loop = loop
         loop.call_soon(ready.set)
@@ -78,7 +82,6 @@ class LoopThread:
         if tasks:
             loop.run_until_complete(asyncio.gather(*tasks, return_exceptions=True))
         loop.run_until_complete(loop.shutdown_asyncgens())
-        # aiortc resolves addresses in the default executor; its threads must end with us
         loop.run_until_complete(_bounded(loop.shutdown_default_executor(), EXECUTOR_TIMEOUT))
 
     @property
