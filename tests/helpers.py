@@ -5,8 +5,11 @@ from __future__ import annotations
 import time
 from typing import Callable
 
+import numpy as np
+
 import navtalk_sync as nt
 from navtalk_sync.server import LocalServer
+from navtalk_sync.server.face import MOUTH_BOX
 
 
 def client_for(server: LocalServer, **kw) -> nt.NavTalkClient:
@@ -21,3 +24,11 @@ def wait_until(condition: Callable[[], bool], timeout: float = 5.0) -> None:
     while not condition():
         assert time.monotonic() < deadline, "condition not met in time"
         time.sleep(0.01)
+
+
+def mouth_darkness(image: np.ndarray) -> float:
+    """The share of dark pixels in the mouth box: near 0 when closed, high when open."""
+    height, width = image.shape[:2]
+    x0, y0, x1, y1 = MOUTH_BOX
+    box = image[int(y0 * height) : int(y1 * height), int(x0 * width) : int(x1 * width)]
+    return float((box.astype(np.int32).sum(axis=2) < 3 * 80).mean())

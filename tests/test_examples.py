@@ -7,7 +7,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import av
 import pytest
+
+from .helpers import mouth_darkness
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
@@ -27,3 +30,24 @@ def test_minimal_example():
         "you:    What can you do?",
         "avatar: I can chat with you, answer simple questions and repeat what you say.",
     ]
+
+
+@pytest.mark.timeout(90)
+def test_face_and_voice_example_saves_a_speaking_face_and_a_recording(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k != "NAVTALK_LICENSE"}
+    result = subprocess.run(
+        [sys.executable, str(EXAMPLES / "face_and_voice.py"), str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=80,
+        env=env,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[0].startswith("avatar: I can chat with you")
+    with av.open(str(tmp_path / "avatar.png")) as picture:
+        image = next(picture.decode(video=0)).to_ndarray(format="rgb24")
+    assert image.shape == (512, 512, 3)
+    assert mouth_darkness(image) > 0.1  # taken mid-sentence: the mouth is open
+    with av.open(str(tmp_path / "avatar.mp4")) as recording:
+        assert recording.streams.video and recording.streams.audio
+        assert recording.duration / av.time_base > 2

@@ -16,10 +16,9 @@ import pytest
 
 import navtalk_sync as nt
 from navtalk_sync.server import Faults, LocalServer
-from navtalk_sync.server.face import MOUTH_BOX
 
 from . import alsa
-from .helpers import client_for, wait_until
+from .helpers import client_for, mouth_darkness, wait_until
 from .udp import udp_sockets
 
 pytestmark = pytest.mark.timeout(90)
@@ -31,14 +30,6 @@ QUESTION = "What can you do?"
 def server():
     with LocalServer() as server:
         yield server
-
-
-def mouth_darkness(image: np.ndarray) -> float:
-    """The share of dark pixels in the mouth box: near 0 when closed, high when open."""
-    height, width = image.shape[:2]
-    x0, y0, x1, y1 = MOUTH_BOX
-    box = image[int(y0 * height) : int(y1 * height), int(x0 * width) : int(x1 * width)]
-    return float((box.astype(np.int32).sum(axis=2) < 3 * 80).mean())
 
 
 def rms(pcm: np.ndarray) -> float:
