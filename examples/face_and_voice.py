@@ -14,14 +14,14 @@ from navtalk_sync.server import LocalServer
 
 folder = Path(sys.argv[1] if len(sys.argv) > 1 else ".")
 snapshot = []
-last_loud = [0.0]
+loud_chunks = []
 
 
 def listen(chunk: nt.AvatarAudio) -> None:
-    """The avatar's voice, 20 ms at a time: a loud chunk means it is mid-sentence."""
+    """The avatar's voice, 20 ms at a time: loud chunks mean it is mid-sentence."""
     if abs(chunk.pcm).mean() > 1000:
-        last_loud[0] = time.monotonic()
-        if not snapshot:
+        loud_chunks.append(time.monotonic())
+        if len(loud_chunks) == 8 and not snapshot:  # well into its first word
             snapshot.append(client.latest_frame())
 
 
@@ -36,7 +36,7 @@ with (
     client.wait_for_video(timeout=15)
     print("avatar:", client.ask("What can you do?", timeout=15))
     deadline = time.monotonic() + 30
-    while time.monotonic() < deadline and (not snapshot or time.monotonic() - last_loud[0] < 1):
+    while time.monotonic() < deadline and (not snapshot or time.monotonic() - loud_chunks[-1] < 1):
         time.sleep(0.1)  # until the avatar has finished speaking (its voice outlasts the text)
     snapshot[0].save(folder / "avatar.png")
     recording = client.stop_recording(timeout=10)
