@@ -12,10 +12,12 @@ The local NavTalk-compatible server lives in ``navtalk_sync.server`` (``LocalSer
 """
 
 from . import events, messages
+from .audio.devices import AudioDevice, list_audio_devices
 from .client import NavTalkClient
 from .config import Settings, install_redaction, redact
 from .dispatch import Handle, Subscription
 from .errors import (
+    AudioDeviceError,
     BackendError,
     ConfigError,
     ConnectionFailed,
@@ -28,6 +30,7 @@ from .errors import (
     NavTalkError,
     NavTalkTimeout,
     NotConnected,
+    RecordingError,
     ResponseFailed,
     ServerClosed,
     ServerNotice,
@@ -35,6 +38,7 @@ from .errors import (
     TransportError,
 )
 from .events import Event
+from .rtc.recorder import RecordingSummary
 from .rtc.video import VideoFrame
 from .rtc.voice import AvatarAudio
 from .session import State
@@ -48,6 +52,9 @@ __all__ = [
     "Event",
     "VideoFrame",
     "AvatarAudio",
+    "RecordingSummary",
+    "AudioDevice",
+    "list_audio_devices",
     "Handle",
     "Subscription",
     "events",
@@ -63,6 +70,8 @@ __all__ = [
     "SubscriptionOverflow",
     "ResponseFailed",
     "MediaError",
+    "AudioDeviceError",
+    "RecordingError",
     "ServerNotice",
     "ConnectionFailed",
     "ServerClosed",
@@ -81,5 +90,8 @@ install_redaction(
     f"{__name__}.transport",
     f"{__name__}.dispatch",
     f"{__name__}.rtc.media",
+    f"{__name__}.rtc.peer",
+    f"{__name__}.rtc.recorder",
+    f"{__name__}.audio.speaker",
     "websocket",
 )

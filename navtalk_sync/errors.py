@@ -11,7 +11,9 @@
     ├── Disconnected                     the session ended while a call was waiting
     ├── SubscriptionOverflow             an ``events()`` consumer fell too far behind
     ├── ResponseFailed                   the server reported that a reply failed
-    ├── MediaError                       the avatar's WebRTC media failed, or a media device
+    ├── MediaError                       the avatar's WebRTC media failed
+    │   ├── AudioDeviceError             an audio device could not be opened, or failed
+    │   └── RecordingError               a recording could not be started or written
     └── ServerNotice                     a ``conversation.connected.*`` notice ended the session
         ├── ConnectionFailed             ``fail`` (also an HTTP-level handshake rejection)
         ├── ServerClosed                 ``close``
@@ -80,6 +82,22 @@ class MediaError(NavTalkError):
 
     The session ends with it only when the client was made with ``media_required=True``.
     """
+
+
+class AudioDeviceError(MediaError):
+    """An audio device could not be opened, or failed while in use."""
+
+
+class RecordingError(MediaError):
+    """The recording could not be started or failed while writing (``close()`` raises it).
+
+    ``summary`` (a ``RecordingSummary``) holds what was written before the failure (None when
+    it never started).
+    """
+
+    def __init__(self, message: str, summary: object | None = None) -> None:
+        super().__init__(message)
+        self.summary = summary
 
 
 class ResponseFailed(NavTalkError):

@@ -20,7 +20,7 @@ import threading
 import attrs
 import pyaudio
 
-from ..errors import InvalidArgument, NavTalkError
+from ..errors import AudioDeviceError, InvalidArgument
 
 __all__ = [
     "AudioDevice",
@@ -45,10 +45,6 @@ FALLBACK_RATES = (48000, 44100, 24000, 16000)
 # PortAudio's initialise/terminate pair keeps a plain counter and rebuilds global tables: it is
 # not thread-safe, and the speaker and the microphone may start on different threads.
 _portaudio_lock = threading.Lock()
-
-
-class AudioDeviceError(NavTalkError):
-    """An audio device could not be opened, or failed while in use."""
 
 
 @attrs.frozen

@@ -40,7 +40,7 @@ from typing import Any, Literal
 import attrs
 import av
 
-from ..errors import InvalidArgument, MediaError, NavTalkTimeout
+from ..errors import InvalidArgument, NavTalkTimeout, RecordingError
 
 __all__ = ["Recorder", "RecordingError", "RecordingSummary"]
 
@@ -64,17 +64,6 @@ AUDIO_RATE = 48000
 AUDIO_LAYOUT = "stereo"
 #: x264 needs a nominal frame rate for rate control; real timing comes from each frame's pts.
 NOMINAL_FPS = 25
-
-
-class RecordingError(MediaError):
-    """The recording could not be started or failed while writing (``close()`` raises it).
-
-    ``summary`` holds what was written before the failure (None when it never started).
-    """
-
-    def __init__(self, message: str, summary: RecordingSummary | None = None) -> None:
-        super().__init__(message)
-        self.summary = summary
 
 
 @attrs.frozen
