@@ -268,14 +268,16 @@ class Session:
             raise NotConnected("no socket")
         transport.send(messages.encode(message), min(self._settings.send_timeout, 2.0))
 
-    def _media_changed(self, connected: bool) -> None:
-        """live = ready + media connected (rtc loop thread)."""
+    def _media_changed(self) -> None:
+        """live = ready + media connected (called under the media's lock, in order)."""
+        media = self._media
+        if media is None:
+            return
         with self._lock:
-            if connected and self._state == State.SESSION_READY:
+            if media.connected and self._state == State.SESSION_READY:
                 self._set_state(State.LIVE, "media connected")
-            elif not connected and self._state == State.LIVE:
-                media = self._media
-                self._set_state(State.SESSION_READY, f"media {media.state if media else 'lost'}")
+            elif not media.connected and self._state == State.LIVE:
+                self._set_state(State.SESSION_READY, f"media {media.state}")
 
     def _media_failed(self, error: MediaError) -> None:
         """With ``media_required``: a media failure ends the session."""

@@ -56,8 +56,8 @@ class Offerer:
     """An aiortc peer that offers video then audio, sendonly, candidates on 127.0.0.1."""
 
     def __init__(self, width: int = 320, height: int = 240) -> None:
-        restrict_host_candidates(["127.0.0.1"])
         self.loop = LoopThread("navtalk-test-offerer").start()
+        restrict_host_candidates(["127.0.0.1"], loop=self.loop.loop)
         self.video = ColourTrack(width, height)
         self.pc: RTCPeerConnection | None = None
 

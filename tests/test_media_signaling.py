@@ -279,3 +279,56 @@ def test_media_false_never_answers_and_has_no_media_api(server, offerer):
         assert client.media_state == "off"
         with pytest.raises(nt.NotConnected):
             client.latest_frame()
+
+
+def test_the_server_hanging_up_the_media_is_reported_as_failed(server, offerer):
+    with client_for(server) as client:
+        client.connect(timeout=10)
+        server.send_event(offer_frame(offerer.offer()))
+        offerer.accept(answer_sdp(server))
+        client.wait_for_video(timeout=10)
+        wait_until(lambda: client.state == "live", timeout=10)
+        with client.events("client.media") as changes:
+            offerer.close()  # DTLS close and RTCP BYE: the peer is gone, not just quiet
+            event = changes.get(timeout=10)
+            while event.state != "failed":
+                event = changes.get(timeout=10)
+        assert "closed" in event.reason
+        wait_until(lambda: client.state == "session_ready", timeout=10)
+
+
+def test_a_later_offer_is_ignored_whatever_it_holds(server, offerer):
+    with client_for(server) as client:
+        client.connect(timeout=10)
+        server.send_event(offer_frame(offerer.offer()))
+        offerer.accept(answer_sdp(server))
+        client.wait_for_video(timeout=10)
+        server.send_event({"type": "webrtc.signaling.offer", "data": {}})
+        server.send_event(offer_frame(offerer.offer()))
+        wait_until(lambda: client.stats()["offers_ignored"] == 2, timeout=10)
+        assert client.media_state in ("connected", "flowing")
+        assert len(server.messages("webrtc.signaling.answer")) == 1
+
+
+def test_host_candidate_choice_is_per_client(server, offerer):
+    """A loopback client and one left to aioice's choice, side by side in one process."""
+    other = Offerer()
+    try:
+        with client_for(server) as local, client_for(server, ice_host_addresses=None) as default:
+            local.connect(timeout=10)
+            default.connect(timeout=10)
+            answers = {}
+            for client_id, peer in ((1, offerer), (2, other)):
+                server.send_event(offer_frame(peer.offer()), connection_id=client_id)
+                message = server.wait_for_message(
+                    "webrtc.signaling.answer", 10, lambda m, c=client_id: m.connection_id == c
+                )
+                answers[client_id] = message.message["data"]["sdp"]["sdp"]
+    finally:
+        other.close()
+
+    def addresses(sdp: str) -> set[str]:
+        return {line.split()[4] for line in sdp.split("\r\n") if line.startswith("a=candidate")}
+
+    assert addresses(answers[1]) == {"127.0.0.1"}
+    assert "127.0.0.1" not in addresses(answers[2])  # aioice's own choice leaves loopback out

@@ -85,6 +85,11 @@ class LoopThread:
         loop.run_until_complete(_bounded(loop.shutdown_default_executor(), EXECUTOR_TIMEOUT))
 
     @property
+    def loop(self) -> asyncio.AbstractEventLoop | None:
+        """The event loop (None before ``start()``); use it only through this portal."""
+        return self._loop
+
+    @property
     def running(self) -> bool:
         return self._loop is not None and not self._stopped
 

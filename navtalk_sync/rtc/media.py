@@ -16,16 +16,17 @@ a silently dead peer) and ``flowing`` again when frames resume.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import logging
 import threading
 import time
-from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Coroutine, Mapping, Sequence
 
 import av
 
 from .. import messages
 from ..config import Settings, ice_host_addresses
-from ..errors import MediaError, NavTalkError, NotConnected
+from ..errors import MediaError, NavTalkError, NavTalkTimeout, NotConnected
 from ..events import CallbackError, Event, IceServer, MediaChanged
 from .ice import restrict_host_candidates
 from .loop import LoopThread
@@ -43,8 +44,10 @@ log = logging.getLogger(__name__)
 
 #: What every official client falls back to; used only with ``stun_fallback=True``.
 PUBLIC_STUN = {"urls": ["stun:stun.l.google.com:19302"]}
-#: How often the stall watchdog looks at the last frame's age.
-STALL_CHECK_INTERVAL = 0.25
+#: How often the watchdogs look.
+WATCH_INTERVAL = 0.25
+#: The speaker is fed the Opus decoder's own layout; anything else is converted to it.
+SPEAKER_RATE, SPEAKER_LAYOUT = 48000, "stereo"
 
 _UP = ("connected", "flowing", "stalled")
 
@@ -52,22 +55,22 @@ _UP = ("connected", "flowing", "stalled")
 class AvatarMedia:
     """The WebRTC side of a client: from the server's offer to frames in the user's hands."""
 
-    def __init__(
-        self,
-        settings: Settings,
-        publish: Callable[[Event], None],
-    ) -> None:
+    def __init__(self, settings: Settings, publish: Callable[[Event], None]) -> None:
         self._settings = settings
         self._publish = publish
         self._send: Callable[[Mapping[str, Any]], None] | None = None
-        self._on_change: Callable[[bool], None] = lambda connected: None
+        self._on_change: Callable[[], None] = lambda: None
         self._on_failure: Callable[[MediaError], None] = lambda error: None
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # state and the recorder slot
+        self._lifecycle = threading.Lock()  # open() against close()
         self._state = "idle"
         self._loop = LoopThread("navtalk-rtc")
+        # touched on the loop only:
         self._answerer: Answerer | None = None
         self._signaling: asyncio.Lock | None = None
         self._early_candidates: list[tuple[str, str | None, int | None]] = []
+        self._connected_at: float | None = None
+        self._speaker_resampler: av.AudioResampler | None = None
         self._ice_servers: list[dict[str, Any]] = []
         self._speaker: Speaker | None = None
         self._recorder: Recorder | None = None
@@ -98,13 +101,12 @@ class AvatarMedia:
             self._publish(
                 MediaChanged(type="client.media", state=state, previous=previous, reason=reason)
             )
+            if (previous in _UP) != (state in _UP):
+                self._on_change()  # under the lock, so the session sees changes in order
         log.debug("media %s -> %s%s", previous, state, f" ({reason})" if reason else "")
-        was_up, is_up = previous in _UP, state in _UP
-        if was_up != is_up:
-            self._on_change(is_up)
 
     def _fail(self, reason: str) -> None:
-        if self._state in ("failed", "closed"):
+        if self._state in ("failed", "closed") or self._closed:
             return
         log.warning("avatar media failed: %s", reason)
         self._set_state("failed", reason)
@@ -116,29 +118,30 @@ class AvatarMedia:
     def open(
         self,
         send: Callable[[Mapping[str, Any]], None],
-        on_change: Callable[[bool], None],
+        on_change: Callable[[], None],
         on_failure: Callable[[MediaError], None],
     ) -> None:
         """Start the threads and open the speaker and recorder, so device and file errors
-        surface from ``connect()``. ``send`` sends a client message on the socket."""
-        if self._opened:
-            return
-        self._opened = True
-        self._send, self._on_change, self._on_failure = send, on_change, on_failure
-        settings = self._settings
-        addresses = ice_host_addresses(settings)
-        if addresses is not None:
-            restrict_host_candidates(addresses)
-        self._loop.start()
-        self.video.start()
-        self.voice.start()
-        if settings.speaker not in (None, False):
-            from ..audio.speaker import Speaker
+        surface from ``connect()``. ``send`` sends a client message on the socket;
+        ``on_change`` is called (under the media's lock) when ``connected`` flips."""
+        with self._lifecycle:
+            if self._opened or self._closed:
+                return
+            self._opened = True
+            self._send, self._on_change, self._on_failure = send, on_change, on_failure
+            self._loop.start()
+            restrict_host_candidates(ice_host_addresses(self._settings), loop=self._loop.loop)
+            self.video.start()
+            self.voice.start()
+            settings = self._settings
+            if settings.speaker not in (None, False):
+                from ..audio.speaker import Speaker
 
-            self._speaker = Speaker(settings.speaker, sample_rate=48000, channels=2)
-            self._speaker.start()
-        if settings.record is not None:
-            self.record(settings.record)
+                speaker = Speaker(settings.speaker, sample_rate=SPEAKER_RATE, channels=2)
+                speaker.start()
+                self._speaker = speaker
+            if settings.record is not None:
+                self.record(settings.record)
 
     # ------------------------------------------------------------------ reader-thread calls
 
@@ -148,25 +151,41 @@ class AvatarMedia:
         if not self._ice_servers and self._settings.stun_fallback:
             self._ice_servers = [PUBLIC_STUN]
         self._set_state("waiting")
-        self._loop.submit(self._watch())
+        self._submit(self._watch())
 
     def offer(self, sdp: str | None) -> None:
         """The server's ``webrtc.signaling.offer``: answer it on the loop."""
-        if sdp is None:
-            self._fail("the server's offer held no usable SDP")
-            return
-        self._loop.submit(self._answer(sdp))
+        self._submit(self._answer(sdp))
 
     def candidate(self, candidate: str | None, sdp_mid: str | None, index: int | None) -> None:
         """A candidate the server trickled (``webrtc.signaling.iceCandidate``)."""
-        if candidate is None:
-            return
-        self._loop.submit(self._add_candidate(candidate, sdp_mid, index))
+        if candidate is not None:
+            self._submit(self._add_candidate(candidate, sdp_mid, index))
 
     def barge_in(self) -> None:
         """The user started speaking: drop the avatar's voice still queued for the speaker."""
         if self._speaker is not None:
             self._speaker.flush()
+
+    def _submit(self, coro: Coroutine[Any, Any, None]) -> None:
+        """Run ``coro`` on the loop; after close (a late frame on the reader) drop it."""
+        if self._closed:
+            coro.close()
+            return
+        try:
+            future = self._loop.submit(coro)
+        except (NotConnected, RuntimeError):  # the loop stopped meanwhile
+            coro.close()
+            return
+        future.add_done_callback(self._check_done)
+
+    def _check_done(self, future: concurrent.futures.Future[None]) -> None:
+        if future.cancelled():
+            return
+        error = future.exception()
+        if error is not None:  # a bug, not a media condition: say so, then fail the media
+            log.error("avatar media task failed", exc_info=error)
+            self._fail(f"internal error: {error!r}")
 
     # ------------------------------------------------------------------ on the loop
 
@@ -176,33 +195,51 @@ class AvatarMedia:
             self._signaling = asyncio.Lock()
         return self._signaling
 
-    async def _answer(self, sdp: str) -> None:
+    async def _answer(self, sdp: str | None) -> None:
         async with self._signaling_lock():
+            if self._closed:
+                return
             if self._answerer is not None:
+                # the client does not renegotiate (protocol 7.4), whatever a later offer holds
                 self.offers_ignored += 1
                 log.warning("ignored a second WebRTC offer: the client does not renegotiate")
                 return
-            self._answerer = Answerer(
-                self._ice_servers,
-                on_video=self._video_frame,
-                on_audio=self._audio_frame,
-                on_ice_state=self._ice_state,
-            )
+            if sdp is None:
+                self._fail("the server's offer held no usable SDP")
+                return
+            answerer = self._answerer = self._new_answerer()
             try:
-                answer = await self._answerer.answer(sdp)
+                answer = await answerer.answer(sdp)
             except Exception as exc:
+                self._answerer = None  # a corrected offer may follow
+                await answerer.close(1.0)
                 self._fail(f"could not answer the server's offer: {exc!r}")
                 return
             self._set_state("negotiating")
-            assert self._send is not None
             try:
-                self._send(messages.signaling_answer(answer))
+                # off the loop: a send queue full of microphone audio must not freeze ICE
+                await asyncio.get_running_loop().run_in_executor(
+                    None, self._send_now, messages.signaling_answer(answer)
+                )
             except NavTalkError as exc:
                 self._fail(f"could not send the answer: {exc}")
                 return
             for args in self._early_candidates:
                 await self._apply_candidate(*args)
             self._early_candidates.clear()
+
+    def _new_answerer(self) -> Answerer:
+        return Answerer(
+            self._ice_servers,
+            on_video=self._video_frame,
+            on_audio=self._audio_frame,
+            on_ice_state=self._ice_state,
+            on_connection_state=self._connection_state,
+        )
+
+    def _send_now(self, message: Mapping[str, Any]) -> None:
+        assert self._send is not None
+        self._send(message)
 
     async def _add_candidate(self, candidate: str, sdp_mid: str | None, index: int | None) -> None:
         async with self._signaling_lock():
@@ -223,9 +260,16 @@ class AvatarMedia:
     def _ice_state(self, state: str) -> None:
         if state in CONNECTED_STATES:
             if self._state not in _UP:
+                self._connected_at = time.monotonic()
                 self._set_state("connected")
         elif state == "failed":
             self._fail("ICE failed")
+        elif state == "closed" and not self._closed:
+            self._fail("the server closed the media connection")
+
+    def _connection_state(self, state: str) -> None:
+        if state == "failed":
+            self._fail("the media connection failed (DTLS)")
 
     def _video_frame(self, frame: av.VideoFrame) -> None:
         self.video.push(frame)
@@ -239,31 +283,47 @@ class AvatarMedia:
         recorder = self._recorder
         if recorder is not None:
             recorder.add_audio(frame)
-        speaker = self._speaker
-        if speaker is None and not self.voice.has_callbacks:
+        if self.voice.has_callbacks:
+            self.voice.push(chunk_from_frame(frame))
+        else:
             self.voice.received += 1
-            return
-        chunk = chunk_from_frame(frame)
+        speaker = self._speaker
         if speaker is not None:
-            speaker.play(chunk.pcm)
-        self.voice.push(chunk)
+            for converted in self._for_speaker(frame):
+                speaker.play(converted.to_ndarray())
+
+    def _for_speaker(self, frame: av.AudioFrame) -> list[av.AudioFrame]:
+        """The frame as 48 kHz stereo s16 (what Opus decodes to; G.711 or G.722 are not)."""
+        if (
+            frame.sample_rate == SPEAKER_RATE
+            and frame.layout.name == SPEAKER_LAYOUT
+            and frame.format.name == "s16"
+        ):
+            return [frame]
+        if self._speaker_resampler is None:
+            self._speaker_resampler = av.AudioResampler("s16", SPEAKER_LAYOUT, SPEAKER_RATE)
+        return self._speaker_resampler.resample(frame)
 
     async def _watch(self) -> None:
         """The connect watchdog, then the stall watchdog, until the loop stops."""
         settings = self._settings
         deadline = time.monotonic() + settings.media_timeout
         while not self.connected and time.monotonic() < deadline:
-            await asyncio.sleep(min(STALL_CHECK_INTERVAL, settings.media_timeout))
+            await asyncio.sleep(min(WATCH_INTERVAL, settings.media_timeout))
         if not self.connected:
             what = "ICE did not connect" if self._answerer else "no WebRTC offer arrived"
             self._fail(f"{what} within {settings.media_timeout:g} s")
         while True:
-            await asyncio.sleep(STALL_CHECK_INTERVAL)
-            last = self.video.last_arrival()
-            if self._state == "flowing" and last is not None:
-                silent = time.monotonic() - last
-                if silent > settings.stall_timeout:
-                    self._set_state("stalled", f"no video frame for {silent:.1f} s")
+            await asyncio.sleep(WATCH_INTERVAL)
+            self._check_stall(settings.stall_timeout)
+
+    def _check_stall(self, stall_timeout: float) -> None:
+        # connected with no frame yet counts too: ICE can be up while nothing ever arrives
+        last = self.video.last_arrival() or self._connected_at
+        if self._state in ("flowing", "connected") and last is not None:
+            silent = time.monotonic() - last
+            if silent > stall_timeout:
+                self._set_state("stalled", f"no video frame for {silent:.1f} s")
 
     # ------------------------------------------------------------------ recording
 
@@ -271,20 +331,42 @@ class AvatarMedia:
         """Start recording to ``path`` (.mp4 or .mkv)."""
         from .recorder import Recorder
 
+        if self._closed:
+            raise NotConnected("the client is closed")
+        if self._recorder is not None:
+            raise NavTalkError("a recording is already running; call stop_recording() first")
+        recorder = Recorder(path)
+        recorder.start()  # creates the file: an unwritable path fails here
         with self._lock:
-            if self._closed:
-                raise NotConnected("the client is closed")
-            if self._recorder is not None:
-                raise NavTalkError("a recording is already running; call stop_recording() first")
-            recorder = Recorder(path)
-            recorder.start()  # creates the file: an unwritable path fails here
-            self._recorder = recorder
+            if self._recorder is None:
+                self._recorder = recorder
+                return
+        recorder.close(1.0)  # another thread started one meanwhile
+        raise NavTalkError("a recording is already running; call stop_recording() first")
 
     def stop_recording(self, timeout: float) -> RecordingSummary | None:
-        """Finish the file; None when nothing was being recorded."""
+        """Finish the file; None when nothing was being recorded.
+
+        On ``NavTalkTimeout`` the recorder stays attached, so calling again waits once more.
+        """
         with self._lock:
-            recorder, self._recorder = self._recorder, None
-        return recorder.close(timeout) if recorder is not None else None
+            recorder = self._recorder
+        if recorder is None:
+            return None
+        try:
+            summary = recorder.close(timeout)
+        except NavTalkTimeout:
+            raise
+        except BaseException:
+            self._detach(recorder)
+            raise
+        self._detach(recorder)
+        return summary
+
+    def _detach(self, recorder: Recorder) -> None:
+        with self._lock:
+            if self._recorder is recorder:
+                self._recorder = None
 
     # ------------------------------------------------------------------ user callbacks
 
@@ -296,9 +378,10 @@ class AvatarMedia:
 
     def close(self, timeout: float) -> None:
         """Finish the recording, close the peer connection, stop every media thread."""
-        if self._closed:
-            return
-        self._closed = True
+        with self._lifecycle:
+            if self._closed:
+                return
+            self._closed = True
         deadline = time.monotonic() + timeout
 
         def left(share: float = 1.0) -> float:
@@ -308,10 +391,9 @@ class AvatarMedia:
             self.stop_recording(left(0.5))
         except NavTalkError as exc:
             log.warning("the recording did not finish cleanly: %s", exc)
-        answerer = self._answerer
-        if answerer is not None and self._loop.running:
+        if self._loop.running:
             try:
-                self._loop.run(answerer.close(left(0.6)), left(0.7), "closing the peer connection")
+                self._loop.run(self._close_peer(left(0.6)), left(0.7), "closing the peer")
             except NavTalkError as exc:
                 log.warning("closing the peer connection: %s", exc)
         self._loop.stop(left(0.5))
@@ -321,12 +403,19 @@ class AvatarMedia:
             self._speaker.close(left())
         self._set_state("closed")
 
+    async def _close_peer(self, timeout: float) -> None:
+        # on the loop, so an answer being made right now is seen (it set _answerer first)
+        answerer = self._answerer
+        if answerer is not None:
+            await answerer.close(timeout)
+
     def stats(self) -> dict[str, Any]:
         answerer = self._answerer
         recorder = self._recorder
         return {
             "media_state": self._state,
             "ice_state": answerer.ice_state if answerer else None,
+            "offers_ignored": self.offers_ignored,
             **self.video.stats(),
             **self.voice.stats(),
             **({"speaker": self._speaker.stats()} if self._speaker else {}),

@@ -49,8 +49,8 @@ class Answerer:
     """One ``RTCPeerConnection`` that answers one offer and hands decoded frames on.
 
     ``on_video`` and ``on_audio`` receive each decoded frame on the loop thread and must return
-    at once (they hand the frame to a queue). ``on_ice_state`` receives aiortc's ICE connection
-    state names.
+    at once (they hand the frame to a queue). ``on_ice_state`` and ``on_connection_state``
+    receive aiortc's state names.
     """
 
     def __init__(
@@ -60,14 +60,17 @@ class Answerer:
         on_video: Callable[[av.VideoFrame], None],
         on_audio: Callable[[av.AudioFrame], None],
         on_ice_state: Callable[[str], None],
+        on_connection_state: Callable[[str], None],
     ) -> None:
         self._pc = RTCPeerConnection(configuration(ice_servers))
         self._on_video = on_video
         self._on_audio = on_audio
         self._on_ice_state = on_ice_state
+        self._on_connection_state = on_connection_state
         self._drains: set[asyncio.Task[None]] = set()
         self._pc.on("track", self._track)
         self._pc.on("iceconnectionstatechange", self._ice_state_changed)
+        self._pc.on("connectionstatechange", self._connection_state_changed)
         self.answered = False
 
     @property
@@ -112,6 +115,12 @@ class Answerer:
         state = self._pc.iceConnectionState
         log.debug("ICE connection state: %s", state)
         self._on_ice_state(state)
+
+    def _connection_state_changed(self) -> None:
+        # ICE can complete and DTLS still fail: only the connection state tells
+        state = self._pc.connectionState
+        log.debug("peer connection state: %s", state)
+        self._on_connection_state(state)
 
     def _track(self, track: MediaStreamTrack) -> None:
         log.debug("remote %s track %s", track.kind, track.id)

@@ -26,6 +26,8 @@ __all__ = ["VideoFrame", "VideoFeed"]
 
 log = logging.getLogger(__name__)
 
+#: RTP timestamps are 32-bit counters.
+_RTP_WRAP = 1 << 32
 #: How far back the frame rate in ``stats()`` looks.
 RATE_WINDOW = 2.0
 
@@ -103,7 +105,9 @@ class VideoFeed:
         self._on_error: Callable[[Callable[..., object], BaseException], None] | None = None
         self._stopping = False
         self._thread = threading.Thread(target=self._run, name=thread_name, daemon=True)
-        self._first_pts: float | None = None
+        self._first_pts: int | None = None
+        self._last_pts = 0
+        self._unwrapped = 0
         self._arrivals: collections.deque[float] = collections.deque(maxlen=256)
         self.received = 0
         self.delivered = 0
@@ -116,10 +120,7 @@ class VideoFeed:
 
     def push(self, frame: av.VideoFrame) -> None:
         """A decoded frame from the rtc loop; never blocks."""
-        seconds = float(frame.time) if frame.time is not None else 0.0
-        if self._first_pts is None:
-            self._first_pts = seconds
-        decoded = _Decoded(frame, seconds - self._first_pts, self.received)
+        decoded = _Decoded(frame, self._media_time(frame), self.received)
         with self._cond:
             self.received += 1
             self._arrivals.append(decoded.received_at)
@@ -128,6 +129,19 @@ class VideoFeed:
             self._pending = decoded
             self._latest = decoded
             self._cond.notify_all()
+
+    def _media_time(self, frame: av.VideoFrame) -> float:
+        """Seconds since the first frame, from RTP timestamps (32 bits: unwrapped)."""
+        if frame.pts is None or frame.time_base is None:
+            return 0.0
+        if self._first_pts is None:
+            self._first_pts = self._last_pts = frame.pts
+        step = (frame.pts - self._last_pts) % _RTP_WRAP
+        if step >= _RTP_WRAP // 2:
+            step -= _RTP_WRAP  # a frame slightly older than the previous one
+        self._unwrapped += step
+        self._last_pts = frame.pts
+        return float(self._unwrapped * frame.time_base)
 
     # ------------------------------------------------------------------ user side
 

@@ -81,8 +81,8 @@ class ServerPeer:
         nothing listens and ignores the client's candidates, so ICE cannot connect; the SDP is
         otherwise the real one.
         """
-        if self._host_addresses is not None:
-            restrict_host_candidates(self._host_addresses)
+        # for this server's loop only; None there means aioice's own choice
+        restrict_host_candidates(self._host_addresses, loop=asyncio.get_running_loop())
         self._pc.addTransceiver(self._media.face_track, direction="sendonly")
         self._pc.addTransceiver(self._media.voice_track, direction="sendonly")
         await self._pc.setLocalDescription(await self._pc.createOffer())
