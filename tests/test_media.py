@@ -183,3 +183,18 @@ def test_the_avatar_voice_plays_on_the_speaker_device_and_barge_in_flushes_it(se
     assert len(played) > 48000  # over a second of sound reached the device
     loud = [rms(played[i : i + 960]) for i in range(0, len(played) - 960, 960)]
     assert max(loud) > 1000  # the voice, not only silence
+
+
+def test_close_finishes_a_recording_started_by_the_constructor(server, tmp_path):
+    path = tmp_path / "whole.mp4"
+    client = client_for(server, record=path)
+    client.connect(timeout=10)
+    client.wait_for_video(timeout=10)
+    client.send_text(QUESTION)
+    client.wait_for("realtime.response.audio.done", timeout=10)
+    time.sleep(1.0)
+    client.close()  # the default close_timeout: 1 s for everything, the file included
+    with av.open(str(path)) as container:
+        assert container.streams.video and container.streams.audio
+        frames = sum(1 for _ in container.decode(video=0))
+    assert frames > 25
