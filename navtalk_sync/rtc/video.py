@@ -14,13 +14,13 @@ import logging
 import os
 import threading
 import time
-from typing import Callable
 
 import attrs
 import av
 import numpy as np
 
 from ..errors import InvalidArgument, NavTalkTimeout
+from .feed import CallbackThread
 
 __all__ = ["VideoFrame", "VideoFeed"]
 
@@ -94,27 +94,19 @@ class _Decoded:
             return self._converted
 
 
-class VideoFeed:
+class VideoFeed(CallbackThread[_Decoded, VideoFrame]):
     """The one-frame slot, the ``navtalk-video`` thread and its callbacks."""
 
     def __init__(self, thread_name: str = "navtalk-video") -> None:
-        self._cond = threading.Condition()
+        super().__init__(thread_name)
         self._pending: _Decoded | None = None
         self._latest: _Decoded | None = None
-        self._callbacks: list[Callable[[VideoFrame], object]] = []
-        self._on_error: Callable[[Callable[..., object], BaseException], None] | None = None
-        self._stopping = False
-        self._thread = threading.Thread(target=self._run, name=thread_name, daemon=True)
         self._first_pts: int | None = None
         self._last_pts = 0
         self._unwrapped = 0
         self._arrivals: collections.deque[float] = collections.deque(maxlen=256)
         self.received = 0
-        self.delivered = 0
         self.dropped = 0
-
-    def start(self) -> None:
-        self._thread.start()
 
     # ------------------------------------------------------------------ rtc loop side
 
@@ -143,22 +135,20 @@ class VideoFeed:
         self._last_pts = frame.pts
         return float(self._unwrapped * frame.time_base)
 
+    # ------------------------------------------------------------------ the navtalk-video thread
+
+    def _ready(self) -> bool:
+        return self._pending is not None
+
+    def _take(self) -> _Decoded:
+        decoded, self._pending = self._pending, None
+        assert decoded is not None
+        return decoded
+
+    def _prepare(self, item: _Decoded) -> VideoFrame:
+        return item.convert()  # only frames a callback gets are converted
+
     # ------------------------------------------------------------------ user side
-
-    def add_callback(self, fn: Callable[[VideoFrame], object]) -> None:
-        with self._cond:
-            self._callbacks.append(fn)
-
-    def remove_callback(self, fn: Callable[[VideoFrame], object]) -> bool:
-        with self._cond:
-            if fn in self._callbacks:
-                self._callbacks.remove(fn)
-                return True
-            return False
-
-    def set_error_handler(self, fn: Callable[[Callable[..., object], BaseException], None]) -> None:
-        """Called with (callback, exception) when a frame callback raises."""
-        self._on_error = fn
 
     def latest(self) -> VideoFrame | None:
         """The newest frame received, or None before the first."""
@@ -176,6 +166,10 @@ class VideoFeed:
             raise NavTalkTimeout("the first video frame", timeout, "the media was closed")
         return latest.convert()
 
+    def last_arrival(self) -> float | None:
+        with self._cond:
+            return self._latest.received_at if self._latest else None
+
     def stats(self) -> dict[str, object]:
         with self._cond:
             latest, arrivals = self._latest, list(self._arrivals)
@@ -190,42 +184,3 @@ class VideoFeed:
             "video_frame_rate": round(rate, 1),
             "video_last_frame_age": round(now - latest.received_at, 3) if latest else None,
         }
-
-    def last_arrival(self) -> float | None:
-        with self._cond:
-            return self._latest.received_at if self._latest else None
-
-    # ------------------------------------------------------------------ navtalk-video thread
-
-    def _run(self) -> None:
-        while True:
-            with self._cond:
-                self._cond.wait_for(lambda: self._pending is not None or self._stopping)
-                if self._stopping:
-                    return
-                decoded, self._pending = self._pending, None
-                callbacks = list(self._callbacks)
-            if decoded is None or not callbacks:
-                continue
-            frame = decoded.convert()
-            for fn in callbacks:
-                self._call(fn, frame)
-            self.delivered += 1
-
-    def _call(self, fn: Callable[[VideoFrame], object], frame: VideoFrame) -> None:
-        try:
-            fn(frame)
-        except Exception as exc:
-            log.exception("video frame callback %r raised", fn)
-            if self._on_error is not None:
-                self._on_error(fn, exc)
-
-    def stop(self, timeout: float) -> None:
-        """End the thread (after the callback under way, if any) and wake waiters."""
-        with self._cond:
-            self._stopping = True
-            self._cond.notify_all()
-        if self._thread.is_alive() and self._thread is not threading.current_thread():
-            self._thread.join(timeout)
-            if self._thread.is_alive():
-                log.warning("a video frame callback is still running after close()")

@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import collections
 import logging
-import threading
 import time
-from typing import Callable
 
 import attrs
 import av
 import numpy as np
+
+from .feed import CallbackThread
 
 __all__ = ["AvatarAudio", "VoiceFeed", "frame_to_pcm"]
 
@@ -67,28 +67,17 @@ def frame_to_pcm(frame: av.AudioFrame) -> np.ndarray:
     return np.ascontiguousarray(data)
 
 
-class VoiceFeed:
+class VoiceFeed(CallbackThread[AvatarAudio, AvatarAudio]):
     """The bounded chunk queue and the ``navtalk-avatar-audio`` thread."""
 
     def __init__(self, queue_seconds: float = 5.0, thread_name: str = "navtalk-avatar-audio"):
+        super().__init__(thread_name)
         self._queue_seconds = queue_seconds
-        self._cond = threading.Condition()
         self._queue: collections.deque[AvatarAudio] = collections.deque()
         self._queued_seconds = 0.0
-        self._callbacks: list[Callable[[AvatarAudio], object]] = []
-        self._on_error: Callable[[Callable[..., object], BaseException], None] | None = None
-        self._stopping = False
-        self._thread = threading.Thread(target=self._run, name=thread_name, daemon=True)
         self.received = 0
         self.dropped = 0
         self._warned = False
-
-    def start(self) -> None:
-        self._thread.start()
-
-    @property
-    def has_callbacks(self) -> bool:
-        return bool(self._callbacks)
 
     def push(self, chunk: AvatarAudio) -> None:
         """From the rtc loop; never blocks. Queued only while callbacks are registered."""
@@ -109,19 +98,13 @@ class VoiceFeed:
                     )
             self._cond.notify_all()
 
-    def add_callback(self, fn: Callable[[AvatarAudio], object]) -> None:
-        with self._cond:
-            self._callbacks.append(fn)
+    def _ready(self) -> bool:
+        return bool(self._queue)
 
-    def remove_callback(self, fn: Callable[[AvatarAudio], object]) -> bool:
-        with self._cond:
-            if fn in self._callbacks:
-                self._callbacks.remove(fn)
-                return True
-            return False
-
-    def set_error_handler(self, fn: Callable[[Callable[..., object], BaseException], None]) -> None:
-        self._on_error = fn
+    def _take(self) -> AvatarAudio:
+        chunk = self._queue.popleft()
+        self._queued_seconds = max(0.0, self._queued_seconds - chunk.duration)
+        return chunk
 
     def stats(self) -> dict[str, object]:
         with self._cond:
@@ -130,30 +113,6 @@ class VoiceFeed:
                 "avatar_audio_dropped": self.dropped,
                 "avatar_audio_queued_seconds": round(self._queued_seconds, 3),
             }
-
-    def _run(self) -> None:
-        while True:
-            with self._cond:
-                self._cond.wait_for(lambda: self._queue or self._stopping)
-                if self._stopping:
-                    return
-                chunk = self._queue.popleft()
-                self._queued_seconds = max(0.0, self._queued_seconds - chunk.duration)
-                callbacks = list(self._callbacks)
-            for fn in callbacks:
-                try:
-                    fn(chunk)
-                except Exception as exc:
-                    log.exception("avatar audio callback %r raised", fn)
-                    if self._on_error is not None:
-                        self._on_error(fn, exc)
-
-    def stop(self, timeout: float) -> None:
-        with self._cond:
-            self._stopping = True
-            self._cond.notify_all()
-        if self._thread.is_alive() and self._thread is not threading.current_thread():
-            self._thread.join(timeout)
 
 
 def chunk_from_frame(frame: av.AudioFrame) -> AvatarAudio:
