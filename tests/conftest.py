@@ -14,6 +14,7 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -67,3 +68,23 @@ def no_licence_in_logs(caplog):
     match = LICENCE_PATTERN.search(text)
     context = text[max(0, match.start() - 80) : match.start()] if match else ""
     assert match is None, f"a licence leaked into the logs, after: {context!r}"
+
+
+@pytest.fixture
+def make_server():
+    """``make_server(**options)`` starts a LocalServer; every one is stopped after the test."""
+    # imported here: the ALSA rig above must be installed before anything loads PortAudio
+    from navtalk_sync.server import LocalServer
+    from navtalk_sync.server.app import THREAD_NAME
+
+    servers: list[LocalServer] = []
+
+    def make(**kwargs: Any) -> LocalServer:
+        server = LocalServer(**kwargs).start()
+        servers.append(server)
+        return server
+
+    yield make
+    for server in servers:
+        server.stop()
+    assert not [t for t in threading.enumerate() if t.name.startswith(THREAD_NAME)]

@@ -154,21 +154,6 @@ def reply_of(frames: list[dict[str, Any]]) -> str:
 
 
 @pytest.fixture
-def make_server():
-    servers: list[LocalServer] = []
-
-    def make(**kwargs: Any) -> LocalServer:
-        server = LocalServer(**kwargs).start()
-        servers.append(server)
-        return server
-
-    yield make
-    for server in servers:
-        server.stop()
-    assert not [t for t in threading.enumerate() if t.name.startswith(THREAD_NAME)]
-
-
-@pytest.fixture
 def server(make_server) -> LocalServer:
     return make_server()
 

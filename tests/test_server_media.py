@@ -251,20 +251,6 @@ def loopback_only():
 
 
 @pytest.fixture
-def make_server():
-    servers: list[LocalServer] = []
-
-    def make(**kwargs: Any) -> LocalServer:
-        server = LocalServer(**kwargs).start()
-        servers.append(server)
-        return server
-
-    yield make
-    for server in servers:
-        server.stop()
-
-
-@pytest.fixture
 def server(make_server) -> LocalServer:
     return make_server()
 
