@@ -25,6 +25,15 @@ PortAudio lists every PCM defined in the configuration by name, so PyAudio shows
   each period boundary (about 5 % in all): open it at ``MIC_RATE`` and resample in Python.
   Past the end of the file the device returns stale buffer contents rather than silence, so
   ``write_mic()`` pads what it writes with silence.
+- ``navtalk_raw_44k_input`` (input only): reads ``mic.raw`` too, but takes 44100 Hz only and
+  refuses every other rate, like a raw ``hw:`` device (its ``plug`` names a rate converter
+  that does not exist, so it can convert nothing). PortAudio reports the refusal as -9999
+  where real hardware says -9997; either way ``is_format_supported`` raises.
+- ``navtalk_paced_input`` (input only, declared when ``install()`` is given a PulseAudio
+  socket): the ``navtalk_mic`` source of the private PulseAudio daemon of ``tests/pulse.py``,
+  through the ALSA ``pulse`` plugin (Debian ``libasound2-plugins``). Paced like hardware. Its
+  name holds neither "mic" nor "speaker", so partial-name lookups of the devices above stay
+  unambiguous. Listed only while the daemon runs (PortAudio skips devices it cannot open).
 - ``default``: output to the speaker above, input from the microphone above, so code that
   opens the default device in tests is recorded too (and never plays on a real card).
 
@@ -53,6 +62,13 @@ SPEAKER_CHANNELS = 2
 MIC = "navtalk_test_mic"
 MIC_RATE = 48000
 MIC_CHANNELS = 1
+
+#: An input device that takes one rate only, like raw hardware (reads ``mic.raw`` as well).
+RAW_INPUT = "navtalk_raw_44k_input"
+RAW_INPUT_RATE = 44100
+
+#: The paced input device over the PulseAudio rig (see tests/pulse.py).
+PACED_INPUT = "navtalk_paced_input"
 
 #: Where alsa-lib's own top-level configuration lives on Debian (and most distributions).
 SYSTEM_CONFIG_CANDIDATES = ("/usr/share/alsa/alsa.conf", "/usr/local/share/alsa/alsa.conf")
@@ -97,10 +113,42 @@ pcm.{mic} {{
     }}
 }}
 
+pcm.{raw_input} {{
+    type asym
+    capture.pcm {{
+        type plug
+        # no such converter: the plug can convert nothing, so only the slave's rate opens
+        rate_converter "navtalk_no_converter"
+        slave {{
+            pcm {{
+                type file
+                slave.pcm "null"
+                file "/dev/null"
+                infile "{mic_file}"
+                format "raw"
+            }}
+            format S16_LE
+            rate {raw_input_rate}
+            channels {mic_channels}
+        }}
+    }}
+}}
+
 pcm.!default {{
     type asym
     playback.pcm "{speaker}"
     capture.pcm "{mic}"
+}}
+"""
+
+_PULSE_TEMPLATE = """
+pcm.{paced_input} {{
+    type asym
+    capture.pcm {{
+        type pulse
+        server "unix:{socket}"
+        device "{source}"
+    }}
 }}
 """
 
@@ -145,11 +193,15 @@ def system_config() -> str | None:
     return next((path for path in SYSTEM_CONFIG_CANDIDATES if os.path.exists(path)), None)
 
 
-def install(directory: Path) -> AlsaRig | None:
+def install(
+    directory: Path, pulse_socket: Path | None = None, pulse_source: str = "navtalk_mic"
+) -> AlsaRig | None:
     """Declare the devices in ``directory`` and point ``ALSA_CONFIG_PATH`` at them.
 
-    Call before the process's first ``PyAudio()``. Returns None (and changes nothing) when
-    alsa-lib's own configuration cannot be found.
+    ``pulse_socket``: where the PulseAudio rig's daemon will listen (it need not run yet);
+    when given, ``PACED_INPUT`` captures its ``pulse_source``. Call before the process's first
+    ``PyAudio()``. Returns None (and changes nothing) when alsa-lib's own configuration cannot
+    be found.
     """
     base = system_config()
     if base is None:
@@ -171,6 +223,15 @@ def install(directory: Path) -> AlsaRig | None:
             mic_file=_quoted(rig.mic_file),
             mic_rate=MIC_RATE,
             mic_channels=MIC_CHANNELS,
+            raw_input=RAW_INPUT,
+            raw_input_rate=RAW_INPUT_RATE,
+        )
+        + (
+            _PULSE_TEMPLATE.format(
+                paced_input=PACED_INPUT, socket=_quoted(pulse_socket), source=pulse_source
+            )
+            if pulse_socket is not None
+            else ""
         )
     )
     rig.clear_speaker()

@@ -2,7 +2,8 @@
 
 Also installs the virtual ALSA sound devices of ``tests/alsa.py`` (at import time: alsa-lib
 reads its configuration once per process, at the first ``PyAudio()``); the ``alsa_rig``
-fixture hands them to a test, emptied.
+fixture hands them to a test, emptied. The paced PulseAudio rig of ``tests/pulse.py`` is
+started once per session by the first test that asks for ``pulse_rig``, and killed at the end.
 """
 
 from __future__ import annotations
@@ -18,16 +19,18 @@ from typing import Any
 
 import pytest
 
-from tests import alsa
+from tests import alsa, pulse
 
 LICENCE_PATTERN = re.compile(r"sk_navtalk_[A-Za-z0-9]")
 
 ALSA_DIRECTORY = Path(tempfile.mkdtemp(prefix="navtalk-alsa-"))
-ALSA_RIG = alsa.install(ALSA_DIRECTORY)
+PULSE_DIRECTORY = Path(tempfile.mkdtemp(prefix="navtalk-pulse-"))
+ALSA_RIG = alsa.install(ALSA_DIRECTORY, pulse_socket=pulse.socket_path(PULSE_DIRECTORY))
 
 
 def pytest_unconfigure(config):
     shutil.rmtree(ALSA_DIRECTORY, ignore_errors=True)
+    shutil.rmtree(PULSE_DIRECTORY, ignore_errors=True)
 
 
 @pytest.fixture
@@ -40,6 +43,18 @@ def alsa_rig() -> alsa.AlsaRig:
     ALSA_RIG.clear_speaker()
     ALSA_RIG.clear_mic()
     return ALSA_RIG
+
+
+@pytest.fixture(scope="session")
+def pulse_rig() -> pulse.PulseRig:
+    """The private PulseAudio daemon (see tests/pulse.py): ``alsa.PACED_INPUT`` captures what
+    ``pulse_rig.play()`` plays, in real time. Skips the test when PulseAudio is missing."""
+    if pulse.MISSING:
+        pytest.skip(pulse.MISSING)
+    assert ALSA_RIG is not None, "alsa-lib's configuration is missing (see alsa_rig)"
+    rig = pulse.start(PULSE_DIRECTORY)
+    yield rig
+    rig.stop()
 
 
 def _navtalk_threads() -> set[threading.Thread]:
