@@ -13,6 +13,7 @@ The local NavTalk-compatible server lives in ``navtalk_sync.server`` (``LocalSer
 
 from . import events, messages
 from .audio.devices import AudioDevice, list_audio_devices
+from .audio.uplink import AudioStream
 from .client import NavTalkClient
 from .config import Settings, install_redaction, redact
 from .dispatch import Handle, Subscription
@@ -54,6 +55,7 @@ __all__ = [
     "AvatarAudio",
     "RecordingSummary",
     "AudioDevice",
+    "AudioStream",
     "list_audio_devices",
     "Handle",
     "Subscription",
@@ -93,5 +95,6 @@ install_redaction(
     f"{__name__}.rtc.peer",
     f"{__name__}.rtc.recorder",
     f"{__name__}.audio.speaker",
+    f"{__name__}.audio.uplink",
     "websocket",
 )

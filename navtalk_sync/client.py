@@ -15,6 +15,8 @@ import warnings
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, Sequence, TypeVar, overload
 
 from . import messages
+from .audio.pcm import UPLINK_RATE, silence
+from .audio.uplink import AudioStream, AudioUplink, send_file
 from .config import DEFAULT_URL, Settings, record_path
 from .dispatch import EventBus, Handle, Subscription
 from .errors import InvalidArgument, NavTalkError, NavTalkTimeout, NotConnected, ResponseFailed
@@ -108,6 +110,9 @@ class NavTalkClient:
         media_timeout: float = 15.0,
         stall_timeout: float = 3.0,
         media_required: bool = False,
+        audio_chunk_samples: int = 1536,
+        audio_hold_seconds: float = 5.0,
+        audio_wait_for_media: bool = False,
     ) -> None:
         self._settings = Settings.create(
             license,
@@ -119,10 +124,17 @@ class NavTalkClient:
             media=media, speaker=speaker, record=record, ice_host_addresses=ice_host_addresses,
             stun_fallback=stun_fallback, media_timeout=media_timeout,
             stall_timeout=stall_timeout, media_required=media_required,
+            audio_chunk_samples=audio_chunk_samples, audio_hold_seconds=audio_hold_seconds,
+            audio_wait_for_media=audio_wait_for_media,
         )  # fmt: skip
         self._bus = EventBus(self._settings.event_queue_size)
         self._media = (
             AvatarMedia(self._settings, self._bus.publish) if self._settings.media else None
+        )
+        self._uplink = AudioUplink(
+            self._settings.audio_chunk_samples,
+            self._settings.audio_hold_seconds,
+            self._settings.send_timeout,
         )
         self._lock = threading.Lock()
         self._session: Session | None = None
@@ -168,6 +180,7 @@ class NavTalkClient:
         return {
             **session,
             **(self._media.stats() if self._media else {}),
+            **self._uplink.stats(),
             "dispatch_queue_depth": self._bus.depth,
             "dispatch_queue_max_depth": self._bus.max_depth,
             "events_delivered": self._bus.delivered,
@@ -255,6 +268,7 @@ class NavTalkClient:
             if self._session is not None:
                 raise NavTalkError("connect() was already called on this client")
             self._session = session = Session(self._settings, self._bus, self._media)
+        self._uplink.attach(session)
         self._bus.start()
         try:
             session.open(timeout)
@@ -283,6 +297,8 @@ class NavTalkClient:
             return
         self._bus.release()  # a reader held back by a full queue must see the close
         try:
+            # queued audio goes out first, while the socket is still open (bounded)
+            self._uplink.close(timeout * 0.3)
             if self._session is not None:
                 self._session.close(timeout * 0.8)
             else:
@@ -412,6 +428,81 @@ class NavTalkClient:
                 result = reply.add(event)
                 if result is not None:
                     return result
+
+    # ------------------------------------------------------------------ the user's audio
+
+    def send_audio(
+        self, samples: Any, sample_rate: int = UPLINK_RATE, channels: int | None = None
+    ) -> None:
+        """Send a piece of audio as the user's voice (protocol 4.1).
+
+        ``samples``: PCM16LE bytes, or a numpy array of int16, int32, uint8, float32 or
+        float64 (floats in [-1, 1], clamped), 1-D (mono, or interleaved with ``channels``) or
+        ``(frames, channels)``, at ``sample_rate`` Hz. It is mixed down to mono, resampled to
+        24 kHz with PyAV and sent as ``audio_chunk_samples`` pieces, in order; the last may be
+        shorter. Each call is converted on its own: to stream audio in small pieces without
+        clicks at their borders, use ``audio_stream()``.
+
+        Returns once the audio is queued. The queue holds ``audio_hold_seconds``: until
+        ``realtime.session.updated`` (and ICE, with ``audio_wait_for_media``) the audio waits
+        in it; when it is full this call blocks up to ``send_timeout``, then raises
+        ``NavTalkTimeout`` (the part queued before still goes out). Bad audio raises
+        ``InvalidArgument`` and queues nothing.
+        """
+        self._require_session()
+        stream = self._uplink.stream("send_audio")
+        stream.write(samples, sample_rate, channels)
+        stream.flush()
+
+    def send_file(self, path: str | os.PathLike[str], realtime: bool = True) -> float:
+        """Send an audio file (WAV, MP3, OGG, FLAC... anything PyAV decodes) as the user's
+        voice; blocks in the calling thread until all of it is queued.
+
+        With ``realtime`` it is queued no faster than it plays (as a microphone would);
+        without, as fast as the queue takes it. Returns its duration in seconds. A missing or
+        unsupported file raises ``InvalidArgument`` before anything is sent; ``close()`` from
+        another thread ends a paced send (``NotConnected``). Queueing is as in send_audio().
+        """
+        self._require_session()
+        return send_file(self._uplink, path, realtime)
+
+    def send_silence(self, seconds: float) -> None:
+        """Send ``seconds`` of silence (queued as send_audio() queues audio)."""
+        self.send_audio(silence(seconds), UPLINK_RATE)
+
+    def audio_stream(self, name: str = "stream") -> AudioStream:
+        """A continuous stream of the user's audio, for audio that arrives in pieces.
+
+        ``stream.write(samples, sample_rate, channels, block=True)`` converts with one
+        resampler kept across writes (no clicks at piece borders) and queues whole pieces;
+        ``stream.flush()`` sends the rest. Writes are thread-safe; ``block=False`` never
+        waits (a full queue drops its oldest audio, counted in ``stats()``). Writes made
+        before connect() wait in the queue for the session.
+        """
+        if not isinstance(name, str):
+            raise InvalidArgument(f"name must be a string, got {name!r}")
+        return self._uplink.stream(name)
+
+    def commit_audio(self, silence_tail: float = 0.35) -> None:
+        """Transparency mode (``model="transparency"``, protocol 12): end the utterance.
+
+        Sends ``silence_tail`` seconds of zeros (so the last word is not cut; 0 for none) and
+        then ``realtime.input_audio_buffer.commit``, after all audio queued before it.
+        """
+        self._require_session()
+        self._uplink.commit(silence_tail)
+
+    def clear_audio(self) -> int:
+        """Transparency mode: drop the audio not yet sent here, and ask the server to drop
+        what it has queued (``realtime.input_audio_buffer.clear``). Returns how many queued
+        pieces were dropped on this side."""
+        self._require_session()
+        return self._uplink.clear()
+
+    def wait_audio_sent(self, timeout: float = 10.0) -> None:
+        """Block until every piece of audio queued so far has been handed to the socket."""
+        self._require_session()
+        self._uplink.wait_sent(_check_timeout(timeout))
 
     def _require_session(self) -> Session:
         session = self._session

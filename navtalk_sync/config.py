@@ -106,6 +106,11 @@ def _positive_int(instance: Any, attribute: attrs.Attribute, value: Any) -> None
         raise ConfigError(f"{attribute.name} must be a positive integer, got {value!r}")
 
 
+def _chunk_samples(instance: Any, attribute: attrs.Attribute, value: Any) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 24_000:
+        raise ConfigError(f"{attribute.name} must be an integer from 1 to 24000, got {value!r}")
+
+
 def _optional_text(instance: Any, attribute: attrs.Attribute, value: Any) -> None:
     if value is None:
         return
@@ -286,10 +291,22 @@ class Settings:
     #: end the session (MediaError) when the media fails, instead of going on without it
     media_required: bool = False
 
+    # ---- the user's audio (protocol 4.1, 4.2)
+    #: samples of 24 kHz audio per input_audio_buffer.append (1536 = 64 ms = 4096 base64 chars)
+    audio_chunk_samples: int = attrs.field(default=1536, validator=_chunk_samples)
+    #: seconds of audio the uplink queue holds before the gate opens or behind a slow socket
+    #: (full: blocking sends wait up to send_timeout, the microphone drops its oldest audio)
+    audio_hold_seconds: float = attrs.field(default=5.0, validator=_positive)
+    #: hold the user's audio until the avatar's media (ICE) is connected too, not only until
+    #: realtime.session.updated (what the iOS SDK and the Flutter sample do)
+    audio_wait_for_media: bool = False
+
     def __attrs_post_init__(self) -> None:
         _remember_secret(self.license)
         if self.avatar_id is None and self.avatar_name is None:
             raise ConfigError("name an avatar: pass avatar_id=... or avatar_name=...")
+        if self.audio_wait_for_media and not self.media:
+            raise ConfigError("audio_wait_for_media needs media=True (it waits for ICE)")
 
     @classmethod
     def create(cls, license: str | None = None, **options: Any) -> Settings:

@@ -12,7 +12,7 @@ import enum
 import logging
 import threading
 import time
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 from . import messages
 from .config import Settings, build_url, redact
@@ -101,6 +101,7 @@ class Session:
         self.responses_pending = 0
         self.malformed_frames = 0
         self.events_received = 0
+        self._state_watchers: list[Callable[[], None]] = []
 
     # ------------------------------------------------------------------ state
 
@@ -112,6 +113,27 @@ class Session:
     def end_error(self) -> NavTalkError | None:
         """Why the session ended (None while it runs, or after a deliberate close)."""
         return self._end_error
+
+    def add_state_watcher(self, watcher: Callable[[], None]) -> None:
+        """Call ``watcher()`` after every state change (under the session's lock: it must
+        only wake someone, never block or call back into the session)."""
+        with self._lock:
+            self._state_watchers.append(watcher)
+
+    def audio_gate(self) -> str:
+        """May the user's audio flow? ``"open"``, ``"hold"`` (not yet) or ``"ended"``.
+
+        Open once ``realtime.session.updated`` has arrived; with ``audio_wait_for_media``
+        only while the avatar's media is connected too (the live state).
+        """
+        state = self._state
+        if state in _TERMINAL or state == State.CLOSING or self._ended:
+            return "ended"
+        if state == State.LIVE or (
+            state == State.SESSION_READY and not self._settings.audio_wait_for_media
+        ):
+            return "open"
+        return "hold"
 
     def _set_state(self, state: State, reason: str | None = None) -> None:
         with self._lock:
@@ -125,6 +147,8 @@ class Session:
                     type="client.state", state=state.value, previous=previous.value, reason=reason
                 )
             )
+            for watcher in self._state_watchers:
+                watcher()
         log.debug("state %s -> %s%s", previous.value, state.value, f" ({reason})" if reason else "")
 
     # ------------------------------------------------------------------ opening
