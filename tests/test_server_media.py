@@ -450,7 +450,7 @@ def test_a_reply_opens_the_mouth_and_is_heard(server, connect, answerer):
 
 
 def test_audio_deltas_carry_the_reply_voice_at_24_khz(make_server, connect):
-    server = make_server(audio_deltas=True)
+    server = make_server(audio_deltas=True, voice=ToneVoice())
     signaling = connect(server)
     signaling.until(UPDATED)
     frames = signaling.ask("hello")

@@ -8,6 +8,11 @@ a mutable ``Faults`` read at the moment each one matters.
 
 aiortc encodes video and audio with ``run_in_executor``; the loop's default executor is a small
 pool of ``navtalk-local-server-worker`` threads, shut down with the loop.
+
+The offline voice loop is optional (the ``voice`` extra): with ``espeakng-loader`` the avatar
+speaks with eSpeak NG (else a wordless ``ToneVoice``), with ``pocketsphinx`` it understands
+speech (else each utterance is answered with a ``realtime.response.error`` saying what to
+install). Either way one log line at construction says what is missing.
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
+from . import ear, espeak
 from .avatars import DEFAULT_AVATARS, Avatar
 from .brain import Brain, RuleBrain
 from .connection import ServerContext, ServerSession
@@ -123,11 +129,31 @@ def _loopback_addresses(host: str) -> tuple[str, ...] | None:
     return (str(address),) if address.is_loopback else None
 
 
+def _default_voice() -> Voice:
+    """eSpeak NG when its package is installed, else the wordless tone voice."""
+    if espeak.available():
+        return espeak.EspeakVoice()
+    log.info("the avatar hums instead of speaking: eSpeak NG needs `%s`", espeak.INSTALL_HINT)
+    return ToneVoice()
+
+
+def _default_recognizer() -> ear.Recognizer | None:
+    """pocketsphinx when its package is installed, else None (no speech recognition)."""
+    if ear.available():
+        return ear.PocketsphinxEar()
+    log.info("speech will not be understood: pocketsphinx needs `%s`", ear.INSTALL_HINT)
+    return None
+
+
 class LocalServer:
     """A NavTalk-compatible WebSocket server on loopback (see ``navtalk-protocol.md`` 16).
 
     Use it as a context manager, or call ``start()`` / ``stop()``. ``url`` is the full
     endpoint to connect to (add ``?license=...&name=...``).
+
+    ``voice`` (text -> (int16 samples, rate)) speaks the replies, ``recognizer`` ((int16
+    samples, rate) -> text) hears the user, ``brain`` answers; by default eSpeak NG,
+    pocketsphinx and ``RuleBrain`` (tone voice and no recognition without the ``voice`` extra).
     """
 
     def __init__(
@@ -147,11 +173,14 @@ class LocalServer:
         fps: float = 25,
         voice: Voice | None = None,
         audio_deltas: bool = False,
+        recognizer: ear.Recognizer | None = None,
     ) -> None:
         if license is not None and (not isinstance(license, str) or not license):
             raise ValueError("license must be a non-empty string, or None to generate one")
         if voice is not None and not callable(voice):
             raise ValueError("voice must be a callable: text -> (int16 samples, sample_rate)")
+        if recognizer is not None and not callable(recognizer):
+            raise ValueError("recognizer must be a callable: (int16 samples, sample_rate) -> text")
         self._host = host
         self._requested_port = port
         self._faults = faults if faults is not None else Faults()
@@ -167,8 +196,10 @@ class LocalServer:
             delta_interval=_non_negative("delta_interval", delta_interval),
             journal=Journal(),
             offloader=Offloader(f"{THREAD_NAME}-brain"),
-            voice=voice if voice is not None else ToneVoice(),
+            voice=voice if voice is not None else _default_voice(),
             voice_offloader=Offloader(f"{THREAD_NAME}-voice"),
+            recognizer=recognizer if recognizer is not None else _default_recognizer(),
+            ear_offloader=Offloader(f"{THREAD_NAME}-ear"),
             video_size=_video_size(video_size),
             fps=_fps(fps),
             audio_deltas=bool(audio_deltas),
@@ -245,6 +276,14 @@ class LocalServer:
         """The ``count``-th connection, once it has arrived."""
         return self._context.journal.wait_for_connection(timeout, count)
 
+    def received_audio(self, connection_id: int | None = None) -> bytes:
+        """The PCM16 (24 kHz mono, little-endian) one connection sent with
+        ``input_audio_buffer.append``, concatenated in arrival order (the latest connection's
+        when None). Kept after the connection ends; bounded to its last 10 minutes (older audio
+        is dropped). Raises KeyError when there is no such connection.
+        """
+        return self._context.journal.uplink(connection_id).received()
+
     def media_info(self, connection_id: int | None = None) -> MediaInfo:
         """One connection's WebRTC media (the latest connection's when None).
 
@@ -320,6 +359,8 @@ class LocalServer:
             log.debug("a brain call is still running after stop(); its thread will end alone")
         if not self._context.voice_offloader.join(timeout):
             log.debug("a voice call is still running after stop(); its thread will end alone")
+        if not self._context.ear_offloader.join(timeout):
+            log.debug("a recognition is still running after stop(); its thread will end alone")
         log.debug("local server stopped")
 
     def _stop_thread(self, timeout: float) -> None:

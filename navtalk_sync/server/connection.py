@@ -9,7 +9,15 @@ A ``ServerSession`` runs three things concurrently on the server's event loop:
   ``ServerPeer``, answers refusals with ``realtime.response.error`` and feeds valid messages to
   the ``Conversation``;
 - the responder: one reply at a time, in request order, once the session is ready; each reply's
-  text is also spoken by the session's voice on the WebRTC tracks (``AvatarMedia``).
+  text is also spoken by the session's voice on the WebRTC tracks (``AvatarMedia``);
+- the listener: the user's utterances, one at a time, through the recognizer: each becomes a
+  transcription event and a reply request, like a typed text.
+
+Uplink audio is kept (``UplinkAudio``) and fed to an energy VAD (``EnergyVad``): speech start
+sends ``speech_started`` and interrupts the avatar if it is speaking (barge-in); speech stop
+sends ``speech_stopped`` and queues the utterance for the listener. In transparency mode
+(``model=transparency``) the audio is the avatar's voice instead: kept until ``commit``, then
+spoken on the media tracks; no VAD, no recognition, no brain.
 
 The reader runs from the first moment because clients send ``realtime.input_config`` on open,
 before they have received anything (protocol 3.1).
@@ -34,16 +42,34 @@ from .admission import Admission, admit
 from .avatars import Avatar
 from .brain import Brain, BrainRequest, reply_text
 from .conversation import Conversation
+from .ear import INSTALL_HINT, Recognizer
 from .faults import Faults
 from .media import SAMPLE_RATE, AvatarMedia
+from .mirror import PushedAudio
 from .offload import Offloader
 from .peer import ServerPeer
 from .records import ConnectionInfo, Journal, MediaInfo
+from .uplink import SAMPLE_RATE as UPLINK_RATE
+from .vad import SPEECH_STARTED, EnergyVad
 from .voice import Voice, synthesize
 
-__all__ = ["ServerContext", "ServerSession"]
+__all__ = ["ServerContext", "ServerSession", "TRANSPARENCY_MODEL", "NO_RECOGNIZER_MESSAGE"]
 
 log = logging.getLogger(__name__)
+
+#: ``model=`` value of a transparency (mirror) session (protocol 12).
+TRANSPARENCY_MODEL = "transparency"
+#: ``data.code`` of the error sent when an utterance cannot be turned into text.
+SPEECH_NOT_RECOGNIZED = "speech_not_recognized"
+#: The error text when the server has no recognizer (pocketsphinx is not installed).
+NO_RECOGNIZER_MESSAGE = f"speech recognition is not available on this server: {INSTALL_HINT}"
+#: Audio kept before the VAD's start point and after its stop point, so no word is clipped.
+_PRE_ROLL_SAMPLES = UPLINK_RATE * 3 // 10
+_TAIL_SAMPLES = UPLINK_RATE // 5
+#: The longest utterance recognised: a longer one keeps its last part.
+MAX_UTTERANCE_SECONDS = 30
+#: Utterances waiting for the recognizer; when full, a new one is dropped (with an error frame).
+MAX_WAITING_UTTERANCES = 4
 
 
 @attrs.frozen
@@ -63,6 +89,9 @@ class ServerContext:
     offloader: Offloader
     voice: Voice
     voice_offloader: Offloader
+    #: None when speech recognition is not available.
+    recognizer: Recognizer | None
+    ear_offloader: Offloader
     video_size: tuple[int, int]
     fps: float
     audio_deltas: bool
@@ -101,6 +130,12 @@ class ServerSession:
         self.session_id = str(uuid.uuid4()) if gets_session else None
         self._conversation = Conversation(self._admission.avatar)
         self._replies: asyncio.Queue[BrainRequest] = asyncio.Queue()
+        self._transparent = self._admission.model == TRANSPARENCY_MODEL
+        self._uplink = context.journal.add_uplink(connection_id)
+        self._vad = EnergyVad(UPLINK_RATE)
+        self._speech_start = 0
+        self._utterances: asyncio.Queue[np.ndarray] = asyncio.Queue(MAX_WAITING_UTTERANCES)
+        self._pushed = PushedAudio()
         self._ready = asyncio.Event()
         self._last_received = 0.0
         self._background: set[asyncio.Task[None]] = set()
@@ -118,12 +153,13 @@ class ServerSession:
         responder = asyncio.create_task(
             self._respond_loop(), name=f"navtalk-server-reply-{self.id}"
         )
+        listener = asyncio.create_task(self._listen_loop(), name=f"navtalk-server-listen-{self.id}")
         try:
             with contextlib.suppress(ConnectionClosed):
                 await self._setup()
             await reader
         finally:
-            tasks = [reader, responder, *self._background]
+            tasks = [reader, responder, listener, *self._background]
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
@@ -260,7 +296,15 @@ class ServerSession:
         ):
             log.debug("connection %d: large audio chunk (%d bytes)", self.id, normalised.size)
         request = self._conversation.apply(normalised)
-        if request is not None:
+        if isinstance(normalised, validate.AudioAppend):
+            await self._on_audio(normalised.pcm)
+        elif self._transparent and isinstance(normalised, validate.AudioCommit):
+            self._speak_pushed_audio()
+        elif self._transparent and isinstance(normalised, validate.AudioClear):
+            self._pushed.clear()
+        if request is not None and self._transparent:
+            log.debug("connection %d: no reply in transparency mode", self.id)
+        elif request is not None:
             self._replies.put_nowait(request)
 
     async def _signal(self, message: validate.ClientMessage) -> None:
@@ -281,6 +325,73 @@ class ServerSession:
     async def _refuse(self, reason: str) -> None:
         log.debug("connection %d: refused a message: %s", self.id, reason)
         await self._send(frames.invalid_message(reason))
+
+    # ----------------------------------------------------------------- listening
+
+    async def _on_audio(self, pcm: bytes) -> None:
+        """Keep the chunk; in normal mode, run the VAD over it and act on what it decides."""
+        samples = self._uplink.append(pcm)
+        if self._transparent:
+            self._pushed.add(samples)
+            return
+        for event in self._vad.feed(samples):
+            if event.kind == SPEECH_STARTED:
+                await self._speech_started(event.sample)
+            else:
+                await self._speech_stopped(event.sample)
+
+    async def _speech_started(self, sample: int) -> None:
+        self._speech_start = sample
+        if self._media is not None and self._media.speaking:
+            log.debug("connection %d: barge-in: the avatar stops speaking", self.id)
+            self._media.interrupt()
+        await self._send(frames.speech_started())
+
+    async def _speech_stopped(self, sample: int) -> None:
+        await self._send(frames.speech_stopped())
+        start = max(
+            self._speech_start - _PRE_ROLL_SAMPLES, sample - MAX_UTTERANCE_SECONDS * UPLINK_RATE
+        )
+        utterance = self._uplink.samples(start, sample + _TAIL_SAMPLES)
+        try:
+            self._utterances.put_nowait(utterance)
+        except asyncio.QueueFull:
+            log.warning("connection %d: too many utterances waiting; dropped one", self.id)
+            message = "the server is still recognising earlier speech; this utterance was dropped"
+            await self._send(frames.response_error(message, SPEECH_NOT_RECOGNIZED))
+
+    async def _listen_loop(self) -> None:
+        """Utterances in the order they ended, one at a time."""
+        with contextlib.suppress(ConnectionClosed):
+            while True:
+                await self._recognise(await self._utterances.get())
+
+    async def _recognise(self, utterance: np.ndarray) -> None:
+        """Transcription event, then a reply request with the text, as if it were typed."""
+        recognizer = self._ctx.recognizer
+        if recognizer is None:
+            await self._send(frames.response_error(NO_RECOGNIZER_MESSAGE, SPEECH_NOT_RECOGNIZED))
+            return
+        try:
+            text = await self._ctx.ear_offloader.run(recognizer, utterance, UPLINK_RATE)
+        except Exception as exc:
+            log.warning("connection %d: speech recognition failed: %r", self.id, exc)
+            message = f"speech recognition failed: {type(exc).__name__}: {exc}"
+            await self._send(frames.response_error(message, SPEECH_NOT_RECOGNIZED))
+            return
+        text = text.strip() if isinstance(text, str) else ""
+        log.debug("connection %d: heard %r", self.id, text)
+        await self._send(frames.input_transcription(text))
+        if text:  # nothing understood: nothing to answer
+            self._replies.put_nowait(self._conversation.hear(text))
+
+    def _speak_pushed_audio(self) -> None:
+        """Transparency ``commit``: the pushed audio becomes the avatar's next utterance."""
+        samples = self._pushed.take()
+        if self._media is None:
+            log.debug("connection %d: committed audio dropped: no media yet", self.id)
+            return
+        self._media.speak(samples, UPLINK_RATE)
 
     # ----------------------------------------------------------------- replies
 

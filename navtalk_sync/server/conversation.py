@@ -63,6 +63,11 @@ class Conversation:
             return self.take_request()
         return None
 
+    def hear(self, text: str) -> BrainRequest:
+        """What the user said aloud (recognised): a user turn that asks for an answer now."""
+        self._add_user_text(text)
+        return self.take_request()
+
     def take_request(self) -> BrainRequest:
         """The request for the next reply; the pending text counts as answered from now on."""
         text, self.pending = self.pending, None

@@ -31,6 +31,9 @@ __all__ = [
     "session_created",
     "session_updated",
     "webrtc_offer",
+    "speech_started",
+    "speech_stopped",
+    "input_transcription",
     "transcript_delta",
     "transcript_done",
     "audio_delta",
@@ -135,6 +138,24 @@ def session_updated() -> dict[str, Any]:
 def webrtc_offer(sdp: str) -> dict[str, Any]:
     """The server's WebRTC offer, ``data.sdp`` as an RTCSessionDescription-like object."""
     return {"type": events.SignalingOffer.TYPE, "data": {"sdp": {"type": "offer", "sdp": sdp}}}
+
+
+def speech_started() -> dict[str, Any]:
+    """The server heard the user start speaking."""
+    return {"type": events.SpeechStarted.TYPE, "data": {}}
+
+
+def speech_stopped() -> dict[str, Any]:
+    """The user stopped speaking; the transcription follows."""
+    return {"type": events.SpeechStopped.TYPE, "data": {}}
+
+
+def input_transcription(text: str) -> dict[str, Any]:
+    """What the server heard the user say (``content`` and its alternative ``transcript``)."""
+    return {
+        "type": events.InputTranscriptionCompleted.TYPE,
+        "data": {"content": text, "transcript": text},
+    }
 
 
 def transcript_delta(response_id: str, text: str, legacy: bool = False) -> dict[str, Any]:

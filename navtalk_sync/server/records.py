@@ -12,6 +12,8 @@ from typing import Any, Callable
 
 import attrs
 
+from .uplink import UplinkAudio
+
 __all__ = ["ReceivedMessage", "ConnectionInfo", "MediaInfo", "Journal"]
 
 
@@ -77,13 +79,14 @@ def _matches(record: ReceivedMessage, type: str | None, connection_id: int | Non
 
 
 class Journal:
-    """Thread-safe log of received messages and connections."""
+    """Thread-safe log of received messages, connections, their media and their audio."""
 
     def __init__(self) -> None:
         self._changed = threading.Condition()
         self._messages: list[ReceivedMessage] = []
         self._connections: dict[int, ConnectionInfo] = {}
         self._media: dict[int, MediaInfo] = {}
+        self._uplinks: dict[int, UplinkAudio] = {}
 
     # ----------------------------------------------------------------- messages
 
@@ -144,6 +147,25 @@ class Journal:
         with self._changed:
             self._connections[info.id] = info
             self._changed.notify_all()
+
+    def add_uplink(self, connection_id: int) -> UplinkAudio:
+        """A new, empty audio buffer for a connection (kept after it ends)."""
+        uplink = UplinkAudio()
+        with self._changed:
+            self._uplinks[connection_id] = uplink
+        return uplink
+
+    def uplink(self, connection_id: int | None = None) -> UplinkAudio:
+        """One connection's received audio (the latest connection's when None)."""
+        with self._changed:
+            if connection_id is None and self._uplinks:
+                connection_id = max(self._uplinks)
+            uplink = self._uplinks.get(connection_id) if connection_id is not None else None
+        if uplink is None:
+            raise KeyError(
+                "no connection yet" if connection_id is None else f"no connection {connection_id}"
+            )
+        return uplink
 
     def update_connection(self, connection_id: int, **changes: Any) -> None:
         with self._changed:

@@ -93,9 +93,10 @@ class ResponseCreate:
 
 @attrs.frozen
 class AudioAppend:
-    """One audio chunk; only its size is kept."""
+    """One audio chunk: its decoded PCM16 bytes (an even count) and their size."""
 
     size: int
+    pcm: bytes = attrs.field(default=b"", repr=False)
     sequence_number: int | None = None
     legacy: bool = False
 
@@ -241,15 +242,15 @@ def _tools(value: Any, where: str) -> tuple[dict[str, Any], ...] | None:
     return tuple(_tool(t, f"{where}[{i}]") for i, t in enumerate(value))
 
 
-def _base64_size(value: Any, where: str) -> int:
+def _base64_pcm(value: Any, where: str) -> bytes:
     text = _string(value, where, empty_ok=True)
     try:
-        size = len(base64.b64decode(text, validate=True))
+        pcm = base64.b64decode(text, validate=True)
     except (binascii.Error, ValueError):
         raise InvalidMessage(f"{where} is not valid base64") from None
-    if size % 2:
-        raise InvalidMessage(f"{where} decodes to {size} bytes; PCM16 needs an even count")
-    return size
+    if len(pcm) % 2:
+        raise InvalidMessage(f"{where} decodes to {len(pcm)} bytes; PCM16 needs an even count")
+    return pcm
 
 
 def _data_url(value: Any, where: str) -> str:
@@ -356,14 +357,17 @@ def _response_create(msg: Mapping[str, Any]) -> ResponseCreate:
 def _audio_append(msg: Mapping[str, Any]) -> AudioAppend:
     data = _data(msg, required=False)
     if "audio" in data:
-        size = _base64_size(data["audio"], "data.audio")
+        pcm = _base64_pcm(data["audio"], "data.audio")
     elif "audio" in msg:  # v1 / transparency-docs form: top-level audio (D9)
-        size = _base64_size(msg["audio"], "audio")
+        pcm = _base64_pcm(msg["audio"], "audio")
     else:
         raise InvalidMessage("no audio: expected data.audio (or top-level audio)")
     sequence = _optional_int(data.get("sequenceNumber"), "data.sequenceNumber")
     return AudioAppend(
-        size=size, sequence_number=sequence, legacy=msg["type"] != messages.AUDIO_APPEND
+        size=len(pcm),
+        pcm=pcm,
+        sequence_number=sequence,
+        legacy=msg["type"] != messages.AUDIO_APPEND,
     )
 
 
