@@ -376,3 +376,29 @@ def test_transparency_commit_and_clear(server):
     for m in server.messages():
         if m.type.endswith(("commit", "clear")):
             assert m.message["data"] == {} and m.valid
+
+
+def test_close_ends_a_paced_send_file(server, tmp_path):
+    path = tmp_path / "long.wav"
+    with wave.open(str(path), "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(24_000)
+        out.writeframes(np.zeros(24_000 * 30, "<i2").tobytes())  # 30 s
+    client = connected(server)
+    outcome: list[BaseException] = []
+
+    def send() -> None:
+        try:
+            client.send_file(path, realtime=True)
+        except BaseException as exc:  # handed to the test thread
+            outcome.append(exc)
+
+    sender = threading.Thread(target=send, name="test-sender")
+    sender.start()
+    server.wait_for_message(APPEND, timeout=10)
+    client.close()
+    sender.join(10)
+    assert not sender.is_alive()
+    assert len(outcome) == 1 and isinstance(outcome[0], nt.NotConnected)
+    assert 0 < len(server.messages(APPEND)) < 30 * 24_000 // 1536
