@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, Sequence, Ty
 from . import messages
 from .audio.pcm import UPLINK_RATE, silence
 from .audio.uplink import AudioStream, AudioUplink, send_file
+from .audio.user_mic import UserMicrophone
 from .config import DEFAULT_URL, Settings, record_path
 from .dispatch import EventBus, Handle, Subscription
 from .errors import InvalidArgument, NavTalkError, NavTalkTimeout, NotConnected, ResponseFailed
@@ -113,6 +114,7 @@ class NavTalkClient:
         audio_chunk_samples: int = 1536,
         audio_hold_seconds: float = 5.0,
         audio_wait_for_media: bool = False,
+        half_duplex: bool = False,
     ) -> None:
         self._settings = Settings.create(
             license,
@@ -125,7 +127,7 @@ class NavTalkClient:
             stun_fallback=stun_fallback, media_timeout=media_timeout,
             stall_timeout=stall_timeout, media_required=media_required,
             audio_chunk_samples=audio_chunk_samples, audio_hold_seconds=audio_hold_seconds,
-            audio_wait_for_media=audio_wait_for_media,
+            audio_wait_for_media=audio_wait_for_media, half_duplex=half_duplex,
         )  # fmt: skip
         self._bus = EventBus(self._settings.event_queue_size)
         self._media = (
@@ -136,6 +138,9 @@ class NavTalkClient:
             self._settings.audio_hold_seconds,
             self._settings.send_timeout,
         )
+        self._microphone = UserMicrophone(self._uplink, self._settings.half_duplex)
+        if self._media is not None and self._settings.half_duplex:
+            self._media.on_speaking(self._microphone.avatar_speaking)
         self._lock = threading.Lock()
         self._session: Session | None = None
         self._closed = False
@@ -181,6 +186,7 @@ class NavTalkClient:
             **session,
             **(self._media.stats() if self._media else {}),
             **self._uplink.stats(),
+            **self._microphone.stats(),
             "dispatch_queue_depth": self._bus.depth,
             "dispatch_queue_max_depth": self._bus.max_depth,
             "events_delivered": self._bus.delivered,
@@ -297,7 +303,8 @@ class NavTalkClient:
             return
         self._bus.release()  # a reader held back by a full queue must see the close
         try:
-            # queued audio goes out first, while the socket is still open (bounded)
+            # capture stops, then queued audio goes out while the socket is still open (bounded)
+            self._microphone.stop(timeout * 0.2)
             self._uplink.close(timeout * 0.3)
             if self._session is not None:
                 self._session.close(timeout * 0.8)
@@ -498,6 +505,36 @@ class NavTalkClient:
         pieces were dropped on this side."""
         self._require_session()
         return self._uplink.clear()
+
+    def start_microphone(
+        self, device: bool | int | str | None = None, *, device_rate: int | None = None
+    ) -> None:
+        """Capture a PyAudio input device and send it as the user's voice, from now on.
+
+        ``device``: None/True for the default input, an index, or (part of) a name (see
+        ``nt.list_audio_devices()``). It is opened at 48 kHz when it takes it, else at a rate
+        it does take (``device_rate`` forces one), read on the ``navtalk-mic`` thread,
+        converted to 24 kHz mono and queued like ``audio_stream()`` audio without ever
+        blocking capture (a full queue drops its oldest audio, counted). Input overflow is
+        counted in ``stats()["microphone"]``, never raised. A bad device raises here
+        (``InvalidArgument`` listing the inputs, or ``AudioDeviceError``). Through PulseAudio
+        the first audio can take a moment to flow: start it before asking the user to speak.
+        """
+        self._require_session()
+        self._microphone.start(device, device_rate)
+
+    def stop_microphone(self, timeout: float = 1.0) -> bool:
+        """Stop capturing (the thread is joined); False if the microphone was not on."""
+        return self._microphone.stop(_check_timeout(timeout))
+
+    def mute(self) -> None:
+        """Mute the microphone: it goes on sending, silence instead of what it hears, so the
+        server hears your speech end rather than a stream that stops mid-word."""
+        self._microphone.mute()
+
+    def unmute(self) -> None:
+        """Send what the microphone hears again (unless half-duplex holds it muted)."""
+        self._microphone.unmute()
 
     def wait_audio_sent(self, timeout: float = 10.0) -> None:
         """Block until every piece of audio queued so far has been handed to the socket."""

@@ -300,6 +300,9 @@ class Settings:
     #: hold the user's audio until the avatar's media (ICE) is connected too, not only until
     #: realtime.session.updated (what the iOS SDK and the Flutter sample do)
     audio_wait_for_media: bool = False
+    #: mute the microphone (send silence) while the avatar's voice is heard, so a speaker's
+    #: sound reaching the microphone cannot barge in on the avatar
+    half_duplex: bool = False
 
     def __attrs_post_init__(self) -> None:
         _remember_secret(self.license)
@@ -307,6 +310,8 @@ class Settings:
             raise ConfigError("name an avatar: pass avatar_id=... or avatar_name=...")
         if self.audio_wait_for_media and not self.media:
             raise ConfigError("audio_wait_for_media needs media=True (it waits for ICE)")
+        if self.half_duplex and not self.media:
+            raise ConfigError("half_duplex needs media=True (it listens to the avatar's voice)")
 
     @classmethod
     def create(cls, license: str | None = None, **options: Any) -> Settings:

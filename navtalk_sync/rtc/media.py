@@ -32,7 +32,7 @@ from .ice import restrict_host_candidates
 from .loop import LoopThread
 from .peer import CONNECTED_STATES, Answerer
 from .video import VideoFeed
-from .voice import VoiceFeed, chunk_from_frame
+from .voice import SpeakingDetector, VoiceFeed, chunk_from_frame
 
 if TYPE_CHECKING:  # imported when used: PyAudio and the encoders load only if asked for
     from ..audio.speaker import Speaker
@@ -81,6 +81,8 @@ class AvatarMedia:
         self.video.set_error_handler(self._callback_failed)
         self.voice.set_error_handler(self._callback_failed)
         self.offers_ignored = 0
+        self._speaking = SpeakingDetector()
+        self._on_speaking: Callable[[bool], None] | None = None
 
     # ------------------------------------------------------------------ state
 
@@ -161,6 +163,15 @@ class AvatarMedia:
         """A candidate the server trickled (``webrtc.signaling.iceCandidate``)."""
         if candidate is not None:
             self._submit(self._add_candidate(candidate, sdp_mid, index))
+
+    def on_speaking(self, fn: Callable[[bool], None] | None) -> None:
+        """Call ``fn(True/False)`` (on the rtc loop; it must return at once) when the avatar's
+        received voice starts or stops (level-based, see ``SpeakingDetector``)."""
+        self._on_speaking = fn
+
+    @property
+    def avatar_speaking(self) -> bool:
+        return self._speaking.speaking
 
     def barge_in(self) -> None:
         """The user started speaking: drop the avatar's voice still queued for the speaker."""
@@ -283,8 +294,13 @@ class AvatarMedia:
         recorder = self._recorder
         if recorder is not None:
             recorder.add_audio(frame)
-        if self.voice.has_callbacks:
-            self.voice.push(chunk_from_frame(frame))
+        listener = self._on_speaking
+        if self.voice.has_callbacks or listener is not None:
+            chunk = chunk_from_frame(frame)
+            self.voice.push(chunk)
+            change = self._speaking.feed(chunk)
+            if change is not None and listener is not None:
+                listener(change)
         else:
             self.voice.received += 1
         speaker = self._speaker

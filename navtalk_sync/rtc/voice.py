@@ -19,7 +19,7 @@ import numpy as np
 
 from .feed import CallbackThread
 
-__all__ = ["AvatarAudio", "VoiceFeed", "frame_to_pcm"]
+__all__ = ["AvatarAudio", "SpeakingDetector", "VoiceFeed", "frame_to_pcm"]
 
 log = logging.getLogger(__name__)
 
@@ -118,3 +118,34 @@ class VoiceFeed(CallbackThread[AvatarAudio, AvatarAudio]):
 def chunk_from_frame(frame: av.AudioFrame) -> AvatarAudio:
     """The ``AvatarAudio`` for one decoded frame."""
     return AvatarAudio(frame_to_pcm(frame), int(frame.sample_rate), time.monotonic())
+
+
+class SpeakingDetector:
+    """Whether the avatar is speaking, from the level of its received voice.
+
+    Speaking starts with the first chunk whose RMS is above ``threshold`` and ends after
+    ``hangover`` seconds below it (the gaps between words must not count as the end). Pure:
+    feed it chunks, it says when the answer changes.
+    """
+
+    def __init__(self, threshold: float = 300.0, hangover: float = 0.5) -> None:
+        self.threshold = threshold
+        self.hangover = hangover
+        self.speaking = False
+        self._quiet_for = 0.0
+
+    def feed(self, chunk: AvatarAudio) -> bool | None:
+        """The new state when this chunk changes it, else None."""
+        samples = chunk.pcm.astype(np.float32)
+        level = float(np.sqrt(np.mean(samples * samples))) if samples.size else 0.0
+        if level > self.threshold:
+            self._quiet_for = 0.0
+            if not self.speaking:
+                self.speaking = True
+                return True
+            return None
+        self._quiet_for += chunk.duration
+        if self.speaking and self._quiet_for >= self.hangover:
+            self.speaking = False
+            return False
+        return None

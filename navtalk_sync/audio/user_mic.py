@@ -1,0 +1,97 @@
+"""The client's microphone: a ``Microphone`` feeding the uplink, the user's mute, half-duplex.
+
+Two reasons to mute, kept apart so neither overrides the other: the user's ``mute()``, and
+half-duplex (the avatar is speaking, so a speaker's sound reaching the microphone does not
+make the server hear the avatar as the user and barge in on it forever). The microphone is
+muted while either holds; muted, it sends silence (see ``Microphone``).
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from ..errors import NavTalkError
+from .devices import DeviceSpec
+from .microphone import SEND_RATE, Microphone
+from .uplink import AudioUplink
+
+__all__ = ["UserMicrophone"]
+
+
+class UserMicrophone:
+    """At most one running microphone for a client, and why it is muted."""
+
+    def __init__(self, uplink: AudioUplink, half_duplex: bool) -> None:
+        self._uplink = uplink
+        self._half_duplex = half_duplex
+        self._lock = threading.Lock()
+        self._microphone: Microphone | None = None
+        self._user_muted = False
+        self._avatar_speaking = False
+
+    @property
+    def running(self) -> bool:
+        return self._microphone is not None
+
+    def start(self, device: DeviceSpec, device_rate: int | None) -> None:
+        with self._lock:
+            if self._microphone is not None:
+                raise NavTalkError("the microphone is already on; stop_microphone() first")
+            stream = self._uplink.stream("microphone")
+            # never block the capture thread: a full queue drops the oldest audio (counted)
+            microphone = Microphone(
+                lambda pcm: stream.write(pcm, SEND_RATE, block=False),
+                device,
+                device_rate=device_rate,
+                muted=self._muted(),
+            )
+            microphone.start()  # a bad device raises here, in the caller's thread
+            self._microphone = microphone
+
+    def stop(self, timeout: float) -> bool:
+        """Stop capturing (joins ``navtalk-mic``); False when it was not on."""
+        with self._lock:
+            microphone, self._microphone = self._microphone, None
+        if microphone is None:
+            return False
+        microphone.close(timeout)
+        return True
+
+    def mute(self) -> None:
+        with self._lock:
+            self._user_muted = True
+            self._apply()
+
+    def unmute(self) -> None:
+        with self._lock:
+            self._user_muted = False
+            self._apply()
+
+    def avatar_speaking(self, speaking: bool) -> None:
+        """From the rtc loop: the avatar's voice started or stopped (returns at once)."""
+        with self._lock:
+            self._avatar_speaking = speaking
+            self._apply()
+
+    def _muted(self) -> bool:
+        return self._user_muted or (self._half_duplex and self._avatar_speaking)
+
+    def _apply(self) -> None:
+        microphone = self._microphone
+        if microphone is None:
+            return
+        if self._muted():
+            microphone.mute()
+        else:
+            microphone.unmute()
+
+    @property
+    def user_muted(self) -> bool:
+        return self._user_muted
+
+    def stats(self) -> dict[str, Any]:
+        microphone = self._microphone
+        if microphone is None:
+            return {}
+        return {"microphone": {**microphone.stats(), "user_muted": self._user_muted}}
