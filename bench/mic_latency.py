@@ -9,6 +9,10 @@ the sink is measured for ``Microphone`` (thread, 48 -> 24 kHz resampling, sink c
 the baseline, a bare PyAudio blocking-read loop at 24 kHz on the main thread. Both include
 paplay's and PulseAudio's own latency; the difference is what the microphone adds.
 
+Capture-to-wire: the same burst through ``NavTalkClient.start_microphone()`` to the local
+server, until the first loud sample is in what the server received: the microphone, the
+64 ms chunking, the uplink queue and the socket.
+
 Resampling: the cost per 20 ms chunk of the microphone's converter (one stateful PyAV
 resampler) beside the baseline a hand-written converter would use, ``np.interp``.
 """
@@ -35,12 +39,14 @@ alsa.install(WORK / "alsa", pulse_socket=pulse.socket_path(WORK / "pulse"))
 
 import pyaudio  # noqa: E402
 
+import navtalk_sync as nt  # noqa: E402
 from navtalk_sync.audio.devices import (  # noqa: E402
     close_portaudio,
     find_input_device,
     open_portaudio,
 )
 from navtalk_sync.audio.microphone import SEND_RATE, Microphone, _ToSendRate  # noqa: E402
+from navtalk_sync.server import LocalServer  # noqa: E402
 
 LOUD = 2000
 
@@ -73,6 +79,31 @@ def microphone_latency(rig: pulse.PulseRig) -> float:
         heard.wait(10)
         player.wait(10)
     return heard_at[0] - started - 0.3
+
+
+def wire_latency(rig: pulse.PulseRig, server: LocalServer) -> float:
+    """From paplay's start to the first loud sample in what the local server received: the
+    microphone, the 64 ms chunking, the uplink queue and the socket."""
+    with nt.NavTalkClient(
+        server.license, url=server.url, avatar_name="navtalk.Leo", media=False
+    ) as client:
+        client.connect(timeout=10)
+        client.start_microphone(device=alsa.PACED_INPUT)
+        deadline = time.perf_counter() + 10
+        while client.stats()["microphone"]["captured_ms"] == 0 and time.perf_counter() < deadline:
+            time.sleep(0.01)
+        time.sleep(0.3)
+        started = time.perf_counter()
+        player = rig.play(burst())
+        heard_at = started + 10
+        while time.perf_counter() < started + 10:
+            received = np.frombuffer(server.received_audio(), "<i2")
+            if received.size and np.abs(received).max() > LOUD:
+                heard_at = time.perf_counter()
+                break
+            time.sleep(0.002)
+        player.wait(10)
+    return heard_at - started - 0.3
 
 
 def baseline_latency(rig: pulse.PulseRig) -> float:
@@ -133,6 +164,8 @@ def main() -> None:
     try:
         ours = [microphone_latency(rig) for _ in range(args.rounds)]
         base = [baseline_latency(rig) for _ in range(args.rounds)]
+        with LocalServer() as server:
+            wire = [wire_latency(rig, server) for _ in range(args.rounds)]
     finally:
         rig.stop()
         shutil.rmtree(WORK, ignore_errors=True)
@@ -143,6 +176,8 @@ def main() -> None:
         f"{_ms(base, statistics.median)}"
     )
     print(f"{'capture-to-sink latency, worst (ms)':<40}{_ms(ours, max)}{_ms(base, max)}")
+    print(f"{'capture-to-wire (client), median (ms)':<40}{_ms(wire, statistics.median)}{'-':>14}")
+    print(f"{'capture-to-wire (client), worst (ms)':<40}{_ms(wire, max)}{'-':>14}")
     print(f"{'resample 20 ms chunk 48->24 kHz (us)':<40}{pyav:>14.1f}{interp:>14.1f}")
     print("baseline: bare PyAudio read loop at 24 kHz; np.interp for resampling")
 
