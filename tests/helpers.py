@@ -8,8 +8,9 @@ from typing import Callable
 import numpy as np
 
 import navtalk_sync as nt
-from navtalk_sync.server import LocalServer
+from navtalk_sync.server import EspeakVoice, LocalServer
 from navtalk_sync.server.face import MOUTH_BOX
+from navtalk_sync.server.pcm import resample
 
 
 def client_for(server: LocalServer, **kw) -> nt.NavTalkClient:
@@ -32,3 +33,14 @@ def mouth_darkness(image: np.ndarray) -> float:
     x0, y0, x1, y1 = MOUTH_BOX
     box = image[int(y0 * height) : int(y1 * height), int(x0 * width) : int(x1 * width)]
     return float((box.astype(np.int32).sum(axis=2) < 3 * 80).mean())
+
+
+SENTENCE = "what is the weather like today"
+
+
+def spoken(text: str, rate: int = 48000) -> np.ndarray:
+    """``text`` said by eSpeak NG, as int16 mono at ``rate``, with silence around it."""
+    samples, native = EspeakVoice()(text)
+    voice = resample(samples, native, rate)
+    pad = np.zeros(rate // 2, np.int16)
+    return np.concatenate([pad, voice, pad, pad, pad]).astype(np.int16)

@@ -8,9 +8,10 @@ import sys
 from pathlib import Path
 
 import av
+import numpy as np
 import pytest
 
-from .helpers import mouth_darkness
+from .helpers import SENTENCE, mouth_darkness, spoken
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
@@ -51,3 +52,26 @@ def test_face_and_voice_example_saves_a_speaking_face_and_a_recording(tmp_path):
     with av.open(str(tmp_path / "avatar.mp4")) as recording:
         assert recording.streams.video and recording.streams.audio
         assert recording.duration / av.time_base > 2
+
+
+@pytest.mark.timeout(90)
+def test_voice_chat_example_hears_a_spoken_question_and_answers_it(alsa_rig):
+    """The default microphone and speaker are the test rig's virtual devices."""
+    alsa_rig.write_mic(spoken(SENTENCE), pad_seconds=10.0)
+    env = {k: v for k, v in os.environ.items() if k != "NAVTALK_LICENSE"}
+    result = subprocess.run(
+        [sys.executable, str(EXAMPLES / "voice_chat.py"), "12"],
+        capture_output=True,
+        text=True,
+        timeout=80,
+        env=env,
+    )
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith("Speak now")
+    you = next(line for line in lines if line.startswith("you:"))
+    assert len(set(SENTENCE.split()) - set(you.split())) <= 1
+    avatar = next(line for line in lines if line.startswith("avatar:"))
+    assert "You said:" in avatar
+    played = alsa_rig.read_speaker()
+    assert np.sqrt(np.mean(played.astype(np.float64) ** 2)) > 100  # the answer was heard

@@ -8,23 +8,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from navtalk_sync.server import EspeakVoice, LocalServer
-from navtalk_sync.server.pcm import resample
+from navtalk_sync.server import LocalServer
 
 from . import alsa
-from .helpers import client_for, wait_until
+from .helpers import SENTENCE, client_for, spoken, wait_until
 
 pytestmark = pytest.mark.timeout(90)
-
-SENTENCE = "what is the weather like today"
-
-
-def spoken(text: str, rate: int = 48000) -> np.ndarray:
-    """``text`` said by eSpeak NG, as int16 mono at ``rate``, with silence around it."""
-    samples, native = EspeakVoice()(text)
-    voice = resample(samples, native, rate)
-    pad = np.zeros(rate // 2, np.int16)
-    return np.concatenate([pad, voice, pad, pad, pad]).astype(np.int16)
 
 
 def words_heard(event) -> set[str]:
