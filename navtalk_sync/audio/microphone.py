@@ -25,7 +25,6 @@ the wall clock since it started), so the sink sees speech at the pace it was spo
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from typing import Any, Callable
 
@@ -33,7 +32,8 @@ import av
 import numpy as np
 import pyaudio
 
-from ..errors import AudioDeviceError, InvalidArgument, NavTalkError
+from ..errors import AudioDeviceError, InvalidArgument
+from .device_thread import DeviceThread
 from .devices import (
     AudioDevice,
     DeviceSpec,
@@ -61,7 +61,7 @@ LEAD_SECONDS = 0.2
 Sink = Callable[[np.ndarray], None]
 
 
-class Microphone:
+class Microphone(DeviceThread["_DeviceInput"]):
     """Captures an input device and delivers 24 kHz mono int16 chunks to ``sink``.
 
     ``device``: None/True for the default input device, an index, or (part of) a device name
@@ -112,12 +112,7 @@ class Microphone:
         self._sink = sink
         self._device_rate = device_rate
         self._muted = muted
-        self._lock = threading.Lock()
-        self._stopping = threading.Event()
-        self._thread: threading.Thread | None = None
-        self._input: _DeviceInput | None = None
-        self._starting = False
-        self._closed = False
+        super().__init__("Microphone", "navtalk-mic")
         self._error: str | None = None
         self._counts = {"captured": 0, "sent": 0, "muted": 0, "overflows": 0, "sink_errors": 0}
 
@@ -141,30 +136,11 @@ class Microphone:
         them), ``AudioDeviceError`` when the device cannot be opened, and ``NavTalkError`` after
         ``close()``.
         """
-        with self._lock:
-            if self._closed:
-                raise NavTalkError("this Microphone is closed; create a new one")
-            if self._thread is not None or self._starting:
-                return self
-            self._starting = True
-        try:
-            device_input = _DeviceInput.open(self.device, self.chunk_ms, self._device_rate)
-        except BaseException:
-            with self._lock:
-                self._starting = False
-            raise
-        with self._lock:
-            self._starting = False
-            if self._closed:
-                device_input.close()
-                raise NavTalkError("the Microphone was closed while it was starting")
-            self._input = device_input
-            self._thread = threading.Thread(
-                target=self._run, args=(device_input,), name="navtalk-mic", daemon=True
-            )
-            self._thread.start()
-        log.debug("microphone started: %s", device_input.describe())
+        super().start()
         return self
+
+    def _open_device(self) -> _DeviceInput:
+        return _DeviceInput.open(self.device, self.chunk_ms, self._device_rate)
 
     def close(self, timeout: float = 1.0) -> None:
         """Stop capturing and close the device (idempotent, any thread).
@@ -173,17 +149,7 @@ class Microphone:
         (one chunk). A thread stuck in a device that stopped responding is left to finish on
         its own (it is a daemon thread) and closes the device when the read returns.
         """
-        with self._lock:
-            if self._closed:
-                return
-            self._closed = True
-            thread = self._thread
-        self._stopping.set()
-        if thread is None or thread is threading.current_thread():
-            return
-        thread.join(timeout)
-        if thread.is_alive():
-            log.warning("the navtalk-mic thread did not stop within %.1f s", timeout)
+        super().close(timeout)
 
     # -- muting ------------------------------------------------------------------------------
 
@@ -211,7 +177,7 @@ class Microphone:
         (why the thread stopped early, else None).
         """
         counts = dict(self._counts)
-        device_input = self._input
+        device_input = self._device
         return {
             "captured_ms": counts["captured"] * 1000 / device_input.rate if device_input else 0.0,
             "sent_ms": counts["sent"] * 1000 / SEND_RATE,

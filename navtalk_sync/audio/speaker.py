@@ -18,12 +18,12 @@ clock: it never runs further ahead of real time than the device's latency plus
 from __future__ import annotations
 
 import logging
-import threading
 from typing import Any
 
 import numpy as np
 
-from ..errors import InvalidArgument, NavTalkError
+from ..errors import InvalidArgument
+from .device_thread import DeviceThread
 from .devices import DeviceSpec
 from .jitter import Pacer, PlaybackQueue
 from .output import BLOCK_SECONDS, DeviceOutput
@@ -39,7 +39,7 @@ PCM = bytes | bytearray | memoryview | np.ndarray
 LEAD_SECONDS = 0.05
 
 
-class Speaker:
+class Speaker(DeviceThread[DeviceOutput]):
     """Plays 16-bit PCM to an output device through a bounded jitter queue.
 
     ``device``: None/True for the default output device, an index, or (part of) a device name
@@ -90,12 +90,7 @@ class Speaker:
             prebuffer=round(prebuffer_ms / 1000 * sample_rate),
             prebuffer_seconds=prebuffer_ms / 1000,
         )
-        self._lock = threading.Lock()
-        self._stopping = threading.Event()
-        self._starting = False
-        self._closed = False
-        self._thread: threading.Thread | None = None
-        self._output: DeviceOutput | None = None
+        super().__init__("Speaker", "navtalk-speaker")
         self._error: str | None = None
 
     def __repr__(self) -> str:
@@ -117,36 +112,13 @@ class Speaker:
         them), ``AudioDeviceError`` when the device cannot be opened, and ``NavTalkError`` after
         ``close()``. Audio given to ``play()`` before ``start()`` is played once it runs.
         """
-        with self._lock:
-            if self._closed:
-                raise NavTalkError("this Speaker is closed; create a new one")
-            if self._thread is not None or self._starting:
-                return self
-            self._starting = True
-        try:
-            output = DeviceOutput.open(
-                self.device,
-                self.sample_rate,
-                self.channels,
-                self._device_rate,
-                self._device_channels,
-            )
-        except BaseException:
-            with self._lock:
-                self._starting = False
-            raise
-        with self._lock:
-            self._starting = False
-            if self._closed:
-                output.close()
-                raise NavTalkError("the Speaker was closed while it was starting")
-            self._output = output
-            self._thread = threading.Thread(
-                target=self._run, args=(output,), name="navtalk-speaker", daemon=True
-            )
-            self._thread.start()
-        log.debug("speaker started: %s", output.describe())
+        super().start()
         return self
+
+    def _open_device(self) -> DeviceOutput:
+        return DeviceOutput.open(
+            self.device, self.sample_rate, self.channels, self._device_rate, self._device_channels
+        )
 
     def close(self, timeout: float = 1.0) -> None:
         """Stop playing: drop what is queued, stop the thread, close the device (idempotent).
@@ -157,18 +129,10 @@ class Speaker:
         stuck in a device that stopped responding is left to finish on its own (it is a
         daemon thread) and closes the device when the write returns.
         """
-        with self._lock:
-            if self._closed:
-                return
-            self._closed = True
-            thread = self._thread
-        self._stopping.set()
-        self._queue.close()
-        if thread is None or thread is threading.current_thread():
-            return
-        thread.join(timeout)
-        if thread.is_alive():
-            log.warning("the navtalk-speaker thread did not stop within %.1f s", timeout)
+        super().close(timeout)
+
+    def _closing(self) -> None:
+        self._queue.close()  # wakes the thread waiting for audio
 
     # -- audio in ----------------------------------------------------------------------------
 
@@ -211,7 +175,7 @@ class Speaker:
         ``start()``) and ``error`` (why the thread stopped early, else None).
         """
         counts = self._queue.counts()
-        output = self._output
+        output = self._device
         return {
             "played_ms": self._ms(counts["played"]),
             "queued_ms": self._ms(counts["queued"]),
