@@ -15,12 +15,15 @@ plugged in while a speaker or microphone is open appears only after all of them 
 
 from __future__ import annotations
 
+import logging
 import threading
 
 import attrs
 import pyaudio
 
 from ..errors import AudioDeviceError, InvalidArgument
+
+log = logging.getLogger(__name__)
 
 __all__ = [
     "AudioDevice",
@@ -32,6 +35,8 @@ __all__ = [
     "find_input_device",
     "find_output_device",
     "list_audio_devices",
+    "open_stream",
+    "OpenStream",
     "open_portaudio",
     "supported_rate",
 ]
@@ -235,3 +240,60 @@ def _accepts(pa: pyaudio.PyAudio, index: int, channels: int, rate: int, output: 
         return bool(pa.is_format_supported(rate, **direction))
     except ValueError:
         return False
+
+
+def open_stream(
+    pa: pyaudio.PyAudio,
+    device: AudioDevice,
+    rate: int,
+    channels: int,
+    frames_per_buffer: int,
+    *,
+    output: bool,
+) -> pyaudio.Stream:
+    """A PCM16 stream on ``device``; ``AudioDeviceError`` saying what was refused."""
+    direction = "output" if output else "input"
+    try:
+        return pa.open(
+            format=pyaudio.paInt16,
+            channels=channels,
+            rate=rate,
+            output=output,
+            input=not output,
+            output_device_index=device.index if output else None,
+            input_device_index=None if output else device.index,
+            frames_per_buffer=frames_per_buffer,
+        )
+    except (OSError, ValueError) as exc:
+        raise AudioDeviceError(
+            f"could not open {direction} device {device.name!r} at {rate} Hz with "
+            f"{channels} channel(s): {exc}"
+        ) from exc
+
+
+class OpenStream:
+    """An open PyAudio stream with the PortAudio instance it came from (both released by
+    ``release()``), and what was opened."""
+
+    def __init__(
+        self, pa: pyaudio.PyAudio, stream: pyaudio.Stream, device: AudioDevice, rate: int,
+        channels: int,
+    ) -> None:  # fmt: skip
+        self._pa = pa
+        self._stream = stream
+        self.device = device
+        self.rate = rate
+        self.channels = channels
+
+    def describe(self) -> str:
+        return f"{self.device.name!r} at {self.rate} Hz, {self.channels} channel(s)"
+
+    def release(self) -> None:
+        """Stop and close the stream, then PortAudio, even when the device has gone."""
+        try:
+            self._stream.stop_stream()
+            self._stream.close()
+        except Exception as exc:  # the device may be gone; closing must still release it
+            log.debug("closing the stream of %r: %s", self.device.name, exc)
+        finally:
+            close_portaudio(self._pa)

@@ -37,10 +37,12 @@ from .device_thread import DeviceThread
 from .devices import (
     AudioDevice,
     DeviceSpec,
+    OpenStream,
     close_portaudio,
     device_info,
     find_input_device,
     open_portaudio,
+    open_stream,
     supported_rate,
 )
 
@@ -272,23 +274,14 @@ def _joined(frames: list[av.AudioFrame]) -> np.ndarray:
     return np.concatenate([frame.to_ndarray().reshape(-1) for frame in frames]).astype(np.int16)
 
 
-class _DeviceInput:
+class _DeviceInput(OpenStream):
     """One open PyAudio input stream; read and closed by the ``navtalk-mic`` thread."""
 
     def __init__(
-        self,
-        pa: pyaudio.PyAudio,
-        stream: pyaudio.Stream,
-        device: AudioDevice,
-        rate: int,
-        channels: int,
-        chunk: int,
-    ) -> None:
-        self._pa = pa
-        self._stream = stream
-        self.device = device
-        self.rate = rate
-        self.channels = channels
+        self, pa: pyaudio.PyAudio, stream: pyaudio.Stream, device: AudioDevice, rate: int,
+        channels: int, chunk: int,
+    ) -> None:  # fmt: skip
+        super().__init__(pa, stream, device, rate, channels)
         self._chunk = chunk
         # How long the device can be left unread before it drops audio: PortAudio's latency is
         # its buffer; a chunk more allows for the read in progress.
@@ -304,27 +297,18 @@ class _DeviceInput:
                 pa, device.index, channels, PREFERRED_DEVICE_RATE, output=False
             )
             chunk = max(1, round(rate * chunk_ms / 1000))
-            stream = _open_stream(pa, device, rate, channels, chunk)
+            stream = open_stream(pa, device, rate, channels, chunk, output=False)
         except BaseException:
             close_portaudio(pa)
             raise
         return cls(pa, stream, device, rate, channels, chunk)
-
-    def describe(self) -> str:
-        return f"{self.device.name!r} at {self.rate} Hz, {self.channels} channel(s)"
 
     def read(self) -> np.ndarray:
         data = self._stream.read(self._chunk, exception_on_overflow=False)
         return np.frombuffer(data, dtype="<i2").astype(np.int16).reshape(-1, self.channels)
 
     def close(self) -> None:
-        try:
-            self._stream.stop_stream()
-            self._stream.close()
-        except Exception as exc:  # the device may be gone; closing must still release it
-            log.debug("closing the input stream of %r: %s", self.device.name, exc)
-        finally:
-            close_portaudio(self._pa)
+        self.release()
 
 
 def _channels(pa: pyaudio.PyAudio, device: AudioDevice, forced_rate: int | None) -> int:
@@ -340,22 +324,3 @@ def _takes_mono(pa: pyaudio.PyAudio, device: AudioDevice, rate: int | None) -> b
     except AudioDeviceError:
         return False
     return True
-
-
-def _open_stream(
-    pa: pyaudio.PyAudio, device: AudioDevice, rate: int, channels: int, chunk: int
-) -> pyaudio.Stream:
-    try:
-        return pa.open(
-            format=pyaudio.paInt16,
-            channels=channels,
-            rate=rate,
-            input=True,
-            input_device_index=device.index,
-            frames_per_buffer=chunk,
-        )
-    except (OSError, ValueError) as exc:
-        raise AudioDeviceError(
-            f"could not open input device {device.name!r} at {rate} Hz with "
-            f"{channels} channel(s): {exc}"
-        ) from exc

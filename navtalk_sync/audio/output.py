@@ -18,10 +18,12 @@ from .devices import (
     AudioDevice,
     AudioDeviceError,
     DeviceSpec,
+    OpenStream,
     close_portaudio,
     device_info,
     find_output_device,
     open_portaudio,
+    open_stream,
     supported_rate,
 )
 
@@ -88,23 +90,14 @@ def _map_channels(frames: np.ndarray, channels: int) -> np.ndarray:
     return np.repeat(frames, channels, axis=1)
 
 
-class DeviceOutput:
+class DeviceOutput(OpenStream):
     """One open PyAudio output stream with its converter; closed by the speaker thread."""
 
     def __init__(
-        self,
-        pa: pyaudio.PyAudio,
-        stream: pyaudio.Stream,
-        device: AudioDevice,
-        rate: int,
-        channels: int,
-        converter: PcmConverter,
-    ) -> None:
-        self._pa = pa
-        self._stream = stream
-        self.device = device
-        self.rate = rate
-        self.channels = channels
+        self, pa: pyaudio.PyAudio, stream: pyaudio.Stream, device: AudioDevice, rate: int,
+        channels: int, converter: PcmConverter,
+    ) -> None:  # fmt: skip
+        super().__init__(pa, stream, device, rate, channels)
         self._converter = converter
         self._silence = bytes(2 * channels * max(1, round(rate * BLOCK_SECONDS)))
         self._tail_pending = False  # the resampler may hold the last samples written
@@ -125,15 +118,13 @@ class DeviceOutput:
             rate, out_channels = _pick_format(
                 pa, device, sample_rate, forced_rate, forced_channels or channels, forced_channels
             )
-            stream = _open_stream(pa, device, rate, out_channels)
+            frames = max(1, round(rate * BLOCK_SECONDS))
+            stream = open_stream(pa, device, rate, out_channels, frames, output=True)
         except BaseException:
             close_portaudio(pa)
             raise
         converter = PcmConverter(sample_rate, channels, rate, out_channels)
         return cls(pa, stream, device, rate, out_channels, converter)
-
-    def describe(self) -> str:
-        return f"{self.device.name!r} at {self.rate} Hz, {self.channels} channel(s)"
 
     def write(self, frames: np.ndarray) -> None:
         self._write(self._converter.convert(frames))
@@ -154,12 +145,10 @@ class DeviceOutput:
         try:
             if self._tail_pending:
                 self._write(self._converter.drain())
-            self._stream.stop_stream()
-            self._stream.close()
         except Exception as exc:  # the device may be gone; closing must still release it
-            log.debug("closing the output stream of %r: %s", self.device.name, exc)
+            log.debug("draining the output stream of %r: %s", self.device.name, exc)
         finally:
-            close_portaudio(self._pa)
+            self.release()
 
 
 def _pick_format(
@@ -187,22 +176,3 @@ def _pick_format(
         except AudioDeviceError as exc:
             refusal = exc
     raise refusal
-
-
-def _open_stream(
-    pa: pyaudio.PyAudio, device: AudioDevice, rate: int, channels: int
-) -> pyaudio.Stream:
-    try:
-        return pa.open(
-            format=pyaudio.paInt16,
-            channels=channels,
-            rate=rate,
-            output=True,
-            output_device_index=device.index,
-            frames_per_buffer=max(1, round(rate * BLOCK_SECONDS)),
-        )
-    except (OSError, ValueError) as exc:
-        raise AudioDeviceError(
-            f"could not open output device {device.name!r} at {rate} Hz with "
-            f"{channels} channel(s): {exc}"
-        ) from exc
