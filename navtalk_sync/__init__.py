@@ -39,6 +39,7 @@ from .errors import (
     TransportError,
 )
 from .events import Event
+from .history import History, Turn
 from .rtc.recorder import RecordingSummary
 from .rtc.video import VideoFrame
 from .rtc.voice import AvatarAudio
@@ -57,6 +58,8 @@ __all__ = [
     "AudioDevice",
     "AudioStream",
     "list_audio_devices",
+    "History",
+    "Turn",
     "Handle",
     "Subscription",
     "events",

@@ -32,6 +32,8 @@ from .events import (
     ResponseTranscriptDone,
     canonical_type,
 )
+from .history import History
+from .images import MIN_INTERVAL, ImageFeed, ImageInput, to_data_url
 from .rtc.media import AvatarMedia
 from .rtc.video import VideoFrame
 from .rtc.voice import AvatarAudio
@@ -93,7 +95,8 @@ class NavTalkClient:
         voice: str | None = None,
         prompt: str | None = None,
         tools: Sequence[Mapping[str, Any]] | None = None,
-        history: Iterable[str | Mapping[str, Any]] | None = None,
+        history: History | Iterable[str | Mapping[str, Any]] | None = None,
+        history_max_turns: int | None = None,
         greet_first: bool = False,
         model: str | None = None,
         connect_timeout: float = 15.0,
@@ -119,7 +122,8 @@ class NavTalkClient:
         self._settings = Settings.create(
             license,
             avatar_id=avatar_id, avatar_name=avatar_name, url=url, voice=voice, prompt=prompt,
-            tools=tools, history=history, greet_first=greet_first, model=model,
+            tools=tools, history=history, history_max_turns=history_max_turns,
+            greet_first=greet_first, model=model,
             connect_timeout=connect_timeout, send_timeout=send_timeout,
             close_timeout=close_timeout, ping_interval=ping_interval, ping_timeout=ping_timeout,
             event_queue_size=event_queue_size, send_queue_size=send_queue_size,
@@ -146,6 +150,9 @@ class NavTalkClient:
         self._closed = False
         self._close_done = threading.Event()
         self._ask_lock = threading.Lock()
+        # history and images (issue 6)
+        self._history = History(history.turns() if isinstance(history, History) else ())
+        self._image_feed: ImageFeed | None = None
 
     def __repr__(self) -> str:
         key, value = self._settings.avatar
@@ -187,6 +194,7 @@ class NavTalkClient:
             **(self._media.stats() if self._media else {}),
             **self._uplink.stats(),
             **self._microphone.stats(),
+            **(self._image_feed.stats() if self._image_feed else {}),
             "dispatch_queue_depth": self._bus.depth,
             "dispatch_queue_max_depth": self._bus.max_depth,
             "events_delivered": self._bus.delivered,
@@ -273,7 +281,7 @@ class NavTalkClient:
                 raise NotConnected("this client is closed; make a new NavTalkClient")
             if self._session is not None:
                 raise NavTalkError("connect() was already called on this client")
-            self._session = session = Session(self._settings, self._bus, self._media)
+            self._session = session = Session(self._settings, self._bus, self._media, self._history)
         self._uplink.attach(session)
         self._bus.start()
         try:
@@ -305,6 +313,7 @@ class NavTalkClient:
         try:
             # capture stops, then queued audio goes out while the socket is still open (bounded)
             self._microphone.stop(timeout * 0.2)
+            self.stop_image_feed(timeout * 0.2)
             self._uplink.close(timeout * 0.3)
             if self._session is not None:
                 self._session.close(timeout * 0.8)
@@ -540,6 +549,58 @@ class NavTalkClient:
         """Block until every piece of audio queued so far has been handed to the socket."""
         self._require_session()
         self._uplink.wait_sent(_check_timeout(timeout))
+
+    # ------------------------------------------------------------------ history and images
+
+    @property
+    def history(self) -> History:
+        """The conversation so far (a ``History``): typed and spoken user turns, replies, tool
+        calls and results, images sent, with timestamps. A ``History`` passed as ``history=``
+        is its beginning. ``client.history.save(path)`` keeps it for a later client."""
+        return self._history
+
+    def send_image(self, image: ImageInput, reply: bool = False) -> None:
+        """Show the avatar an image (protocol 10): a JPEG/PNG file path, JPEG/PNG bytes, or a
+        numpy ``uint8`` RGB array ``(height, width, 3)``.
+
+        It is sent as a JPEG data URL, at most 720 px on the long side, quality about 70.
+        ``reply=True`` asks the avatar to answer now; otherwise it is only added to the
+        context. Bad input raises ``InvalidArgument`` and sends nothing. Vision works only with
+        OpenAI-provider avatars.
+        """
+        session = self._require_session()
+        session.send(messages.input_image(to_data_url(image), reply=bool(reply)))
+
+    def start_image_feed(
+        self, source: Callable[[], ImageInput | None], interval: float = MIN_INTERVAL
+    ) -> None:
+        """Send ``source()``'s image every ``interval`` seconds (at least 2) with ``reply: 0``,
+        on the ``navtalk-image`` thread, until ``stop_image_feed()`` or ``close()``.
+
+        ``source`` returns an image (as ``send_image`` takes) or None to skip a period. A frame
+        that fails (the source raises, a bad image, the session not ready, a full send queue) is
+        skipped and counted in ``stats()``; nothing queues up behind a slow socket.
+        """
+        self._require_session()
+        feed = ImageFeed(source, self._send_from_feed, interval)
+        with self._lock:
+            if self._closed:
+                raise NotConnected("this client is closed")
+            if self._image_feed is not None and self._image_feed.running:
+                raise NavTalkError("an image feed is already running; stop_image_feed() first")
+            self._image_feed = feed.start()
+
+    def stop_image_feed(self, timeout: float = 1.0) -> bool:
+        """Stop the image feed (its thread is joined); False if none was running."""
+        with self._lock:
+            feed, self._image_feed = self._image_feed, None
+        if feed is None:
+            return False
+        feed.stop(_check_timeout(timeout))
+        return True
+
+    def _send_from_feed(self, message: Mapping[str, Any], timeout: float) -> None:
+        self._require_session().send(message, timeout)
 
     def _require_session(self) -> Session:
         session = self._session

@@ -106,6 +106,11 @@ def _positive_int(instance: Any, attribute: attrs.Attribute, value: Any) -> None
         raise ConfigError(f"{attribute.name} must be a positive integer, got {value!r}")
 
 
+def _optional_positive_int(instance: Any, attribute: attrs.Attribute, value: Any) -> None:
+    if value is not None:
+        _positive_int(instance, attribute, value)
+
+
 def _chunk_samples(instance: Any, attribute: attrs.Attribute, value: Any) -> None:
     if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 24_000:
         raise ConfigError(f"{attribute.name} must be an integer from 1 to 24000, got {value!r}")
@@ -251,6 +256,9 @@ class Settings:
     prompt: str | None = attrs.field(default=None, validator=_optional_text)
     tools: tuple[Mapping[str, Any], ...] = attrs.field(default=(), converter=_tool_schemas)
     history: tuple[str, ...] = attrs.field(default=(), converter=_history_turns)
+    # ---- history replay (issue 6: History)
+    #: replay only the last this many user turns of ``history`` (None: all of them)
+    history_max_turns: int | None = attrs.field(default=None, validator=_optional_positive_int)
     greet_first: bool = False
     model: str | None = attrs.field(default=None, validator=_optional_text)
     #: seconds connect() waits for realtime.session.updated
@@ -312,6 +320,13 @@ class Settings:
             raise ConfigError("audio_wait_for_media needs media=True (it waits for ICE)")
         if self.half_duplex and not self.media:
             raise ConfigError("half_duplex needs media=True (it listens to the avatar's voice)")
+        if len(self.replayed_history) > self.send_queue_size // 2:
+            # replayed from the reader thread, which must never wait for room in the queue
+            raise ConfigError(
+                f"{len(self.replayed_history)} history turns to replay do not fit in half the "
+                f"send queue ({self.send_queue_size}): pass history_max_turns=... or a larger "
+                "send_queue_size"
+            )
 
     @classmethod
     def create(cls, license: str | None = None, **options: Any) -> Settings:
@@ -325,6 +340,14 @@ class Settings:
             return cls(license=license, **options)
         except TypeError as exc:  # attrs reports missing/extra arguments as TypeError
             raise ConfigError(redact(str(exc))) from None
+
+    @property
+    def replayed_history(self) -> tuple[str, ...]:
+        """The user turns replayed after ``realtime.session.created``: the last
+        ``history_max_turns`` of ``history``."""
+        if self.history_max_turns is None:
+            return self.history
+        return self.history[-self.history_max_turns :]
 
     @property
     def avatar(self) -> tuple[str, str]:

@@ -46,6 +46,7 @@ from .events import (
 from .events import (
     Disconnected as DisconnectedEvent,
 )
+from .history import History
 from .rtc.media import AvatarMedia
 from .transport import Transport
 
@@ -82,8 +83,15 @@ READY_STATES = (State.SESSION_READY, State.LIVE)
 class Session:
     """One WebSocket session against a NavTalk(-compatible) server."""
 
-    def __init__(self, settings: Settings, bus: EventBus, media: AvatarMedia | None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        bus: EventBus,
+        media: AvatarMedia | None,
+        history: History | None = None,
+    ) -> None:
         self._settings = settings
+        self._history = history  # fed from the reader (events) and the senders (messages)
         self._bus = bus
         self._media = media
         self._lock = threading.RLock()
@@ -210,6 +218,8 @@ class Session:
             messages.encode(message), self._settings.send_timeout if timeout is None else timeout
         )
         self._count_request(message)
+        if self._history is not None:
+            self._history.observe_sent(message)
 
     def _count_request(self, message: Mapping[str, Any]) -> None:
         if message.get("type") == messages.RESPONSE_CREATE:
@@ -244,6 +254,8 @@ class Session:
             return
         event = parse_event(frame)
         self.events_received += 1
+        if self._history is not None:
+            self._history.observe(event)
         if isinstance(event, (ResponseAudioDone, ResponseError)) and self.responses_pending:
             # a reply ended; counted before anyone can see the event (ask() relies on it)
             self.responses_pending -= 1
@@ -270,9 +282,7 @@ class Session:
             error = NOTICE_ERRORS[event.type](event.message, event)
             self._end(error, code=None, reason=event.message)
         elif isinstance(event, SessionCreated):
-            # History goes between session.created and session.updated (protocol 3.3).
-            for turn in self._settings.history:
-                self._send_quietly(messages.user_text_item(turn))
+            self._replay_history()
         elif isinstance(event, SessionUpdated):
             with self._lock:
                 self._set_state(State.SESSION_READY)
@@ -282,6 +292,22 @@ class Session:
             if self._settings.greet_first and not self._greeted:
                 self._greeted = True
                 self._send_quietly(messages.response_create())
+
+    def _replay_history(self) -> None:
+        """User turns go between session.created and session.updated (protocol 3.3).
+
+        Sent from the reader thread without waiting: Settings keeps them within half the send
+        queue, which holds little else this early (the SDP answer, a few candidates).
+        """
+        transport = self._transport
+        for turn in self._settings.replayed_history:
+            if transport is None:
+                return
+            try:
+                transport.send(messages.encode(messages.user_text_item(turn)), 0.1)
+            except NavTalkError as exc:
+                log.warning("history replay stopped: %s", exc)
+                return
 
     # ------------------------------------------------------------------ media reactions
 

@@ -13,6 +13,8 @@ from typing import Callable
 
 import attrs
 
+from .images import SeenImage
+
 __all__ = ["Brain", "BrainRequest", "Reply", "RuleBrain", "reply_text"]
 
 
@@ -23,7 +25,8 @@ class BrainRequest:
     ``text`` is the latest user text not answered yet, or None when there is none (a
     "speak first" request). ``history`` holds every user text of the session so far, oldest
     first, including replayed history and ``text`` itself. ``voice``/``prompt`` come from the
-    client's configuration (else the avatar's defaults).
+    client's configuration (else the avatar's defaults). ``image`` is the image that asked
+    for this reply (``realtime.input_image`` with ``reply: 1``), else None.
     """
 
     text: str | None
@@ -31,6 +34,7 @@ class BrainRequest:
     voice: str | None = None
     prompt: str | None = None
     avatar_name: str | None = None
+    image: SeenImage | None = None
 
 
 @attrs.frozen
@@ -82,9 +86,14 @@ class RuleBrain:
        extra "." when it already ends with ".", "!" or "?").
 
     Matching ignores case and punctuation. ``voice`` and ``prompt`` are not used.
+
+    An image that asks for a reply comes before every rule: "I see a picture of <W>x<H>
+    pixels." (or "I could not make out that picture." when its header cannot be read).
     """
 
     def __call__(self, request: BrainRequest) -> Reply:
+        if request.image is not None:
+            return _describe_image(request.image)
         name = _display_name(request.avatar_name)
         if request.text is None:
             return Reply(f"Hello, I am {name}. How can I help you today?")
@@ -105,3 +114,9 @@ class RuleBrain:
 
     def __repr__(self) -> str:
         return "RuleBrain()"
+
+
+def _describe_image(image: SeenImage) -> Reply:
+    if not image.readable:
+        return Reply("I could not make out that picture.")
+    return Reply(f"I see a picture of {image.width}x{image.height} pixels.")

@@ -12,6 +12,7 @@ from typing import Any
 
 from .avatars import Avatar
 from .brain import BrainRequest
+from .images import SeenImage, inspect_data_url
 from .validate import (
     AudioAppend,
     ClientMessage,
@@ -39,6 +40,8 @@ class Conversation:
         self.audio_bytes = 0
         self.audio_chunks = 0
         self.images = 0
+        #: every realtime.input_image, in arrival order (issue 6: images)
+        self.seen_images: list[SeenImage] = []
         self.function_outputs: list[FunctionOutput] = []
 
     def apply(self, message: ClientMessage) -> BrainRequest | None:
@@ -58,7 +61,9 @@ class Conversation:
             self.audio_chunks += 1
         elif isinstance(message, ImageInput):
             self.images += 1
-            return self.take_request() if message.reply else None
+            image = inspect_data_url(message.data_url, message.reply)
+            self.seen_images.append(image)
+            return self.take_request(image) if message.reply else None
         elif isinstance(message, ResponseCreate):
             return self.take_request()
         return None
@@ -68,8 +73,11 @@ class Conversation:
         self._add_user_text(text)
         return self.take_request()
 
-    def take_request(self) -> BrainRequest:
-        """The request for the next reply; the pending text counts as answered from now on."""
+    def take_request(self, image: SeenImage | None = None) -> BrainRequest:
+        """The request for the next reply; the pending text counts as answered from now on.
+
+        ``image``: the image that asks for this reply (``reply: 1``), if one does.
+        """
         text, self.pending = self.pending, None
         return BrainRequest(
             text=text,
@@ -77,6 +85,7 @@ class Conversation:
             voice=self.voice,
             prompt=self.prompt,
             avatar_name=self.avatar_name,
+            image=image,
         )
 
     def end_history(self) -> None:
