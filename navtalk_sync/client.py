@@ -565,8 +565,9 @@ class NavTalkClient:
 
         It is sent as a JPEG data URL, at most 720 px on the long side, quality about 70.
         ``reply=True`` asks the avatar to answer now; otherwise it is only added to the
-        context. Bad input raises ``InvalidArgument`` and sends nothing. Vision works only with
-        OpenAI-provider avatars.
+        context. Bad input raises ``InvalidArgument`` and sends nothing. Converted in the
+        calling thread; queued like any message (a full send queue blocks up to
+        ``send_timeout``). Vision works only with OpenAI-provider avatars.
         """
         session = self._require_session()
         session.send(messages.input_image(to_data_url(image), reply=bool(reply)))
