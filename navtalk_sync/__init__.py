@@ -14,11 +14,14 @@ The local NavTalk-compatible server lives in ``navtalk_sync.server`` (``LocalSer
 from . import events, messages
 from .audio.devices import AudioDevice, list_audio_devices
 from .audio.uplink import AudioStream
+from .avatars import AvatarInfo, ProviderWarning, get_avatar
 from .client import NavTalkClient
 from .config import Settings, install_redaction, redact
 from .dispatch import Handle, Subscription
 from .errors import (
     AudioDeviceError,
+    AvatarLookupFailed,
+    AvatarNotFound,
     BackendError,
     ConfigError,
     ConnectionFailed,
@@ -85,12 +88,19 @@ __all__ = [
     "ConnectionLimitExceeded",
     "BackendError",
     "__version__",
+    # avatar lookup (issue 6)
+    "get_avatar",
+    "AvatarInfo",
+    "ProviderWarning",
+    "AvatarLookupFailed",
+    "AvatarNotFound",
 ]
 
 # No licence may reach a log handler, ours or websocket-client's trace output.
 install_redaction(
     __name__,
     f"{__name__}.client",
+    f"{__name__}.avatars",
     f"{__name__}.session",
     f"{__name__}.transport",
     f"{__name__}.dispatch",

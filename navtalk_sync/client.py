@@ -18,6 +18,7 @@ from . import messages
 from .audio.pcm import UPLINK_RATE, silence
 from .audio.uplink import AudioStream, AudioUplink, send_file
 from .audio.user_mic import UserMicrophone
+from .avatars import AvatarInfo, check_avatar
 from .config import DEFAULT_URL, Settings, record_path
 from .dispatch import EventBus, Handle, Subscription
 from .errors import InvalidArgument, NavTalkError, NavTalkTimeout, NotConnected, ResponseFailed
@@ -602,6 +603,15 @@ class NavTalkClient:
 
     def _send_from_feed(self, message: Mapping[str, Any], timeout: float) -> None:
         self._require_session().send(message, timeout)
+
+    # ------------------------------------------------------------------ avatar lookup
+
+    def check_avatar(self, timeout: float = 10.0, base_url: str | None = None) -> AvatarInfo:
+        """Look this client's avatar up over HTTPS (optional; before ``connect()`` if you like)
+        and warn (``ProviderWarning``) when its provider is not OpenAI, so tools and images
+        will not work. ``base_url`` defaults to the API beside ``url`` (see ``api_url_for``).
+        Raises ``AvatarNotFound`` / ``AvatarLookupFailed``."""
+        return check_avatar(self._settings, base_url=base_url, timeout=timeout)
 
     def _require_session(self) -> Session:
         session = self._session

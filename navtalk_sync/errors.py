@@ -11,6 +11,8 @@
     ├── Disconnected                     the session ended while a call was waiting
     ├── SubscriptionOverflow             an ``events()`` consumer fell too far behind
     ├── ResponseFailed                   the server reported that a reply failed
+    ├── AvatarLookupFailed               the avatar API (protocol 1.2) refused or failed
+    │   └── AvatarNotFound               no avatar has that name or id
     ├── MediaError                       the avatar's WebRTC media failed
     │   ├── AudioDeviceError             an audio device could not be opened, or failed
     │   └── RecordingError               a recording could not be started or written
@@ -75,6 +77,27 @@ class Disconnected(NavTalkError):
 
 class SubscriptionOverflow(NavTalkError):
     """An ``events()`` subscription's queue filled up: its consumer fell behind."""
+
+
+class AvatarLookupFailed(NavTalkError):
+    """An avatar lookup over HTTPS failed: unreachable, refused (e.g. a wrong licence), or an
+    answer whose envelope ``code`` is not 200.
+
+    ``status_code`` is the HTTP status (None when no answer came), ``code`` the envelope's code
+    (None when the answer had none), ``message`` the server's message (licence removed).
+    """
+
+    def __init__(
+        self, message: str, status_code: int | None = None, code: int | str | None = None
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status_code = status_code
+        self.code = code
+
+
+class AvatarNotFound(AvatarLookupFailed):
+    """No avatar has that name or id (HTTP 404, envelope code 404, or no data)."""
 
 
 class MediaError(NavTalkError):

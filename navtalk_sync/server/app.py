@@ -35,6 +35,7 @@ from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
 from . import ear, espeak
+from .avatar_api import API_PATH, AvatarApi
 from .avatars import DEFAULT_AVATARS, Avatar
 from .brain import Brain, RuleBrain
 from .connection import ServerContext, ServerSession
@@ -211,6 +212,13 @@ class LocalServer:
             raise ValueError("avatars must be a non-empty iterable of Avatar")
         if not callable(self._context.brain):
             raise TypeError("brain must be a callable taking a BrainRequest")
+        self._avatar_api = AvatarApi(  # protocol 1.2, on the WebSocket's host and port
+            self._context.avatars,
+            self._context.license,
+            self._context.accept_any_license,
+            self._faults,
+            self._context.video_size,
+        )
         self._lifecycle = threading.Lock()
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -246,6 +254,12 @@ class LocalServer:
         """``ws://<host>:<port>/wss/v2/realtime-chat``: the full endpoint."""
         host = f"[{self._host}]" if ":" in self._host else self._host
         return f"ws://{host}:{self.port}{ENDPOINT_PATH}"
+
+    @property
+    def http_url(self) -> str:
+        """``http://<host>:<port>/api/open/v1``: the avatar lookup API's base (protocol 1.2)."""
+        host = f"[{self._host}]" if ":" in self._host else self._host
+        return f"http://{host}:{self.port}{API_PATH}"
 
     @property
     def received(self) -> list[ReceivedMessage]:
@@ -563,7 +577,13 @@ class LocalServer:
         await asyncio.gather(*remaining, return_exceptions=True)
 
     def _process_request(self, connection: ServerConnection, request: Request) -> Response | None:
-        """Only the endpoint path upgrades; ``faults.reject_http`` refuses the upgrade."""
+        """Only the endpoint path upgrades; ``faults.reject_http`` refuses the upgrade.
+
+        Plain HTTP requests under ``API_PATH`` get the avatar API's answer instead.
+        """
+        answer = self._avatar_api.respond(request, self.http_url)
+        if answer is not None:
+            return answer
         path = request.path.partition("?")[0]
         if path != ENDPOINT_PATH:
             log.debug("refused an upgrade for path %s (404)", path)

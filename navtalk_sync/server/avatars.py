@@ -36,7 +36,8 @@ class Avatar:
     """One avatar. Real ids are 32 hex characters; any non-empty string is accepted here.
 
     ``voice`` and ``prompt`` are the avatar's console defaults; a client's
-    ``realtime.input_config`` overrides them for one session.
+    ``realtime.input_config`` overrides them for one session. ``provider_name`` is what the
+    avatar lookup API reports (protocol 1.2: only ``"openai"`` avatars take tools and images).
     """
 
     id: str = attrs.field(validator=_non_empty)
@@ -44,6 +45,7 @@ class Avatar:
     updated_at: float = 0.0
     voice: str | None = None
     prompt: str | None = None
+    provider_name: str = attrs.field(default="openai", validator=_non_empty)
 
 
 #: The 13 system avatars, ids = md5 of the name, all equally old.

@@ -56,6 +56,13 @@ def _http_status(instance: object, attribute: attrs.Attribute, value: int | None
         raise ValueError(f"{attribute.name} must be an HTTP error status (e.g. 401) or None")
 
 
+def _envelope_code(instance: object, attribute: attrs.Attribute, value: int | None) -> None:
+    if value is None:
+        return
+    if isinstance(value, bool) or not isinstance(value, int) or value == 200:
+        raise ValueError(f"{attribute.name} must be an integer other than 200, or None")
+
+
 @attrs.define
 class Faults:
     """What to break. Validators also run when a field is assigned later.
@@ -87,6 +94,11 @@ class Faults:
       is otherwise valid.
     - ``media_stop_after``: this many seconds after ICE connects, the face and voice stop
       for good (no more RTP) while ICE and the socket stay up.
+
+    Avatar lookup over HTTP (protocol 1.2):
+
+    - ``avatar_lookup_code``: the avatar endpoints answer HTTP 200 with this envelope ``code``
+      (any integer but 200, e.g. 500) and no data, after the licence check.
     """
 
     reject_http: int | None = attrs.field(default=None, validator=_http_status)
@@ -103,3 +115,4 @@ class Faults:
     no_offer: bool = False
     offer_unreachable: bool = False
     media_stop_after: float | None = attrs.field(default=None, validator=_optional_seconds)
+    avatar_lookup_code: int | None = attrs.field(default=None, validator=_envelope_code)

@@ -15,14 +15,18 @@ from typing import Any, Mapping
 __all__ = ["RedactingLogger", "redact"]
 
 _QUERY_LICENSE = re.compile(r"(license=)[^&#\s'\"]*", re.IGNORECASE)
+#: The avatar API takes the licence as a header too; websockets logs request headers at DEBUG.
+_HEADER_LICENSE = re.compile(r"^(<?\s*license:[ \t]*)\S.*$", re.IGNORECASE | re.MULTILINE)
 _KEY = re.compile(r"sk_navtalk_[A-Za-z0-9_\-]+")
 
 
 def redact(text: str, secret: str | None = None) -> str:
-    """``text`` without licences: ``license=...`` -> ``license=***``, keys -> ``sk_***``."""
+    """``text`` without licences: ``license=...`` -> ``license=***``, a ``license:`` header's
+    value -> ``***``, keys -> ``sk_***``."""
     if secret:
         text = text.replace(secret, "sk_***")
     text = _KEY.sub("sk_***", text)
+    text = _HEADER_LICENSE.sub(r"\1***", text)
     return _QUERY_LICENSE.sub(r"\1***", text)
 
 
