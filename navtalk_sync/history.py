@@ -119,6 +119,14 @@ class Turn:
             raise InvalidArgument(f"an incomplete turn {dict(record)!r}: {exc}") from None
 
 
+def _input_text(part: Any) -> str | None:
+    """The text of one ``input_text`` content part of a user message, else None."""
+    if isinstance(part, Mapping) and part.get("type") == "input_text":
+        text = part.get("text")
+        return text if isinstance(text, str) else None
+    return None
+
+
 class History:
     """The conversation of a client, oldest turn first; thread-safe and bounded.
 
@@ -202,8 +210,8 @@ class History:
             arguments = event.arguments_json
             if event.arguments is not None:
                 arguments = json.dumps(event.arguments, ensure_ascii=False)
-            self.add("assistant", "tool_call", arguments or "", name=event.name,
-                     call_id=event.call_id)  # fmt: skip
+            call_id = event.call_id
+            self.add("assistant", "tool_call", arguments or "", name=event.name, call_id=call_id)
 
     def observe_sent(self, message: Mapping[str, Any]) -> None:
         """Record what a message the client sent adds to the conversation."""
@@ -218,12 +226,10 @@ class History:
             return
         if item.get("type") == "function_call_output":
             output = item.get("output")
-            self.add("tool", "tool_result", output if isinstance(output, str) else "",
-                     call_id=item.get("call_id"))  # fmt: skip
+            output = output if isinstance(output, str) else ""
+            self.add("tool", "tool_result", output, call_id=item.get("call_id"))
         elif item.get("role") == "user":
-            parts = item.get("content") or ()
-            texts = [p["text"] for p in parts if isinstance(p, Mapping) and p.get("type")
-                     == "input_text" and isinstance(p.get("text"), str)]  # fmt: skip
+            texts = [text for text in map(_input_text, item.get("content") or ()) if text]
             if texts:
                 self.add("user", "text", "\n".join(texts))
 
