@@ -15,6 +15,7 @@ followed, so the header never reaches another host.
 
 from __future__ import annotations
 
+import http.client
 import ipaddress
 import json
 import logging
@@ -178,7 +179,7 @@ def check_avatar(
     )
     for problem in provider_problems(info, has_tools=bool(settings.tools)):
         log.warning("%s", problem)
-        warnings.warn(problem, ProviderWarning, stacklevel=3)
+        warnings.warn(problem, ProviderWarning, stacklevel=2)
     return info
 
 
@@ -268,10 +269,13 @@ def _fetch(url: str, key: str, timeout: float) -> tuple[int, bytes]:
     try:
         with _opener(url).open(request, timeout=timeout) as response:
             return response.status, response.read(MAX_ANSWER_BYTES + 1)
-    except urllib.error.HTTPError as exc:
+    except urllib.error.HTTPError as exc:  # an answer with an error status: keep its body
         with exc:
-            return exc.code, exc.read(MAX_ANSWER_BYTES + 1)
-    except (urllib.error.URLError, OSError) as exc:
+            try:
+                return exc.code, exc.read(MAX_ANSWER_BYTES + 1)
+            except (OSError, http.client.HTTPException):
+                return exc.code, b""
+    except (urllib.error.URLError, OSError, http.client.HTTPException) as exc:
         reason = getattr(exc, "reason", exc)
         raise AvatarLookupFailed(
             redact(f"the avatar API at {_origin(url)} could not be reached: {reason}")

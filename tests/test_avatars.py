@@ -269,3 +269,18 @@ def test_thumbnail_falls_back_to_url():
     info = nt.AvatarInfo.from_data({"id": "a", "url": "https://cdn.example.org/a.jpg"})
     assert info.thumbnail_url == info.url == "https://cdn.example.org/a.jpg"
     assert info.provider_name is None and info.supports_tools_and_images is None
+
+
+def test_answer_shapes_the_docs_leave_open_are_accepted():
+    """A string code and a list of avatars (exact name first) are read too (protocol 1.2)."""
+    from navtalk_sync.avatars import _choose, _unwrap
+
+    body = json.dumps(
+        {"code": "200", "data": [{"id": "1", "name": "Leo 2"}, {"id": "2", "name": "Leo"}]}
+    )
+    data = _unwrap(200, body.encode(), "avatar name 'Leo'")
+    assert _choose(data, "Leo", "avatar name 'Leo'")["id"] == "2"
+    with pytest.raises(nt.AvatarNotFound):
+        _choose(_unwrap(200, b'{"code": 200, "data": null}', "x"), None, "x")
+    with pytest.raises(nt.AvatarLookupFailed, match="not a JSON object"):
+        _unwrap(200, b"<html>", "x")
