@@ -14,6 +14,8 @@ import time
 import warnings
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, Sequence, TypeVar, overload
 
+import attrs
+
 from . import messages
 from .audio.pcm import UPLINK_RATE, silence
 from .audio.uplink import AudioStream, AudioUplink, send_file
@@ -39,6 +41,8 @@ from .rtc.media import AvatarMedia
 from .rtc.video import VideoFrame
 from .rtc.voice import AvatarAudio
 from .session import Session, State
+from .tool_calls import WATCHED_EVENTS, ToolRunner
+from .tools import DEFAULT_TOOL_TIMEOUT, Tool, ToolRegistry, make_tool
 
 if TYPE_CHECKING:
     from .rtc.recorder import RecordingSummary
@@ -95,7 +99,7 @@ class NavTalkClient:
         url: str = DEFAULT_URL,
         voice: str | None = None,
         prompt: str | None = None,
-        tools: Sequence[Mapping[str, Any]] | None = None,
+        tools: Sequence[Mapping[str, Any] | Callable[..., Any]] | None = None,
         history: History | Iterable[str | Mapping[str, Any]] | None = None,
         history_max_turns: int | None = None,
         greet_first: bool = False,
@@ -123,7 +127,7 @@ class NavTalkClient:
         self._settings = Settings.create(
             license,
             avatar_id=avatar_id, avatar_name=avatar_name, url=url, voice=voice, prompt=prompt,
-            tools=tools, history=history, history_max_turns=history_max_turns,
+            tools=_tool_schemas(tools), history=history, history_max_turns=history_max_turns,
             greet_first=greet_first, model=model,
             connect_timeout=connect_timeout, send_timeout=send_timeout,
             close_timeout=close_timeout, ping_interval=ping_interval, ping_timeout=ping_timeout,
@@ -154,6 +158,16 @@ class NavTalkClient:
         # history and images (issue 6)
         self._history = History(history.turns() if isinstance(history, History) else ())
         self._image_feed: ImageFeed | None = None
+        # function calling (issue 6): Python tools, answered on navtalk-tool-* workers
+        self._tools = ToolRegistry()
+        self._tool_runner = ToolRunner(
+            self._tools, self._send_tool_message, self._bus.publish, self._replies_pending
+        )
+        for watched in WATCHED_EVENTS:
+            self._bus.add(watched, self._tool_runner.on_event)
+        for function in tools or ():
+            if callable(function):
+                self.add_tool(function)
 
     def __repr__(self) -> str:
         key, value = self._settings.avatar
@@ -196,6 +210,7 @@ class NavTalkClient:
             **self._uplink.stats(),
             **self._microphone.stats(),
             **(self._image_feed.stats() if self._image_feed else {}),
+            **self._tool_runner.stats(),
             "dispatch_queue_depth": self._bus.depth,
             "dispatch_queue_max_depth": self._bus.max_depth,
             "events_delivered": self._bus.delivered,
@@ -282,6 +297,9 @@ class NavTalkClient:
                 raise NotConnected("this client is closed; make a new NavTalkClient")
             if self._session is not None:
                 raise NavTalkError("connect() was already called on this client")
+            if len(self._tools):  # sent on open with the schemas given as tools= (protocol 3.2)
+                tools = (*self._settings.tools, *self._tools.schemas())
+                self._settings = attrs.evolve(self._settings, tools=tools)
             self._session = session = Session(self._settings, self._bus, self._media, self._history)
         self._uplink.attach(session)
         self._bus.start()
@@ -315,6 +333,7 @@ class NavTalkClient:
             # capture stops, then queued audio goes out while the socket is still open (bounded)
             self._microphone.stop(timeout * 0.2)
             self.stop_image_feed(timeout * 0.2)
+            self._tool_runner.close(timeout * 0.2)
             self._uplink.close(timeout * 0.3)
             if self._session is not None:
                 self._session.close(timeout * 0.8)
@@ -613,6 +632,107 @@ class NavTalkClient:
         Raises ``AvatarNotFound`` / ``AvatarLookupFailed``."""
         return check_avatar(self._settings, base_url=base_url, timeout=timeout)
 
+    # ------------------------------------------------------------------ function calling
+
+    @overload
+    def tool(self, function: Callable[..., Any]) -> Callable[..., Any]: ...
+
+    @overload
+    def tool(
+        self,
+        function: None = None,
+        *,
+        name: str | None = None,
+        description: str | None = None,
+        parameters: Mapping[str, Any] | None = None,
+        timeout: float = DEFAULT_TOOL_TIMEOUT,
+        auto_reply: bool = True,
+    ) -> Callable[[Callable[..., Any]], Callable[..., Any]]: ...
+
+    def tool(self, function: Any = None, **options: Any) -> Any:
+        """Decorator: ``@client.tool`` or ``@client.tool(name=..., timeout=..., ...)`` registers
+        the function as a tool (see ``add_tool``) and returns it unchanged."""
+        if function is not None:
+            self.add_tool(function, **options)
+            return function
+
+        def register(fn: Callable[..., Any]) -> Callable[..., Any]:
+            self.add_tool(fn, **options)
+            return fn
+
+        return register
+
+    def add_tool(
+        self,
+        function: Callable[..., Any],
+        name: str | None = None,
+        description: str | None = None,
+        *,
+        parameters: Mapping[str, Any] | None = None,
+        timeout: float = DEFAULT_TOOL_TIMEOUT,
+        auto_reply: bool = True,
+    ) -> Tool:
+        """Let the avatar call ``function`` (protocol 9); register tools before ``connect()``.
+
+        The model is told its name, its docstring (the text before an ``Args:`` section) and
+        JSON-Schema parameters from its type hints (str, int, float, bool, Literal, Enum,
+        list, dict, Optional, ``Annotated[X, "description"]``; defaults make a parameter
+        optional), or ``parameters`` as given. A call runs it on a ``navtalk-tool-*`` worker
+        with the arguments converted to those types; its return value (JSON-encoded unless it
+        is a string) goes back as a ``function_call_output``, then ``response.create`` so the
+        avatar speaks about it (not with ``auto_reply=False``, for triggers such as hanging
+        up). A tool that raises, runs past ``timeout`` seconds or gets arguments that do not
+        fit answers the model with an error and publishes a ``client.tool_error`` event. Once
+        any tool is registered, calls of unknown tools are answered ``{"status": "ignored"}``.
+        """
+        with self._lock:
+            if self._session is not None or self._closed:
+                raise NavTalkError("tools are sent when a session opens: add them before connect()")
+            tool = make_tool(function, name, description, parameters, timeout, auto_reply)
+            if any(schema["name"] == tool.name for schema in self._settings.tools):
+                raise InvalidArgument(f"tools= already has a schema named {tool.name!r}")
+            return self._tools.add(tool)
+
+    @property
+    def tools(self) -> tuple[Tool, ...]:
+        """The Python tools registered with ``tool`` / ``add_tool`` / ``tools=``."""
+        return tuple(self._tools)
+
+    def wait_until_quiet(self, grace: float = 2.0, timeout: float = 60.0) -> None:
+        """Block until the avatar has finished speaking: no reply under way or asked for, and
+        ``grace`` seconds since the last one ended (``realtime.response.audio.done``), so the
+        last words have played. Raises ``NavTalkTimeout`` or ``NotConnected``."""
+        if isinstance(grace, bool) or not isinstance(grace, (int, float)) or grace < 0:
+            raise InvalidArgument(f"grace must be a number of seconds >= 0, got {grace!r}")
+        self._tool_runner.wait_until_quiet(float(grace), _check_timeout(timeout))
+
+    def after_reply(
+        self, function: Callable[[], Any], grace: float = 2.0, timeout: float = 60.0
+    ) -> None:
+        """Call ``function()`` on a tool worker once the avatar has finished speaking (as
+        ``wait_until_quiet``; also if that times out). For trigger tools, e.g. a tool that
+        hangs up: ``client.after_reply(client.close)`` lets the goodbye be heard first."""
+        _callable(function)
+        _check_timeout(timeout)
+
+        def run() -> None:
+            try:
+                self.wait_until_quiet(grace, timeout)
+            except NavTalkTimeout:
+                log.warning("after_reply(): the avatar was still speaking after %g s", timeout)
+            except NotConnected:
+                return  # closed meanwhile: nothing left to do it for
+            function()
+
+        self._tool_runner.run_later(run)
+
+    def _send_tool_message(self, message: Mapping[str, Any]) -> None:
+        self._require_session().send(message)
+
+    def _replies_pending(self) -> int:
+        session = self._session
+        return session.responses_pending if session is not None else 0
+
     def _require_session(self) -> Session:
         session = self._session
         if session is None:
@@ -657,6 +777,13 @@ class _ReplyCollector:
         if isinstance(event, ResponseTranscriptDone):
             return event.text if event.text is not None else "".join(self.parts)
         return None
+
+
+def _tool_schemas(tools: Any) -> Any:
+    """``tools=`` without its Python callables (those are registered with add_tool)."""
+    if isinstance(tools, (list, tuple)):
+        return [tool for tool in tools if not callable(tool)]
+    return tools
 
 
 def _callable(fn: Any) -> Any:

@@ -53,6 +53,7 @@ __all__ = [
     "Disconnected",
     "CallbackError",
     "MediaChanged",
+    "ToolFailed",
     "EVENT_TYPES",
     "LEGACY_NAMES",
     "CLIENT_EVENT_TYPES",
@@ -740,10 +741,28 @@ class MediaChanged(ClientEvent):
     reason: str | None = None
 
 
+@attrs.frozen(repr=False)
+class ToolFailed(ClientEvent):
+    """``client.tool_error``: a tool call could not be answered with the tool's result.
+
+    ``kind``: ``raised`` (the tool raised ``error``), ``timeout`` (it ran longer than its
+    timeout), ``bad_arguments`` (the arguments were not JSON or did not fit the parameters),
+    ``bad_result`` (the result could not be JSON-encoded), ``unknown`` (no tool of that name),
+    ``busy`` (too many calls waiting). The model got an error output saying ``message``.
+    """
+
+    name: str | None = None
+    call_id: str | None = None
+    kind: str = ""
+    message: str = ""
+    error: BaseException | None = None
+
+
 #: ``client.`` name -> class, for the client-side events.
 CLIENT_EVENT_TYPES: Mapping[str, type[ClientEvent]] = {
     "client.state": StateChanged,
     "client.disconnected": Disconnected,
     "client.callback_error": CallbackError,
     "client.media": MediaChanged,
+    "client.tool_error": ToolFailed,
 }

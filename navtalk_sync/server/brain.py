@@ -9,11 +9,12 @@ session goes on.
 from __future__ import annotations
 
 import re
-from typing import Callable
+from typing import Any, Callable, Mapping
 
 import attrs
 
 from .images import SeenImage
+from .tool_rule import ToolCall, ToolResult, choose_tool, speak_result
 
 __all__ = ["Brain", "BrainRequest", "Reply", "RuleBrain", "reply_text"]
 
@@ -35,6 +36,10 @@ class BrainRequest:
     prompt: str | None = None
     avatar_name: str | None = None
     image: SeenImage | None = None
+    #: function calling (protocol 9): the tools the client registered, and the output of the
+    #: tool this brain asked for (with a ``ToolCall``) when this request follows it
+    tools: tuple[Mapping[str, Any], ...] = ()
+    tool_result: ToolResult | None = None
 
 
 @attrs.frozen
@@ -44,7 +49,8 @@ class Reply:
     text: str
 
 
-Brain = Callable[[BrainRequest], Reply | str | None]
+#: A ``ToolCall`` result asks the client to run a tool instead of answering (protocol 9).
+Brain = Callable[[BrainRequest], Reply | ToolCall | str | None]
 
 
 def reply_text(result: object) -> str | None:
@@ -87,13 +93,19 @@ class RuleBrain:
 
     Matching ignores case and punctuation. ``voice`` and ``prompt`` are not used.
 
+    Function calling, before rules 3-7: a tool's output is answered with a sentence that
+    includes it (``tool_rule.speak_result``); a text that mentions a registered tool (see
+    ``tool_rule.choose_tool``) becomes a ``ToolCall`` with the arguments read from it.
+
     An image that asks for a reply comes before every rule: "I see a picture of <W>x<H>
     pixels." (or "I could not make out that picture." when its header cannot be read).
     """
 
-    def __call__(self, request: BrainRequest) -> Reply:
+    def __call__(self, request: BrainRequest) -> Reply | ToolCall:
         if request.image is not None:
             return _describe_image(request.image)
+        if request.tool_result is not None:
+            return Reply(speak_result(request.tool_result))
         name = _display_name(request.avatar_name)
         if request.text is None:
             return Reply(f"Hello, I am {name}. How can I help you today?")
@@ -101,6 +113,9 @@ class RuleBrain:
         joined = " ".join(words)
         if not words:
             return Reply("Sorry, I did not catch that.")
+        tool_call = choose_tool(request.text, request.tools) if request.tools else None
+        if tool_call is not None:
+            return tool_call
         if "what can you do" in joined:
             return Reply("I can chat with you, answer simple questions and repeat what you say.")
         if "your name" in joined:

@@ -49,6 +49,7 @@ from .mirror import PushedAudio
 from .offload import Offloader
 from .peer import ServerPeer
 from .records import ConnectionInfo, Journal, MediaInfo
+from .tool_rule import ToolCall, function_call_done
 from .uplink import SAMPLE_RATE as UPLINK_RATE
 from .vad import SPEECH_STARTED, EnergyVad
 from .voice import Voice, synthesize
@@ -406,7 +407,10 @@ class ServerSession:
         """Ask the brain and stream its answer. False once the connection is gone."""
         response_id = frames.new_response_id()
         try:
-            text = reply_text(await self._ctx.offloader.run(self._ctx.brain, request))
+            result = await self._ctx.offloader.run(self._ctx.brain, request)
+            if isinstance(result, ToolCall):
+                return await self._call_tool(response_id, result)
+            text = reply_text(result)
         except Exception as exc:
             log.debug("connection %d: brain failed: %r", self.id, exc)
             message = f"The reply failed: {type(exc).__name__}: {exc}"
@@ -416,6 +420,19 @@ class ServerSession:
             log.debug("connection %d: the brain gave no reply", self.id)
             return True
         return await self._stream(response_id, text)
+
+    async def _call_tool(self, response_id: str, call: ToolCall) -> bool:
+        """Ask the client to run a tool (protocol 9.3); the client's output and its next
+        ``response.create`` make the next request, which carries the result to the brain.
+
+        The response ends with ``audio.done`` like every reply of this server, so a client
+        counting its replies stays in step (the real service's choice is not known).
+        """
+        self._conversation.asked(call)
+        log.debug("connection %d: asking for tool %s (%s)", self.id, call.name, call.call_id)
+        await self._send(function_call_done(call, response_id))
+        await self._send(frames.audio_done(response_id, self._ctx.faults.legacy_names))
+        return True
 
     async def _stream(self, response_id: str, text: str) -> bool:
         faults = self._ctx.faults

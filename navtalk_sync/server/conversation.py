@@ -13,6 +13,7 @@ from typing import Any
 from .avatars import Avatar
 from .brain import BrainRequest
 from .images import SeenImage, inspect_data_url
+from .tool_rule import ToolCall, ToolResult
 from .validate import (
     AudioAppend,
     ClientMessage,
@@ -24,7 +25,10 @@ from .validate import (
     TextInput,
 )
 
-__all__ = ["Conversation"]
+__all__ = ["Conversation", "MAX_OPEN_CALLS"]
+
+#: Tool calls remembered while their output has not come.
+MAX_OPEN_CALLS = 64
 
 
 class Conversation:
@@ -43,6 +47,10 @@ class Conversation:
         #: every realtime.input_image, in arrival order (issue 6: images)
         self.seen_images: list[SeenImage] = []
         self.function_outputs: list[FunctionOutput] = []
+        #: function calling: calls asked for whose output has not come (by call id, at most
+        #: MAX_OPEN_CALLS, oldest forgotten first), and the output the next reply is about
+        self.open_calls: dict[str, ToolCall] = {}
+        self.tool_result: ToolResult | None = None
 
     def apply(self, message: ClientMessage) -> BrainRequest | None:
         """Take one message into account; return a request when it asks for an answer."""
@@ -56,6 +64,9 @@ class Conversation:
             self._add_user_text(message.text)
         elif isinstance(message, FunctionOutput):
             self.function_outputs.append(message)
+            call = self.open_calls.pop(message.call_id, None)
+            if call is not None:
+                self.tool_result = ToolResult(call, message.output)
         elif isinstance(message, AudioAppend):
             self.audio_bytes += message.size
             self.audio_chunks += 1
@@ -79,6 +90,7 @@ class Conversation:
         ``image``: the image that asks for this reply (``reply: 1``), if one does.
         """
         text, self.pending = self.pending, None
+        result, self.tool_result = self.tool_result, None
         return BrainRequest(
             text=text,
             history=tuple(self.user_texts),
@@ -86,7 +98,15 @@ class Conversation:
             prompt=self.prompt,
             avatar_name=self.avatar_name,
             image=image,
+            tools=self.tools,
+            tool_result=result,
         )
+
+    def asked(self, call: ToolCall) -> None:
+        """The brain asked the client for ``call``; its output will answer it."""
+        self.open_calls[call.call_id] = call
+        while len(self.open_calls) > MAX_OPEN_CALLS:
+            del self.open_calls[next(iter(self.open_calls))]
 
     def end_history(self) -> None:
         """At ``session.updated``: texts replayed as history are past turns, not questions."""

@@ -1,0 +1,347 @@
+"""Answering the model's tool calls (protocol 9.3-9.4) on a pool of worker threads.
+
+The dispatcher hands every ``function_call_arguments.delta``/``.done`` and reply event to
+``ToolRunner.on_event``, which only files them: a call goes into a bounded queue and runs on
+one of the ``navtalk-tool-<n>`` threads, never on the reader or the dispatcher, so a slow tool
+holds up neither events nor other callbacks. Each call is answered once, with whichever comes
+first: the tool's result, its exception, or its timeout (a ``navtalk-tool-timer`` thread per
+running call). The answer is a ``function_call_output`` item, then ``response.create`` unless
+the tool has ``auto_reply=False``. Anything but a result is also published as a
+``client.tool_error`` event (``ToolFailed``).
+
+Bounds and overflow policy: at most ``queue_size`` calls wait; a call beyond that is answered
+at once with a "busy" error output. Argument fragments (``.delta``) are kept for at most
+``MAX_PENDING_ARGUMENTS`` calls and ``MAX_ARGUMENT_CHARS`` characters each; beyond that the
+oldest call's fragments are forgotten.
+
+``wait_until_quiet`` is the helper for trigger-style tools ("hang up after the goodbye was
+spoken"): it returns once no reply is under way or asked for and ``grace`` seconds have passed
+since the last one ended (``realtime.response.audio.done``).
+"""
+
+from __future__ import annotations
+
+import collections
+import json
+import logging
+import queue
+import threading
+import time
+from typing import Any, Callable, Mapping
+
+from . import messages
+from .errors import NavTalkError, NavTalkTimeout, NotConnected
+from .events import (
+    Event,
+    FunctionCallArgumentsDelta,
+    FunctionCallArgumentsDone,
+    ResponseAudioDelta,
+    ResponseAudioDone,
+    ResponseError,
+    ResponseTranscriptDelta,
+    ResponseTranscriptDone,
+    ToolFailed,
+)
+from .tools import BadArguments, Tool, ToolRegistry
+
+__all__ = ["ToolRunner", "WATCHED_EVENTS", "MAX_PENDING_ARGUMENTS", "MAX_ARGUMENT_CHARS"]
+
+log = logging.getLogger(__name__)
+
+#: The events ``on_event`` wants to see.
+WATCHED_EVENTS = (FunctionCallArgumentsDelta, FunctionCallArgumentsDone, ResponseTranscriptDelta,
+                  ResponseTranscriptDone, ResponseAudioDelta, ResponseAudioDone,
+                  ResponseError)  # fmt: skip
+#: Calls whose argument fragments are kept while their ``.done`` has not come.
+MAX_PENDING_ARGUMENTS = 64
+#: Characters of argument fragments kept per call.
+MAX_ARGUMENT_CHARS = 1_000_000
+_POLL = 0.05  # seconds between looks at the reply state in wait_until_quiet
+
+Send = Callable[[Mapping[str, Any]], None]
+Publish = Callable[[Event], None]
+
+
+class _Call:
+    """One tool call, answered exactly once (by the worker or by its timer)."""
+
+    def __init__(self, event: FunctionCallArgumentsDone, arguments: Any, tool: Tool | None):
+        self.name = event.name
+        self.call_id = event.call_id
+        self.arguments = arguments  # a dict, or the text that was not a JSON object
+        self.tool = tool
+        self._answered = False
+        self._lock = threading.Lock()
+
+    def claim(self) -> bool:
+        """True for the first caller only: that one sends the answer."""
+        with self._lock:
+            first, self._answered = not self._answered, True
+            return first
+
+
+class _Job:
+    """Plain work for the pool (``after_reply``), not a tool call."""
+
+    def __init__(self, function: Callable[[], Any]) -> None:
+        self.function = function
+
+
+class ToolRunner:
+    """Runs the registered tools for one client and answers every call."""
+
+    def __init__(
+        self,
+        registry: ToolRegistry,
+        send: Send,
+        publish: Publish,
+        replies_pending: Callable[[], int],
+        workers: int = 4,
+        queue_size: int = 32,
+    ) -> None:
+        self._registry = registry
+        self._send = send
+        self._publish = publish
+        self._replies_pending = replies_pending
+        self._workers = workers
+        self._queue: queue.Queue[_Call | _Job | None] = queue.Queue(queue_size)
+        self._threads: list[threading.Thread] = []
+        self._lock = threading.Lock()
+        self._closed = threading.Event()
+        self._fragments: collections.OrderedDict[str, list[str]] = collections.OrderedDict()
+        # the avatar's replies, for wait_until_quiet (updated on the dispatcher)
+        self._speaking = False
+        self._reply_events = 0
+        self.calls = self.answered = self.failed = self.late_results = 0
+
+    # ------------------------------------------------------------------ events (dispatcher)
+
+    @property
+    def active(self) -> bool:
+        """Calls are answered only when the user registered Python tools: otherwise tool
+        calls stay the user's business (their own ``on()`` callbacks)."""
+        return len(self._registry) > 0
+
+    def on_event(self, event: Event) -> None:
+        """File one event; never blocks on a tool."""
+        if isinstance(event, FunctionCallArgumentsDelta):
+            self._keep_fragment(event)
+        elif isinstance(event, FunctionCallArgumentsDone):
+            self._submit(event)
+        else:
+            self._reply_events += 1
+            self._speaking = not isinstance(event, (ResponseAudioDone, ResponseError))
+
+    def _keep_fragment(self, event: FunctionCallArgumentsDelta) -> None:
+        if event.call_id is None or not self.active:
+            return
+        parts = self._fragments.setdefault(event.call_id, [])
+        if sum(map(len, parts)) + len(event.delta) <= MAX_ARGUMENT_CHARS:
+            parts.append(event.delta)
+        while len(self._fragments) > MAX_PENDING_ARGUMENTS:
+            self._fragments.popitem(last=False)
+
+    def _arguments(self, event: FunctionCallArgumentsDone) -> Any:
+        """The decoded object; else the text that came; deltas when nothing else came."""
+        fragments = self._fragments.pop(event.call_id, None) if event.call_id else None
+        if event.arguments is not None:
+            return dict(event.arguments)
+        if event.arguments_json is not None:
+            return event.arguments_json
+        if not fragments:
+            return {}
+        text = "".join(fragments)
+        try:
+            decoded = json.loads(text) if text.strip() else {}
+        except ValueError:
+            return text
+        return decoded if isinstance(decoded, dict) else text
+
+    def _submit(self, event: FunctionCallArgumentsDone) -> None:
+        if not self.active or self._closed.is_set():
+            return
+        self.calls += 1
+        call = _Call(event, self._arguments(event), self._registry.get(event.name))
+        if call.call_id is None:
+            log.warning("tool call %r came without a call id: its result cannot be sent", call.name)
+        self._start_workers()
+        try:
+            self._queue.put_nowait(call)
+        except queue.Full:
+            self._fail(call, "busy", "too many tool calls are waiting; try again later", None)
+
+    def run_later(self, function: Callable[[], Any]) -> None:
+        """Run ``function()`` on a worker (for ``after_reply``); raises if the pool is full."""
+        if self._closed.is_set():
+            raise NotConnected("the client is closed")
+        self._start_workers()
+        try:
+            self._queue.put_nowait(_Job(function))
+        except queue.Full:
+            raise NavTalkError("the tool workers are all busy; try again later") from None
+
+    # ------------------------------------------------------------------ workers
+
+    def _start_workers(self) -> None:
+        with self._lock:
+            if self._threads or self._closed.is_set():
+                return
+            for index in range(self._workers):
+                thread = threading.Thread(
+                    target=self._work, name=f"navtalk-tool-{index}", daemon=True
+                )
+                thread.start()
+                self._threads.append(thread)
+
+    def _work(self) -> None:
+        while True:
+            item = self._queue.get()
+            if item is None:
+                return
+            if isinstance(item, _Job):
+                try:
+                    item.function()
+                except Exception:
+                    log.exception("a job scheduled with after_reply() raised")
+            else:
+                self._run(item)
+
+    def _run(self, call: _Call) -> None:
+        tool = call.tool
+        if tool is None:
+            known = ", ".join(t.name for t in self._registry) or "none"
+            output = {"status": "ignored", "reason": f"no tool named {call.name!r}",
+                      "tools": known}  # fmt: skip
+            self._fail(call, "unknown", f"no tool named {call.name!r}", None, output)
+            return
+        if not isinstance(call.arguments, dict):
+            text = f"the arguments are not a JSON object: {str(call.arguments)[:200]!r}"
+            self._fail(call, "bad_arguments", text, None)
+            return
+        try:
+            kwargs = tool.arguments(call.arguments)
+        except BadArguments as exc:
+            self._fail(call, "bad_arguments", str(exc), exc)
+            return
+        timer = threading.Timer(tool.timeout, self._time_out, (call,))
+        timer.name = "navtalk-tool-timer"
+        timer.daemon = True
+        timer.start()
+        try:
+            result = tool.function(**kwargs)
+        except Exception as exc:
+            self._fail(call, "raised", f"{type(exc).__name__}: {exc}", exc)
+            return
+        finally:
+            timer.cancel()
+            timer.join()
+        self._deliver(call, tool, result)
+
+    def _deliver(self, call: _Call, tool: Tool, result: Any) -> None:
+        try:
+            output = result if isinstance(result, str) else json.dumps(result, ensure_ascii=False)
+        except (TypeError, ValueError) as exc:
+            text = f"the tool returned a value that is not JSON: {type(result).__name__}"
+            self._fail(call, "bad_result", text, exc)
+            return
+        if not call.claim():
+            self.late_results += 1
+            log.info("tool %s finished after its timeout; its result was dropped", call.name)
+            return
+        self.answered += 1
+        self._answer(call, output, tool.auto_reply)
+
+    def _time_out(self, call: _Call) -> None:
+        assert call.tool is not None
+        self._fail(call, "timeout", f"the tool did not finish within {call.tool.timeout:g} s",
+                   None)  # fmt: skip
+
+    def _fail(self, call: _Call, kind: str, message: str, error: BaseException | None,
+              output: Any = None) -> None:  # fmt: skip
+        """Tell the model (so it is not left waiting) and the user (an event)."""
+        if not call.claim():
+            return
+        self.failed += 1
+        log.warning("tool call %s failed (%s): %s", call.name, kind, message)
+        self._publish(ToolFailed(type="client.tool_error", name=call.name, call_id=call.call_id,
+                                 kind=kind, message=message, error=error))  # fmt: skip
+        if output is None:
+            output = {"status": "error", "error": message}
+        reply = call.tool.auto_reply if call.tool is not None else True
+        self._answer(call, json.dumps(output, ensure_ascii=False), reply)
+
+    def _answer(self, call: _Call, output: str, reply: bool) -> None:
+        if call.call_id is None:
+            return
+        try:
+            self._send(messages.function_call_output(call.call_id, output))
+            if reply:
+                self._send(messages.response_create())
+        except NavTalkError as exc:  # closed meanwhile, or a send queue that stays full
+            log.info("could not answer tool call %s: %s", call.name, exc)
+
+    # ------------------------------------------------------------------ quiet helper
+
+    def wait_until_quiet(self, grace: float, timeout: float) -> None:
+        """Block until no reply is under way or asked for, for ``grace`` seconds in a row.
+
+        Raises ``NavTalkTimeout`` after ``timeout``, ``NotConnected`` when closed meanwhile.
+        """
+        deadline = time.monotonic() + timeout
+        quiet_since: float | None = None
+        seen = self._reply_events
+        while True:
+            now = time.monotonic()
+            busy = self._speaking or self._replies_pending() > 0 or seen != self._reply_events
+            seen = self._reply_events
+            if busy:
+                quiet_since = None
+            elif quiet_since is None:
+                quiet_since = now
+            elif now - quiet_since >= grace:
+                return
+            if now >= deadline:
+                raise NavTalkTimeout("the avatar to finish speaking", timeout)
+            if self._closed.wait(_POLL):
+                raise NotConnected("the client was closed")
+
+    # ------------------------------------------------------------------ closing
+
+    def close(self, timeout: float) -> None:
+        """No new calls; wait up to ``timeout`` for running ones, then join the workers.
+
+        Safe from a tool itself (e.g. a tool that hangs up): its own thread is not joined.
+        """
+        self._closed.set()
+        with self._lock:
+            threads, self._threads = self._threads, []
+        deadline = time.monotonic() + timeout
+        for _ in threads:
+            while True:  # the sentinels queue behind waiting calls; drop those if need be
+                try:
+                    self._queue.put(None, timeout=max(0.01, deadline - time.monotonic()))
+                    break
+                except queue.Full:
+                    self._drop_waiting()
+        current = threading.current_thread()
+        for thread in threads:
+            if thread is not current:
+                thread.join(max(0.01, deadline - time.monotonic()))
+                if thread.is_alive():
+                    log.warning("a tool is still running after close(); %s is left", thread.name)
+
+    def _drop_waiting(self) -> None:
+        try:
+            item = self._queue.get_nowait()
+        except queue.Empty:
+            return
+        if isinstance(item, _Call):
+            log.info("tool call %s dropped: the client closed", item.name)
+
+    def stats(self) -> dict[str, int]:
+        return {
+            "tool_calls": self.calls,
+            "tool_calls_answered": self.answered,
+            "tool_calls_failed": self.failed,
+            "tool_late_results": self.late_results,
+        }
