@@ -262,7 +262,7 @@ class ToolRunner:
         if not call.claim():
             return
         self.failed += 1
-        log.warning("tool call %s failed (%s): %s", call.name, kind, message)
+        log.info("tool call %s failed (%s): %s", call.name, kind, message)  # and an event
         self._publish(ToolFailed(type="client.tool_error", name=call.name, call_id=call.call_id,
                                  kind=kind, message=message, error=error))  # fmt: skip
         if output is None:
