@@ -47,6 +47,7 @@ from .rtc.recorder import RecordingSummary
 from .rtc.video import VideoFrame
 from .rtc.voice import AvatarAudio
 from .session import State
+from .tools import Tool
 
 __version__ = "0.1.0"
 
@@ -63,6 +64,7 @@ __all__ = [
     "list_audio_devices",
     "History",
     "Turn",
+    "Tool",
     "Handle",
     "Subscription",
     "events",
