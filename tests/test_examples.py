@@ -70,7 +70,7 @@ def test_voice_chat_example_hears_a_spoken_question_and_answers_it(alsa_rig):
     lines = result.stdout.splitlines()
     assert lines[0].startswith("Speak now")
     you = next(line for line in lines if line.startswith("you:"))
-    assert len(set(SENTENCE.split()) - set(you.split())) <= 1
+    assert len(set(SENTENCE.split()) - set(you.split())) <= 2
     avatar = next(line for line in lines if line.startswith("avatar:"))
     assert "You said:" in avatar
     played = alsa_rig.read_speaker()

@@ -70,6 +70,11 @@ def words(text: str) -> list[str]:
     return re.findall(r"[a-z']+", text.lower())
 
 
+#: The word error allowed on the six-word sentence. eSpeak NG is not deterministic, and one
+#: word heard as two ("today" as "to a") already counts twice in the edit distance.
+MAX_WORD_ERRORS = 2
+
+
 def word_errors(heard: str, said: str) -> int:
     """Word-level edit distance."""
     a, b = words(heard), words(said)
@@ -201,7 +206,7 @@ def test_espeak_voice_speaks_and_pocketsphinx_hears_it():
     assert np.abs(samples.astype(np.int32)).max() == round(0.7 * 32767)
     assert EspeakVoice()("")[0].size == 0
     heard = ear.PocketsphinxEar()(resample(samples, rate, RATE), RATE)
-    assert word_errors(heard, SENTENCE) <= 1, heard
+    assert word_errors(heard, SENTENCE) <= MAX_WORD_ERRORS, heard
 
 
 def test_espeak_voice_is_safe_from_many_threads():
@@ -251,7 +256,7 @@ def test_a_spoken_sentence_is_heard_transcribed_and_answered(make_server, connec
     assert kinds.index(STARTED) < kinds.index(STOPPED) < kinds.index(HEARD) < kinds.index(DELTA)
     heard = frames[kinds.index(HEARD)]["data"]
     assert heard["content"] == heard["transcript"]
-    assert word_errors(heard["content"], SENTENCE) <= 1, heard["content"]
+    assert word_errors(heard["content"], SENTENCE) <= MAX_WORD_ERRORS, heard["content"]
     reply = frames[kinds.index(DONE)]["data"]["content"]
     assert reply == f"You said: {heard['content']}."  # the rule brain echoes what it heard
     assert server.received_audio() == audio.astype("<i2").tobytes()

@@ -39,7 +39,7 @@ def test_a_sentence_into_the_paced_microphone_is_heard_and_answered(server, puls
         reply = replies.get(timeout=30)
 
     expected = set(SENTENCE.split())
-    assert len(expected - words_heard(transcription)) <= 1  # a small word error is allowed
+    assert len(expected - words_heard(transcription)) <= 2  # a small word error is allowed
     assert reply.text.startswith("You said:")
 
 
@@ -53,7 +53,7 @@ def test_the_exact_microphone_feeds_the_server_what_was_captured(server, alsa_ri
         transcription = heard.get(timeout=30)
         assert client.stop_microphone() is True
         assert client.stop_microphone() is False
-    assert len(set(SENTENCE.split()) - words_heard(transcription)) <= 1
+    assert len(set(SENTENCE.split()) - words_heard(transcription)) <= 2
     received = np.frombuffer(server.received_audio(), "<i2").astype(np.float64)
     # on the wire at 24 kHz: at least up to the end of the speech, which is loud in it
     loud = np.flatnonzero(np.abs(sentence) > 1000)
