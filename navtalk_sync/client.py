@@ -11,7 +11,6 @@ import logging
 import os
 import threading
 import time
-import warnings
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, Sequence, TypeVar, overload
 
 import attrs
@@ -23,23 +22,22 @@ from .audio.user_mic import UserMicrophone
 from .avatars import AvatarInfo, check_avatar
 from .config import DEFAULT_URL, Settings, record_path
 from .dispatch import EventBus, Handle, Subscription
-from .errors import InvalidArgument, NavTalkError, NavTalkTimeout, NotConnected, ResponseFailed
+from .errors import InvalidArgument, NavTalkError, NavTalkTimeout, NotConnected
 from .events import (
-    CLIENT_EVENT_TYPES,
-    EVENT_TYPES,
     Event,
     IceServer,
     ResponseAudioDone,
     ResponseError,
     ResponseTranscriptDelta,
     ResponseTranscriptDone,
-    canonical_type,
 )
 from .history import History
 from .images import MIN_INTERVAL, ImageFeed, ImageInput, to_data_url
+from .replies import ReplyCollector
 from .rtc.media import AvatarMedia
 from .rtc.video import VideoFrame
 from .rtc.voice import AvatarAudio
+from .selectors import describe_selector, event_matcher, event_matchers
 from .session import Session, State
 from .tool_calls import WATCHED_EVENTS, ToolRunner
 from .tools import DEFAULT_TOOL_TIMEOUT, Tool, ToolRegistry, make_tool
@@ -52,35 +50,6 @@ __all__ = ["NavTalkClient"]
 log = logging.getLogger(__name__)
 
 F = TypeVar("F", bound=Callable[[Event], Any])
-
-
-def _matcher(what: str | type[Event]) -> str | type[Event]:
-    """Validate an event selector: ``"*"``, a wire or ``client.`` name, or an Event class."""
-    if isinstance(what, type) and issubclass(what, Event):
-        return what
-    if not isinstance(what, str) or not what:
-        raise InvalidArgument(
-            f"an event selector is '*', an event type name or an Event class, got {what!r}"
-        )
-    if what == "*":
-        return what
-    name = canonical_type(what)
-    if name.startswith("client."):
-        if name not in CLIENT_EVENT_TYPES:
-            known = ", ".join(sorted(CLIENT_EVENT_TYPES))
-            raise InvalidArgument(f"unknown client event {name!r}; known: {known}")
-    elif name not in EVENT_TYPES:
-        warnings.warn(
-            f"{name!r} is not a known NavTalk event type; only frames of exactly that type match",
-            stacklevel=3,
-        )
-    return name
-
-
-def _matchers(what: str | type[Event] | Iterable[str | type[Event]]) -> tuple[Any, ...]:
-    if isinstance(what, (str, type)):
-        return (_matcher(what),)
-    return tuple(_matcher(w) for w in what)
 
 
 class NavTalkClient:
@@ -233,7 +202,7 @@ class NavTalkClient:
         class (subclasses match too) or ``"*"``. Without ``callback`` it is a decorator that
         returns the function unchanged. Returns a handle for ``off()``.
         """
-        matcher = _matcher(what)
+        matcher = event_matcher(what)
         if callback is None:
 
             def register(fn: F) -> F:
@@ -259,7 +228,7 @@ class NavTalkClient:
         """
         if isinstance(maxsize, bool) or not isinstance(maxsize, int) or maxsize < 1:
             raise InvalidArgument(f"maxsize must be a positive integer, got {maxsize!r}")
-        return self._bus.subscribe(_matchers(what), maxsize)
+        return self._bus.subscribe(event_matchers(what), maxsize)
 
     def wait_for(
         self,
@@ -273,12 +242,12 @@ class NavTalkClient:
         ends first. The predicate runs in the calling thread.
         """
         deadline = time.monotonic() + _check_timeout(timeout)
-        with self._bus.subscribe(_matchers(what), 10_000) as sub:
+        with self._bus.subscribe(event_matchers(what), 10_000) as sub:
             while True:
                 try:
                     event = sub.get(max(0.0, deadline - time.monotonic()))
                 except NavTalkTimeout:
-                    raise NavTalkTimeout(_describe(what), timeout) from None
+                    raise NavTalkTimeout(describe_selector(what), timeout) from None
                 if predicate is None or predicate(event):
                     return event
 
@@ -454,7 +423,7 @@ class NavTalkClient:
                    ResponseError)  # fmt: skip
         session = self._require_session()
         with self._bus.subscribe(watched, 10_000) as sub:
-            reply = _ReplyCollector(skip=session.responses_pending)
+            reply = ReplyCollector(skip=session.responses_pending)
             self.send_text(text, respond=True)
             while True:
                 try:
@@ -740,45 +709,6 @@ class NavTalkClient:
         return session
 
 
-class _ReplyCollector:
-    """Puts one reply's text together from its transcript events (protocol 5.2, #17-#18).
-
-    ``skip`` replies that were asked for before (and have not ended) are let pass first: each
-    ends with ``audio.done`` (or an error), so the reply wanted is the one after them.
-    """
-
-    def __init__(self, skip: int) -> None:
-        self.skip = skip
-        self.response_id: str | None = None
-        self.parts: list[str] = []
-        self.started = False
-
-    def add(self, event: Event) -> str | None:
-        """Feed an event; returns the reply text once it is complete."""
-        ends_reply = isinstance(event, (ResponseAudioDone, ResponseError))
-        if self.skip:
-            self.skip -= 1 if ends_reply else 0
-            return None
-        if isinstance(event, ResponseError):
-            raise ResponseFailed(event.message or "the server reported a failed reply", event)
-        response_id = getattr(event, "response_id", None)
-        if isinstance(event, ResponseAudioDone):
-            # a server that sends no transcript.done ends the reply here
-            if self.started and response_id in (None, self.response_id):
-                return "".join(self.parts)
-            return None
-        if not self.started:
-            self.started, self.response_id = True, response_id
-        elif response_id is not None and response_id != self.response_id:
-            return None
-        if isinstance(event, ResponseTranscriptDelta):
-            self.parts.append(event.text)
-            return None
-        if isinstance(event, ResponseTranscriptDone):
-            return event.text if event.text is not None else "".join(self.parts)
-        return None
-
-
 def _tool_schemas(tools: Any) -> Any:
     """``tools=`` without its Python callables (those are registered with add_tool)."""
     if isinstance(tools, (list, tuple)):
@@ -796,11 +726,3 @@ def _check_timeout(timeout: Any) -> float:
     if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout > 0:
         raise InvalidArgument(f"timeout must be a positive number of seconds, got {timeout!r}")
     return float(timeout)
-
-
-def _describe(what: Any) -> str:
-    if isinstance(what, type):
-        return what.__name__
-    if isinstance(what, str):
-        return what
-    return " or ".join(_describe(w) for w in what)
