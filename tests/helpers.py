@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import time
+from pathlib import Path
 from typing import Callable
 
 import numpy as np
@@ -44,3 +48,21 @@ def spoken(text: str, rate: int = 48000) -> np.ndarray:
     voice = resample(samples, native, rate)
     pad = np.zeros(rate // 2, np.int16)
     return np.concatenate([pad, voice, pad, pad, pad]).astype(np.int16)
+
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+
+
+def run_example(name: str, *args: str, timeout: float = 50) -> subprocess.CompletedProcess:
+    """Run ``examples/<name>`` without a licence in the environment (it must need none);
+    fails the test unless it exits with 0."""
+    env = {k: v for k, v in os.environ.items() if k != "NAVTALK_LICENSE"}
+    result = subprocess.run(
+        [sys.executable, str(EXAMPLES / name), *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=env,
+    )
+    assert result.returncode == 0, result.stderr
+    return result

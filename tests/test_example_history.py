@@ -2,31 +2,18 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-from pathlib import Path
-
 import pytest
 
 import navtalk_sync as nt
 
-EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "history.py"
+from .helpers import run_example
 
 
 @pytest.mark.timeout(60)
 def test_history_example_remembers_yesterday(tmp_path):
     path = tmp_path / "conversation.json"
-    env = {k: v for k, v in os.environ.items() if k != "NAVTALK_LICENSE"}
-    result = subprocess.run(
-        [sys.executable, str(EXAMPLE), str(path)],
-        capture_output=True,
-        text=True,
-        timeout=50,
-        env=env,
-    )
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.splitlines() == [
+    lines = run_example("history.py", str(path), timeout=50).stdout.splitlines()
+    assert lines == [
         "-- yesterday --",
         "you:    I booked room 12 for two nights.",
         "avatar: You said: I booked room 12 for two nights.",

@@ -2,28 +2,16 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-from pathlib import Path
-
 import pytest
 
-EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+from .helpers import run_example
 
 
 @pytest.mark.timeout(90)
 def test_tools_example_books_a_table_refuses_a_big_one_and_hangs_up():
-    env = {k: v for k, v in os.environ.items() if k != "NAVTALK_LICENSE"}
-    result = subprocess.run(
-        [sys.executable, str(EXAMPLES / "tools.py")],
-        capture_output=True,
-        text=True,
-        timeout=80,
-        env=env,
-    )
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.splitlines() == [
+    result = run_example("tools.py", timeout=80)
+    lines = result.stdout.splitlines()
+    assert lines == [
         "you:    Please book a table for 4 at 7pm on the terrace.",
         "avatar: Book table says: booking T-1, table 4 guests at 7pm, terrace.",
         "you:    Book another table for 12 at 8pm.",

@@ -2,32 +2,17 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-from pathlib import Path
-
 import av
 import numpy as np
 import pytest
 
-from .helpers import SENTENCE, mouth_darkness, spoken
-
-EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+from .helpers import SENTENCE, mouth_darkness, run_example, spoken
 
 
 @pytest.mark.timeout(60)
 def test_minimal_example():
-    env = {k: v for k, v in os.environ.items() if k != "NAVTALK_LICENSE"}
-    result = subprocess.run(
-        [sys.executable, str(EXAMPLES / "minimal.py")],
-        capture_output=True,
-        text=True,
-        timeout=50,
-        env=env,
-    )
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.splitlines() == [
+    lines = run_example("minimal.py", timeout=50).stdout.splitlines()
+    assert lines == [
         "you:    What can you do?",
         "avatar: I can chat with you, answer simple questions and repeat what you say.",
     ]
@@ -35,16 +20,8 @@ def test_minimal_example():
 
 @pytest.mark.timeout(90)
 def test_face_and_voice_example_saves_a_speaking_face_and_a_recording(tmp_path):
-    env = {k: v for k, v in os.environ.items() if k != "NAVTALK_LICENSE"}
-    result = subprocess.run(
-        [sys.executable, str(EXAMPLES / "face_and_voice.py"), str(tmp_path)],
-        capture_output=True,
-        text=True,
-        timeout=80,
-        env=env,
-    )
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.splitlines()[0].startswith("avatar: I can chat with you")
+    lines = run_example("face_and_voice.py", str(tmp_path), timeout=80).stdout.splitlines()
+    assert lines[0].startswith("avatar: I can chat with you")
     with av.open(str(tmp_path / "avatar.png")) as picture:
         image = next(picture.decode(video=0)).to_ndarray(format="rgb24")
     assert image.shape == (512, 512, 3)
@@ -58,16 +35,7 @@ def test_face_and_voice_example_saves_a_speaking_face_and_a_recording(tmp_path):
 def test_voice_chat_example_hears_a_spoken_question_and_answers_it(alsa_rig):
     """The default microphone and speaker are the test rig's virtual devices."""
     alsa_rig.write_mic(spoken(SENTENCE), pad_seconds=10.0)
-    env = {k: v for k, v in os.environ.items() if k != "NAVTALK_LICENSE"}
-    result = subprocess.run(
-        [sys.executable, str(EXAMPLES / "voice_chat.py"), "12"],
-        capture_output=True,
-        text=True,
-        timeout=80,
-        env=env,
-    )
-    assert result.returncode == 0, result.stderr
-    lines = result.stdout.splitlines()
+    lines = run_example("voice_chat.py", "12", timeout=80).stdout.splitlines()
     assert lines[0].startswith("Speak now")
     you = next(line for line in lines if line.startswith("you:"))
     assert len(set(SENTENCE.split()) - set(you.split())) <= 2
