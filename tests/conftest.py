@@ -103,3 +103,25 @@ def make_server():
     for server in servers:
         server.stop()
     assert not [t for t in threading.enumerate() if t.name.startswith(THREAD_NAME)]
+
+
+@pytest.fixture
+def answerer():
+    """``answerer()``: a real aiortc peer that answers the local server's offer (see
+    tests/test_server_media.py); every one is closed after the test."""
+    from navtalk_sync.rtc import LoopThread
+    from tests.test_server_media import Answerer
+
+    portal = LoopThread("navtalk-test-rtc").start()
+    made: list[Answerer] = []
+
+    def make() -> Answerer:
+        made.append(Answerer(portal))
+        return made[-1]
+
+    yield make
+    try:
+        for peer in made:
+            peer.close()
+    finally:
+        portal.stop()

@@ -270,23 +270,6 @@ def connect():
         ws.close(timeout=0.5)
 
 
-@pytest.fixture
-def answerer():
-    portal = LoopThread("navtalk-test-rtc").start()
-    made: list[Answerer] = []
-
-    def make() -> Answerer:
-        made.append(Answerer(portal))
-        return made[-1]
-
-    yield make
-    try:
-        for peer in made:
-            peer.close()
-    finally:
-        portal.stop()
-
-
 def connected(server: LocalServer, connect, answerer) -> tuple[Signaling, Answerer]:
     """A session whose media is up (answer with embedded candidates) and whose frames flow."""
     signaling = connect(server)

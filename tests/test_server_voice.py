@@ -19,13 +19,12 @@ import numpy as np
 import pytest
 import websocket
 
-from navtalk_sync.rtc import LoopThread
 from navtalk_sync.rtc.ice import host_candidate_restriction, restrict_host_candidates
 from navtalk_sync.server import EspeakVoice, LocalServer, ToneVoice, ear, espeak
 from navtalk_sync.server.connection import NO_RECOGNIZER_MESSAGE
 from navtalk_sync.server.pcm import resample
 from navtalk_sync.server.vad import SPEECH_STARTED, SPEECH_STOPPED, EnergyVad, VadEvent
-from tests.test_server_media import SILENT, Answerer, Signaling, wait_until
+from tests.test_server_media import SILENT, Signaling, wait_until
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -104,24 +103,6 @@ def loopback_only():
     restrict_host_candidates(["127.0.0.1"])
     yield
     restrict_host_candidates(before)
-
-
-@pytest.fixture
-def answerer():
-    """``answerer()``: a real aiortc peer that answers the server's offer (closed after)."""
-    portal = LoopThread("navtalk-test-rtc").start()
-    made: list[Answerer] = []
-
-    def make() -> Answerer:
-        made.append(Answerer(portal))
-        return made[-1]
-
-    yield make
-    try:
-        for peer in made:
-            peer.close()
-    finally:
-        portal.stop()
 
 
 @pytest.fixture
