@@ -34,6 +34,7 @@ from .errors import (
     NavTalkError,
     NavTalkTimeout,
     NotConnected,
+    ReconnectFailed,
     RecordingError,
     ResponseFailed,
     ServerClosed,
@@ -43,6 +44,7 @@ from .errors import (
 )
 from .events import Event
 from .history import History, Turn
+from .retry import ReconnectPolicy
 from .rtc.recorder import RecordingSummary
 from .rtc.video import VideoFrame
 from .rtc.voice import AvatarAudio
@@ -96,6 +98,9 @@ __all__ = [
     "ProviderWarning",
     "AvatarLookupFailed",
     "AvatarNotFound",
+    # reliability (issue 7)
+    "ReconnectPolicy",
+    "ReconnectFailed",
 ]
 
 # No licence may reach a log handler, ours or websocket-client's trace output.
@@ -104,6 +109,7 @@ install_redaction(
     f"{__name__}.client",
     f"{__name__}.avatars",
     f"{__name__}.session",
+    f"{__name__}.connection",
     f"{__name__}.transport",
     f"{__name__}.dispatch",
     f"{__name__}.rtc.media",

@@ -1,7 +1,8 @@
 """``NavTalkClient``: the blocking facade a plain Python program uses.
 
-It owns the settings, the ``EventBus`` (callbacks and subscriptions) and the ``Session`` (the
-socket and the protocol), and turns them into calls that block with a timeout. Nothing here
+It owns the settings, the ``EventBus`` (callbacks and subscriptions) and the ``Connection`` (the
+current session, the socket and the protocol, and reconnection), and turns them into calls that
+block with a timeout. Nothing here
 runs on the reader thread.
 """
 
@@ -21,8 +22,10 @@ from .audio.uplink import AudioStream, AudioUplink, send_file
 from .audio.user_mic import UserMicrophone
 from .avatars import AvatarInfo, check_avatar
 from .config import DEFAULT_URL, Settings, record_path
+from .connection import Connection
 from .dispatch import EventBus, Handle, Subscription
-from .errors import InvalidArgument, NavTalkError, NavTalkTimeout, NotConnected
+from .errors import Disconnected, InvalidArgument, NavTalkError, NavTalkTimeout, NotConnected
+from .events import Disconnected as DisconnectedEvent
 from .events import (
     Event,
     IceServer,
@@ -34,11 +37,12 @@ from .events import (
 from .history import History
 from .images import MIN_INTERVAL, ImageFeed, ImageInput, to_data_url
 from .replies import ReplyCollector
+from .retry import ReconnectPolicy
 from .rtc.media import AvatarMedia
 from .rtc.video import VideoFrame
 from .rtc.voice import AvatarAudio
 from .selectors import describe_selector, event_matcher, event_matchers
-from .session import Session, State
+from .session import State
 from .tool_calls import WATCHED_EVENTS, ToolRunner
 from .tools import DEFAULT_TOOL_TIMEOUT, Tool, ToolRegistry, make_tool
 
@@ -80,6 +84,7 @@ class NavTalkClient:
         ping_timeout: float = 10.0,
         event_queue_size: int = 10_000,
         send_queue_size: int = 256,
+        reconnect: bool | ReconnectPolicy = False,
         media: bool = True,
         speaker: bool | int | str | None = None,
         record: str | os.PathLike[str] | None = None,
@@ -101,6 +106,7 @@ class NavTalkClient:
             connect_timeout=connect_timeout, send_timeout=send_timeout,
             close_timeout=close_timeout, ping_interval=ping_interval, ping_timeout=ping_timeout,
             event_queue_size=event_queue_size, send_queue_size=send_queue_size,
+            reconnect=reconnect,
             media=media, speaker=speaker, record=record, ice_host_addresses=ice_host_addresses,
             stun_fallback=stun_fallback, media_timeout=media_timeout,
             stall_timeout=stall_timeout, media_required=media_required,
@@ -120,12 +126,13 @@ class NavTalkClient:
         if self._media is not None and self._settings.half_duplex:
             self._media.on_speaking(self._microphone.avatar_speaking)
         self._lock = threading.Lock()
-        self._session: Session | None = None
+        self._connection: Connection | None = None
         self._closed = False
         self._close_done = threading.Event()
         self._ask_lock = threading.Lock()
         # history and images (issue 6)
         self._history = History(history.turns() if isinstance(history, History) else ())
+        self._seed_turns = () if isinstance(history, History) else self._settings.history
         self._image_feed: ImageFeed | None = None
         # function calling (issue 6): Python tools, answered on navtalk-tool-* workers
         self._tools = ToolRegistry()
@@ -151,30 +158,31 @@ class NavTalkClient:
     @property
     def state(self) -> State:
         """The connection state (a ``State``, equal to its string value)."""
-        if self._session is not None:
-            return self._session.state
+        if self._connection is not None:
+            return self._connection.state
         return State.CLOSED if self._closed else State.IDLE
 
     @property
     def session_id(self) -> str | None:
         """From ``conversation.connected.success``."""
-        return self._session.session_id if self._session else None
+        return self._connection.session_id if self._connection else None
 
     @property
     def ice_servers(self) -> tuple[IceServer, ...]:
         """From ``conversation.connected.success``."""
-        return self._session.ice_servers if self._session else ()
+        return self._connection.ice_servers if self._connection else ()
 
     @property
     def error(self) -> NavTalkError | None:
-        """Why the session ended, when it did not end by ``close()``."""
-        return self._session.end_error if self._session else None
+        """Why the conversation ended, when it did not end by ``close()`` (None while a
+        reconnection is under way)."""
+        return self._connection.end_error if self._connection else None
 
     def stats(self) -> dict[str, Any]:
         """Counters and queue depths (a snapshot)."""
-        session = self._session.stats() if self._session else {"state": self.state.value}
+        link = self._connection.stats() if self._connection else {"state": self.state.value}
         return {
-            **session,
+            **link,
             **(self._media.stats() if self._media else {}),
             **self._uplink.stats(),
             **self._microphone.stats(),
@@ -182,6 +190,8 @@ class NavTalkClient:
             **self._tool_runner.stats(),
             "dispatch_queue_depth": self._bus.depth,
             "dispatch_queue_max_depth": self._bus.max_depth,
+            "dispatch_reader_waits": self._bus.reader_waits,
+            "dispatch_reader_wait_seconds": round(self._bus.reader_wait_seconds, 3),
             "events_delivered": self._bus.delivered,
             "callback_errors": self._bus.callback_errors,
             "events_discarded_at_close": self._bus.discarded,
@@ -264,16 +274,18 @@ class NavTalkClient:
         with self._lock:
             if self._closed:
                 raise NotConnected("this client is closed; make a new NavTalkClient")
-            if self._session is not None:
+            if self._connection is not None:
                 raise NavTalkError("connect() was already called on this client")
             if len(self._tools):  # sent on open with the schemas given as tools= (protocol 3.2)
                 tools = (*self._settings.tools, *self._tools.schemas())
                 self._settings = attrs.evolve(self._settings, tools=tools)
-            self._session = session = Session(self._settings, self._bus, self._media, self._history)
-        self._uplink.attach(session)
+            self._connection = connection = Connection(
+                self._settings, self._bus, self._media, self._history, self._replay_turns
+            )
+        self._uplink.attach(connection)
         self._bus.start()
         try:
-            session.open(timeout)
+            connection.open(timeout)
         except NavTalkError:
             self.close()
             raise
@@ -304,8 +316,8 @@ class NavTalkClient:
             self.stop_image_feed(timeout * 0.2)
             self._tool_runner.close(timeout * 0.2)
             self._uplink.close(timeout * 0.3)
-            if self._session is not None:
-                self._session.close(timeout * 0.8)
+            if self._connection is not None:
+                self._connection.close(timeout * 0.8)
             else:
                 if self._media is not None:
                     self._media.close(timeout * 0.5)
@@ -390,16 +402,16 @@ class NavTalkClient:
                 "send_message() takes a client message from navtalk_sync.messages "
                 f"(types: {', '.join(sorted(messages.CLIENT_MESSAGE_TYPES))})"
             )
-        self._require_session().send(message)
+        self._require_connection().send(message)
 
     def send_text(self, text: str, respond: bool = True) -> None:
         """Say ``text`` as the user; with ``respond`` the avatar answers it (C3, then C5)."""
         if not isinstance(text, str) or not text.strip():
             raise InvalidArgument(f"text must be a non-empty string, got {text!r}")
-        session = self._require_session()
-        session.send(messages.user_text_item(text))
+        connection = self._require_connection()
+        connection.send(messages.user_text_item(text))
         if respond:
-            session.send(messages.response_create())
+            connection.send(messages.response_create())
 
     def ask(self, text: str, timeout: float = 30.0) -> str:
         """Say ``text`` and block until the avatar's whole reply text has arrived.
@@ -408,7 +420,8 @@ class NavTalkClient:
         server sends no final text. Replies asked for earlier (``greet_first``, an earlier
         ``send_text``) are let pass first; calls from several threads take turns. A reply the
         server starts on its own (to speech) while ask() waits can be taken for the answer.
-        Raises ``NavTalkTimeout``, ``ResponseFailed``, or the session's end error.
+        Raises ``NavTalkTimeout``, ``ResponseFailed``, or the error that ended the session
+        (also when a reconnection follows: the new session does not know the question).
         """
         deadline = time.monotonic() + _check_timeout(timeout)
         if not self._ask_lock.acquire(timeout=timeout):
@@ -420,16 +433,19 @@ class NavTalkClient:
 
     def _ask(self, text: str, deadline: float, timeout: float) -> str:
         watched = (ResponseTranscriptDelta, ResponseTranscriptDone, ResponseAudioDone,
-                   ResponseError)  # fmt: skip
-        session = self._require_session()
+                   ResponseError, DisconnectedEvent)  # fmt: skip
+        connection = self._require_connection()
         with self._bus.subscribe(watched, 10_000) as sub:
-            reply = ReplyCollector(skip=session.responses_pending)
+            reply = ReplyCollector(skip=connection.responses_pending)
             self.send_text(text, respond=True)
             while True:
                 try:
                     event = sub.get(max(0.0, deadline - time.monotonic()))
                 except NavTalkTimeout:
                     raise NavTalkTimeout("the reply to ask()", timeout) from None
+                if isinstance(event, DisconnectedEvent):
+                    # even when a new session follows: it knows nothing of this question
+                    raise _lost(event)
                 result = reply.add(event)
                 if result is not None:
                     return result
@@ -454,7 +470,7 @@ class NavTalkClient:
         ``NavTalkTimeout`` (the part queued before still goes out). Bad audio raises
         ``InvalidArgument`` and queues nothing.
         """
-        self._require_session()
+        self._require_connection()
         stream = self._uplink.stream("send_audio")
         stream.write(samples, sample_rate, channels)
         stream.flush()
@@ -468,7 +484,7 @@ class NavTalkClient:
         unsupported file raises ``InvalidArgument`` before anything is sent; ``close()`` from
         another thread ends a paced send (``NotConnected``). Queueing is as in send_audio().
         """
-        self._require_session()
+        self._require_connection()
         return send_file(self._uplink, path, realtime)
 
     def send_silence(self, seconds: float) -> None:
@@ -494,14 +510,14 @@ class NavTalkClient:
         Sends ``silence_tail`` seconds of zeros (so the last word is not cut; 0 for none) and
         then ``realtime.input_audio_buffer.commit``, after all audio queued before it.
         """
-        self._require_session()
+        self._require_connection()
         self._uplink.commit(silence_tail)
 
     def clear_audio(self) -> int:
         """Transparency mode: drop the audio not yet sent here, and ask the server to drop
         what it has queued (``realtime.input_audio_buffer.clear``). Returns how many queued
         pieces were dropped on this side."""
-        self._require_session()
+        self._require_connection()
         return self._uplink.clear()
 
     def start_microphone(
@@ -518,7 +534,7 @@ class NavTalkClient:
         (``InvalidArgument`` listing the inputs, or ``AudioDeviceError``). Through PulseAudio
         the first audio can take a moment to flow: start it before asking the user to speak.
         """
-        self._require_session()
+        self._require_connection()
         self._microphone.start(device, device_rate)
 
     def stop_microphone(self, timeout: float = 1.0) -> bool:
@@ -536,7 +552,7 @@ class NavTalkClient:
 
     def wait_audio_sent(self, timeout: float = 10.0) -> None:
         """Block until every piece of audio queued so far has been handed to the socket."""
-        self._require_session()
+        self._require_connection()
         self._uplink.wait_sent(_check_timeout(timeout))
 
     # ------------------------------------------------------------------ history and images
@@ -558,8 +574,8 @@ class NavTalkClient:
         calling thread; queued like any message (a full send queue blocks up to
         ``send_timeout``). Vision works only with OpenAI-provider avatars.
         """
-        session = self._require_session()
-        session.send(messages.input_image(to_data_url(image), reply=bool(reply)))
+        connection = self._require_connection()
+        connection.send(messages.input_image(to_data_url(image), reply=bool(reply)))
 
     def start_image_feed(
         self, source: Callable[[], ImageInput | None], interval: float = MIN_INTERVAL
@@ -571,7 +587,7 @@ class NavTalkClient:
         that fails (the source raises, a bad image, the session not ready, a full send queue) is
         skipped and counted in ``stats()``; nothing queues up behind a slow socket.
         """
-        self._require_session()
+        self._require_connection()
         feed = ImageFeed(source, self._send_from_feed, interval)
         with self._lock:
             if self._closed:
@@ -590,7 +606,7 @@ class NavTalkClient:
         return True
 
     def _send_from_feed(self, message: Mapping[str, Any], timeout: float) -> None:
-        self._require_session().send(message, timeout)
+        self._require_connection().send(message, timeout)
 
     # ------------------------------------------------------------------ avatar lookup
 
@@ -655,7 +671,7 @@ class NavTalkClient:
         any tool is registered, calls of unknown tools are answered ``{"status": "ignored"}``.
         """
         with self._lock:
-            if self._session is not None or self._closed:
+            if self._connection is not None or self._closed:
                 raise NavTalkError("tools are sent when a session opens: add them before connect()")
             tool = make_tool(function, name, description, parameters, timeout, auto_reply)
             if any(schema["name"] == tool.name for schema in self._settings.tools):
@@ -696,17 +712,32 @@ class NavTalkClient:
         self._tool_runner.run_later(run)
 
     def _send_tool_message(self, message: Mapping[str, Any]) -> None:
-        self._require_session().send(message)
+        self._require_connection().send(message)
 
     def _replies_pending(self) -> int:
-        session = self._session
-        return session.responses_pending if session is not None else 0
+        connection = self._connection
+        return connection.responses_pending if connection is not None else 0
 
-    def _require_session(self) -> Session:
-        session = self._session
-        if session is None:
+    def _replay_turns(self) -> tuple[str, ...]:
+        """The user turns a new session replays after a reconnection: those given as
+        ``history=`` (unless it was a ``History``, which ``self._history`` continues), then
+        every one said since."""
+        return (*self._seed_turns, *self._history.user_texts())
+
+    def _require_connection(self) -> Connection:
+        connection = self._connection
+        if connection is None:
             raise NotConnected("not connected; call connect() first")
-        return session
+        return connection
+
+
+def _lost(event: DisconnectedEvent) -> NavTalkError:
+    """The error for a call whose session ended under it."""
+    if isinstance(event.error, NavTalkError):
+        return event.error
+    if event.error is None:
+        return NotConnected("the client was closed before the reply came")
+    return Disconnected("the session ended before the reply came", event.code, event.reason)
 
 
 def _tool_schemas(tools: Any) -> Any:

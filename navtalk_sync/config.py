@@ -14,6 +14,7 @@ from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 import attrs
 
 from .errors import ConfigError
+from .retry import ReconnectPolicy
 
 __all__ = [
     "Settings",
@@ -237,6 +238,17 @@ def ice_host_addresses(settings: Settings) -> tuple[str, ...] | None:
     return ("127.0.0.1",) if loopback else None
 
 
+def _reconnect_policy(value: Any) -> ReconnectPolicy | None:
+    """``reconnect=True`` means the default policy; False or None, no reconnection."""
+    if value is None or value is False:
+        return None
+    if value is True:
+        return ReconnectPolicy()
+    if isinstance(value, ReconnectPolicy):
+        return value
+    raise ConfigError(f"reconnect must be True, False or a ReconnectPolicy, got {value!r}")
+
+
 # --------------------------------------------------------------------------- settings
 
 
@@ -277,6 +289,8 @@ class Settings:
     #: bound of the queue of frames waiting to be written (a full queue blocks the sender up to
     #: send_timeout, then raises)
     send_queue_size: int = attrs.field(default=256, validator=_positive_int)
+    #: reconnect after losing a ready session (None: never; see ReconnectPolicy)
+    reconnect: ReconnectPolicy | None = attrs.field(default=None, converter=_reconnect_policy)
 
     # ---- the avatar's WebRTC media (protocol 7)
     #: answer the server's WebRTC offer and receive the avatar's picture and voice

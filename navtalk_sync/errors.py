@@ -9,6 +9,7 @@
     ├── NotConnected                     the call needs a live session and there is none
     ├── TransportError                   the socket could not be opened or broke
     ├── Disconnected                     the session ended while a call was waiting
+    │   └── ReconnectFailed              it was lost and reconnection gave up
     ├── SubscriptionOverflow             an ``events()`` consumer fell too far behind
     ├── ResponseFailed                   the server reported that a reply failed
     ├── AvatarLookupFailed               the avatar API (protocol 1.2) refused or failed
@@ -73,6 +74,19 @@ class Disconnected(NavTalkError):
         super().__init__(message)
         self.code = code
         self.reason = reason
+
+
+class ReconnectFailed(Disconnected):
+    """The session was lost and reconnection gave up. ``attempts`` were made; ``last_error``
+    is why the last one failed (or why the session was lost, when no attempt was made)."""
+
+    def __init__(self, message: str, attempts: int, last_error: BaseException | None) -> None:
+        code = getattr(last_error, "code", None)
+        reason = getattr(last_error, "reason", None)
+        super().__init__(message, code if isinstance(code, int) else None,
+                         reason if isinstance(reason, str) else None)  # fmt: skip
+        self.attempts = attempts
+        self.last_error = last_error
 
 
 class SubscriptionOverflow(NavTalkError):

@@ -51,6 +51,8 @@ __all__ = [
     "ClientEvent",
     "StateChanged",
     "Disconnected",
+    "Reconnecting",
+    "Reconnected",
     "CallbackError",
     "MediaChanged",
     "ToolFailed",
@@ -711,11 +713,37 @@ class StateChanged(ClientEvent):
 
 @attrs.frozen(repr=False)
 class Disconnected(ClientEvent):
-    """``client.disconnected``: the session ended (``error`` is None after a deliberate close)."""
+    """``client.disconnected``: the session ended (``error`` is None after a deliberate close).
+
+    With ``reconnecting`` True a new session is on its way (``client.reconnecting`` follows);
+    a ``client.disconnected`` with ``reconnecting`` False is the end of the conversation.
+    """
 
     code: int | None = None
     reason: str | None = None
     error: BaseException | None = None
+    reconnecting: bool = False
+
+
+@attrs.frozen(repr=False)
+class Reconnecting(ClientEvent):
+    """``client.reconnecting``: attempt number ``attempt`` starts in ``delay`` seconds;
+    ``error`` is why the session (or the previous attempt) ended."""
+
+    attempt: int = 0
+    delay: float = 0.0
+    error: BaseException | None = None
+
+
+@attrs.frozen(repr=False)
+class Reconnected(ClientEvent):
+    """``client.reconnected``: a new session is ready after ``attempts`` attempts and
+    ``downtime`` seconds without one; ``replayed_turns`` user turns were replayed into it."""
+
+    attempts: int = 0
+    downtime: float = 0.0
+    session_id: str | None = None
+    replayed_turns: int = 0
 
 
 @attrs.frozen(repr=False)
@@ -762,6 +790,8 @@ class ToolFailed(ClientEvent):
 CLIENT_EVENT_TYPES: Mapping[str, type[ClientEvent]] = {
     "client.state": StateChanged,
     "client.disconnected": Disconnected,
+    "client.reconnecting": Reconnecting,
+    "client.reconnected": Reconnected,
     "client.callback_error": CallbackError,
     "client.media": MediaChanged,
     "client.tool_error": ToolFailed,

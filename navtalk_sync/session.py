@@ -67,6 +67,7 @@ class State(str, enum.Enum):
     CONNECTED = "connected"  # conversation.connected.success received
     SESSION_READY = "session_ready"  # realtime.session.updated received: text and audio may flow
     LIVE = "live"  # session ready and the avatar's media (ICE) connected
+    RECONNECTING = "reconnecting"  # the session was lost; a new one is being opened
     CLOSING = "closing"
     CLOSED = "closed"  # ended after it was ready, or closed by the user
     FAILED = "failed"  # ended before it became ready
@@ -79,6 +80,11 @@ _TERMINAL = (State.CLOSED, State.FAILED)
 #: States in which the session takes messages.
 READY_STATES = (State.SESSION_READY, State.LIVE)
 
+#: ``may_retry(error, was_ready)``: asked once when a session ends with ``error``. None: this
+#: is the end of the conversation. A function: a new session will follow; the session calls
+#: it once it has reported its end (so the next session's events come after that report).
+RetryHook = Callable[[NavTalkError, bool], "Callable[[], None] | None"]
+
 
 class Session:
     """One WebSocket session against a NavTalk(-compatible) server."""
@@ -89,16 +95,22 @@ class Session:
         bus: EventBus,
         media: AvatarMedia | None,
         history: History | None = None,
+        *,
+        may_retry: RetryHook | None = None,
+        initial_state: State = State.IDLE,
     ) -> None:
         self._settings = settings
+        self._may_retry = may_retry
+        self._initial_state = initial_state
         self._history = history  # fed from the reader (events) and the senders (messages)
         self._bus = bus
         self._media = media
         self._lock = threading.RLock()
-        self._state = State.IDLE
+        self._state = initial_state
         self._ready = threading.Event()  # set when ready or ended
         self._end_error: NavTalkError | None = None
         self._ended = False
+        self._retrying = False  # ended, and a new session will follow
         self._closing = False
         self._greeted = False
         self._transport: Transport | None = None
@@ -122,6 +134,11 @@ class Session:
         """Why the session ended (None while it runs, or after a deliberate close)."""
         return self._end_error
 
+    @property
+    def retrying(self) -> bool:
+        """Ended, with a new session to follow (reconnection): not the end of the conversation."""
+        return self._retrying
+
     def add_state_watcher(self, watcher: Callable[[], None]) -> None:
         """Call ``watcher()`` after every state change (under the session's lock: it must
         only wake someone, never block or call back into the session)."""
@@ -134,6 +151,8 @@ class Session:
         Open once ``realtime.session.updated`` has arrived; with ``audio_wait_for_media``
         only while the avatar's media is connected too (the live state).
         """
+        if self._retrying:
+            return "hold"  # the next session takes it
         state = self._state
         if state in _TERMINAL or state == State.CLOSING or self._ended:
             return "ended"
@@ -143,11 +162,11 @@ class Session:
             return "open"
         return "hold"
 
-    def _set_state(self, state: State, reason: str | None = None) -> None:
+    def _set_state(self, state: State, reason: str | None = None, ending: bool = False) -> None:
         with self._lock:
             previous = self._state
-            if previous == state or previous in _TERMINAL:
-                return
+            if previous == state or previous in _TERMINAL or (self._ended and not ending):
+                return  # a frame read after the end cannot revive the session
             self._state = state
             # Published under the lock so state events keep the order of the transitions.
             self._bus.publish(
@@ -352,24 +371,68 @@ class Session:
     # ------------------------------------------------------------------ ending
 
     def _end(self, error: NavTalkError | None, code: int | None, reason: str | None) -> None:
-        """End the session once: report it, wake every waiter, let the socket go."""
+        """End the session once: report it, wake every waiter, let the socket go.
+
+        When the owner's ``may_retry`` takes the error on, the session goes to ``reconnecting``
+        instead and its waiters go on waiting: a new session will serve them.
+        """
         with self._lock:
             if self._ended:
                 return
             self._ended = True
             self._end_error = error
             was_ready = self._state in READY_STATES or self._closing
-            final = State.CLOSED if was_ready or error is None else State.FAILED
-            self._set_state(final, str(error) if error else reason)
-            self._bus.publish(
-                DisconnectedEvent(type="client.disconnected", code=code, reason=reason, error=error)
-            )
-        self._bus.end_subscriptions(error or NotConnected("the client is closed"))
+            follow_up = None
+            if error is not None and not self._closing and self._may_retry is not None:
+                follow_up = self._may_retry(error, was_ready)
+            self._retrying = follow_up is not None
+            if self._retrying:
+                self._set_state(State.RECONNECTING, str(error), ending=True)
+                if was_ready:  # a failed attempt is reported by client.reconnecting instead
+                    self._publish_disconnected(error, code, reason, reconnecting=True)
+            else:
+                self._finish(error, code, reason, was_ready)
+        if follow_up is not None:
+            follow_up()
         self._ready.set()
         if error is not None:
-            log.warning("session ended: %s", error)
+            log.warning("session ended: %s%s", error, " (reconnecting)" if self._retrying else "")
         if self._transport is not None:
             self._transport.request_close()  # the client closes itself (protocol U4)
+
+    def _finish(
+        self, error: NavTalkError | None, code: int | None, reason: str | None, was_ready: bool
+    ) -> None:
+        """The end of the conversation: the final state, ``client.disconnected``, and every
+        subscription ended (under the lock)."""
+        after_ready = was_ready or self._initial_state == State.RECONNECTING
+        final = State.CLOSED if after_ready or error is None else State.FAILED
+        self._set_state(final, str(error) if error else reason, ending=True)
+        self._publish_disconnected(error, code, reason, reconnecting=False)
+        self._bus.end_subscriptions(error or NotConnected("the client is closed"))
+
+    def _publish_disconnected(
+        self, error: NavTalkError | None, code: int | None, reason: str | None, reconnecting: bool
+    ) -> None:
+        self._bus.publish(
+            DisconnectedEvent(
+                type="client.disconnected",
+                code=code,
+                reason=reason,
+                error=error,
+                reconnecting=reconnecting,
+            )
+        )
+
+    def give_up(self, error: NavTalkError | None) -> None:
+        """No new session will follow after all (reconnection gave up, or ``close()``):
+        end the conversation with ``error`` (None: closed by the user)."""
+        with self._lock:
+            if not self._retrying:
+                return
+            self._retrying = False
+            self._end_error = error
+            self._finish(error, None, None, was_ready=True)
 
     def close(self, timeout: float) -> None:
         """Deliberate close: returns within ``timeout`` and joins the transport threads."""
@@ -384,6 +447,14 @@ class Session:
         if transport is not None:
             transport.close(max(0.05, deadline - time.monotonic()))
         self._end(None, None, None)
+        self.give_up(None)
+
+    def retire(self, timeout: float) -> None:
+        """Join the socket's threads of a session that ended with ``retrying``; its media
+        and waiters pass to the next session."""
+        transport = self._transport
+        if transport is not None:
+            transport.close(timeout)
 
     # ------------------------------------------------------------------ stats
 

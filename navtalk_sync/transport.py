@@ -51,6 +51,7 @@ class TransportStats:
         self.binary_frames_ignored = 0
         self.pings_sent = 0
         self.pongs_received = 0
+        self.frames_unsent = 0  # still queued when the connection ended (set by close())
 
     def as_dict(self) -> dict[str, int]:
         return dict(vars(self))
@@ -320,6 +321,17 @@ class Transport:
             if thread is not None and thread is not threading.current_thread():
                 thread.join(max(0.1, deadline - time.monotonic()))
         self._ws.shutdown()
+        self._count_unsent()
+
+    def _count_unsent(self) -> None:
+        """Frames the socket never took: counted, so a lost connection loses nothing silently."""
+        while True:
+            try:
+                item = self._queue.get_nowait()
+            except queue.Empty:
+                return
+            if isinstance(item, str):
+                self.stats.frames_unsent += 1
 
     def abort(self, reason: str | None = None) -> None:
         """Shut the socket down now (any thread): blocked reads and writes return at once."""

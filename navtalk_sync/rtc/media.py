@@ -67,6 +67,7 @@ class AvatarMedia:
         self._loop = LoopThread("navtalk-rtc")
         # touched on the loop only:
         self._answerer: Answerer | None = None
+        self._watchdog: concurrent.futures.Future[None] | None = None
         self._signaling: asyncio.Lock | None = None
         self._early_candidates: list[tuple[str, str | None, int | None]] = []
         self._connected_at: float | None = None
@@ -125,12 +126,18 @@ class AvatarMedia:
     ) -> None:
         """Start the threads and open the speaker and recorder, so device and file errors
         surface from ``connect()``. ``send`` sends a client message on the socket;
-        ``on_change`` is called (under the media's lock) when ``connected`` flips."""
+        ``on_change`` is called (under the media's lock) when ``connected`` flips.
+
+        Each new session (reconnection) calls it again with its own functions; the threads
+        are started once."""
         with self._lifecycle:
-            if self._opened or self._closed:
+            if self._closed:
+                return
+            with self._lock:
+                self._send, self._on_change, self._on_failure = send, on_change, on_failure
+            if self._opened:
                 return
             self._opened = True
-            self._send, self._on_change, self._on_failure = send, on_change, on_failure
             self._loop.start()
             restrict_host_candidates(ice_host_addresses(self._settings), loop=self._loop.loop)
             self.video.start()
@@ -153,7 +160,7 @@ class AvatarMedia:
         if not self._ice_servers and self._settings.stun_fallback:
             self._ice_servers = [PUBLIC_STUN]
         self._set_state("waiting")
-        self._submit(self._watch())
+        self._watchdog = self._submit(self._watch())
 
     def offer(self, sdp: str | None) -> None:
         """The server's ``webrtc.signaling.offer``: answer it on the loop."""
@@ -178,17 +185,43 @@ class AvatarMedia:
         if self._speaker is not None:
             self._speaker.flush()
 
-    def _submit(self, coro: Coroutine[Any, Any, None]) -> None:
+    def _submit(self, coro: Coroutine[Any, Any, None]) -> concurrent.futures.Future[None] | None:
         """Run ``coro`` on the loop; after close (a late frame on the reader) drop it."""
         if self._closed:
             coro.close()
-            return
+            return None
         try:
             future = self._loop.submit(coro)
         except (NotConnected, RuntimeError):  # the loop stopped meanwhile
             coro.close()
-            return
+            return None
         future.add_done_callback(self._check_done)
+        return future
+
+    def reset(self, timeout: float) -> None:
+        """Forget the last session's peer connection, so the next session's offer is
+        answered afresh (reconnection). The threads, the feeds, the speaker (flushed) and a
+        recording go on."""
+        if self._closed or not self._loop.running:
+            return
+        try:
+            self._loop.run(self._reset_peer(timeout * 0.8), timeout, "resetting the peer")
+        except NavTalkError as exc:
+            log.warning("resetting the media: %s", exc)
+        if self._speaker is not None:
+            self._speaker.flush()
+        self._set_state("idle", "new session")
+
+    async def _reset_peer(self, timeout: float) -> None:
+        watchdog, self._watchdog = self._watchdog, None
+        if watchdog is not None:
+            watchdog.cancel()
+        async with self._signaling_lock():
+            answerer, self._answerer = self._answerer, None
+            self._early_candidates.clear()
+            self._connected_at = None
+        if answerer is not None:
+            await answerer.close(timeout)  # its late state changes are ignored: not current
 
     def _check_done(self, future: concurrent.futures.Future[None]) -> None:
         if future.cancelled():
@@ -240,13 +273,14 @@ class AvatarMedia:
             self._early_candidates.clear()
 
     def _new_answerer(self) -> Answerer:
-        return Answerer(
+        answerer = Answerer(
             self._ice_servers,
             on_video=self._video_frame,
             on_audio=self._audio_frame,
-            on_ice_state=self._ice_state,
-            on_connection_state=self._connection_state,
+            on_ice_state=lambda state: self._ice_state(answerer, state),
+            on_connection_state=lambda state: self._connection_state(answerer, state),
         )
+        return answerer
 
     def _send_now(self, message: Mapping[str, Any]) -> None:
         assert self._send is not None
@@ -268,7 +302,9 @@ class AvatarMedia:
         except Exception as exc:  # a bad candidate is the server's problem; keep going
             log.warning("ignored a server ICE candidate %.60r: %r", candidate, exc)
 
-    def _ice_state(self, state: str) -> None:
+    def _ice_state(self, answerer: Answerer, state: str) -> None:
+        if answerer is not self._answerer:
+            return  # a peer of an earlier session, closing
         if state in CONNECTED_STATES:
             if self._state not in _UP:
                 self._connected_at = time.monotonic()
@@ -278,8 +314,8 @@ class AvatarMedia:
         elif state == "closed" and not self._closed:
             self._fail("the server closed the media connection")
 
-    def _connection_state(self, state: str) -> None:
-        if state == "failed":
+    def _connection_state(self, answerer: Answerer, state: str) -> None:
+        if answerer is self._answerer and state == "failed":
             self._fail("the media connection failed (DTLS)")
 
     def _video_frame(self, frame: av.VideoFrame) -> None:

@@ -14,7 +14,8 @@ Timing: a stream's first frame is placed at its arrival time (``time.monotonic()
 each later frame is placed by its own pts relative to that stream's first frame, so the
 spacing is the sender's, not the network's jitter. pts are unwrapped as 32-bit RTP timestamps.
 A frame whose pts does not move forward is dropped and counted; a jump back of more than
-``RESTART_STEP`` seconds is taken as a restarted stream, placed anew at its arrival time.
+``RESTART_STEP`` seconds, or forward of more than ``RESTART_JUMP`` (a new peer after a
+reconnection), is taken as a restarted stream, placed anew at its arrival time.
 
 Streams: a file's streams must all exist before its first packet is written. The audio stream
 always has the same shape (48 kHz stereo), so it needs no frame to be made; the video stream
@@ -53,6 +54,9 @@ Frame = av.VideoFrame | av.AudioFrame
 VIDEO_WAIT = 1.0
 #: A pts jump back larger than this (in seconds) is a restarted stream, not a stray late frame.
 RESTART_STEP = 1.0
+#: A pts jump forward larger than this (in seconds) is a new stream too: after a reconnection
+#: the new peer's RTP clock starts anywhere.
+RESTART_JUMP = 30.0
 #: RTP timestamps are 32-bit and wrap around.
 RTP_WRAP = 1 << 32
 #: Share of close()'s timeout spent writing what is queued; the rest is kept for flushing the
@@ -143,6 +147,8 @@ class _Timeline:
             if -step * time_base > RESTART_STEP:
                 return self._anchor_at(pts, time_base, max(arrival, self.end(length)))
             return None
+        if step * time_base > RESTART_JUMP:
+            return self._anchor_at(pts, time_base, max(arrival, self.end(length)))
         self._last_pts = pts
         self._ticks += step
         return self._commit(self._anchor + float(self._ticks * time_base))

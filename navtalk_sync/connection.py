@@ -1,0 +1,328 @@
+"""The client's link to the service across sessions: the current ``Session``, reconnection.
+
+A ``Session`` is one WebSocket session and ends with it. The ``Connection`` outlives it: with a
+``ReconnectPolicy`` it answers the session's "may a new session follow?" question, and, when a
+ready session is lost for a reason a new one may cure, runs the attempts on a
+``navtalk-reconnect`` thread: wait (backoff with jitter), reset the media for a fresh offer,
+open a new session that replays the conversation's user turns, and report
+``client.reconnecting`` / ``client.reconnected`` (or give up: ``ReconnectFailed``).
+
+Meanwhile the waiters (``wait_for``, ``events()``) go on waiting, messages raise
+``NotConnected`` and the user's audio is held by the uplink (its gate says "hold"), within
+its bound. The counters of ended sessions are kept, so ``stats()`` covers them all.
+
+Lock order: a session's lock may be held when the ``Connection``'s is taken (the retry
+question comes from inside the session), never the other way round.
+"""
+
+from __future__ import annotations
+
+import collections
+import logging
+import threading
+import time
+from typing import Any, Callable, Mapping
+
+import attrs
+
+from .config import Settings
+from .dispatch import EventBus
+from .errors import NavTalkError, NotConnected, ReconnectFailed
+from .events import IceServer, Reconnected, Reconnecting
+from .history import History
+from .rtc.media import AvatarMedia
+from .session import READY_STATES, Session, State
+
+__all__ = ["Connection"]
+
+log = logging.getLogger(__name__)
+
+THREAD_NAME = "navtalk-reconnect"
+
+#: Session counters that add up across sessions.
+_SUMMED = (
+    "events_received",
+    "malformed_frames",
+    "frames_sent",
+    "bytes_sent",
+    "frames_received",
+    "bytes_received",
+    "binary_frames_ignored",
+    "pings_sent",
+    "pongs_received",
+    "frames_unsent",
+)
+
+
+class Connection:
+    """The current session of a client, and the reconnection that replaces a lost one."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        bus: EventBus,
+        media: AvatarMedia | None,
+        history: History,
+        replay_turns: Callable[[], tuple[str, ...]],
+    ) -> None:
+        self._settings = settings
+        self._policy = settings.reconnect
+        self._bus = bus
+        self._media = media
+        self._history = history
+        self._replay_turns = replay_turns
+        self._lock = threading.Lock()
+        self._closing = False
+        self._stop = threading.Event()  # wakes a reconnection waiting out its delay
+        self._outage = False  # a reconnection is under way
+        self._threads: list[threading.Thread] = []
+        self._watchers: list[Callable[[], None]] = []
+        self._totals: collections.Counter[str] = collections.Counter()  # of retired sessions
+        self._retired: Session | None = None
+        self._replayed = 0
+        self._session = self._new_session(settings, State.IDLE)
+        self.sessions = 1
+        self.disconnects = 0
+        self.reconnects = 0
+        self.reconnect_attempts = 0
+        self.last_downtime: float | None = None
+
+    # ------------------------------------------------------------------ the current session
+
+    @property
+    def session(self) -> Session:
+        return self._session
+
+    @property
+    def state(self) -> State:
+        return self._session.state
+
+    @property
+    def session_id(self) -> str | None:
+        return self._session.session_id
+
+    @property
+    def ice_servers(self) -> tuple[IceServer, ...]:
+        return self._session.ice_servers
+
+    @property
+    def end_error(self) -> NavTalkError | None:
+        session = self._session
+        return None if session.retrying else session.end_error
+
+    @property
+    def responses_pending(self) -> int:
+        return self._session.responses_pending
+
+    def open(self, timeout: float) -> None:
+        """Open the first session (no retry: a failure here is raised, as configured)."""
+        self._session.open(timeout)
+
+    def send(self, message: Mapping[str, Any], timeout: float | None = None) -> None:
+        """Send on the current session (``NotConnected`` while there is no ready one)."""
+        self._session.send(message, timeout)
+
+    def audio_gate(self) -> str:
+        return self._session.audio_gate()
+
+    def add_state_watcher(self, watcher: Callable[[], None]) -> None:
+        """Call ``watcher()`` on every state change of this and every later session."""
+        with self._lock:
+            self._watchers.append(watcher)
+            session = self._session
+        session.add_state_watcher(watcher)
+
+    def _new_session(self, settings: Settings, initial_state: State) -> Session:
+        return Session(
+            settings,
+            self._bus,
+            self._media,
+            self._history,
+            may_retry=self._may_retry if self._policy is not None else None,
+            initial_state=initial_state,
+        )
+
+    # ------------------------------------------------------------------ reconnection
+
+    def _may_retry(self, error: NavTalkError, was_ready: bool) -> Callable[[], None] | None:
+        """Asked by a session as it ends (under its lock): will a new session follow? If so,
+        returns what the session calls once its end is reported (see ``RetryHook``)."""
+        policy = self._policy
+        if policy is None or not policy.retries(error):
+            return None
+        with self._lock:
+            if self._closing:
+                return None
+            if self._outage:
+                return _nothing  # an attempt failed: the running reconnection decides what next
+            if not was_ready:
+                return None  # the first connect() raises instead
+            self._outage = True
+            self.disconnects += 1
+            thread = threading.Thread(
+                target=self._reconnect, args=(error,), name=THREAD_NAME, daemon=True
+            )
+        return lambda: self._start(thread)
+
+    def _start(self, thread: threading.Thread) -> None:
+        with self._lock:  # started and listed together, or not at all once closing
+            if self._closing:
+                self._outage = False
+                return
+            self._threads = [t for t in self._threads if t.is_alive()] + [thread]
+            thread.start()
+
+    def _reconnect(self, error: NavTalkError) -> None:
+        """The attempts of one outage, on the ``navtalk-reconnect`` thread."""
+        policy = self._policy
+        assert policy is not None
+        lost_at = time.monotonic()
+        attempt = 0
+        while not self._stop.is_set():
+            attempt += 1
+            delay = policy.delay(attempt)
+            elapsed = time.monotonic() - lost_at
+            if attempt > policy.max_attempts or elapsed + delay > policy.max_duration:
+                self._give_up(attempt - 1, error, elapsed)
+                return
+            self._bus.publish(
+                Reconnecting(type="client.reconnecting", attempt=attempt, delay=delay, error=error)
+            )
+            if self._stop.wait(delay):
+                return  # close(): it ends the conversation
+            result = self._attempt()
+            if isinstance(result, Session):
+                self._reconnected(result, attempt, lost_at)
+                return
+            if result is None:
+                return  # ended for good (closed, or an error no new session can cure)
+            error = result
+
+    def _attempt(self) -> Session | NavTalkError | None:
+        """One new session: the ready session, the error to retry after, or None (the end)."""
+        self.reconnect_attempts += 1
+        self._retire(self._session)
+        if self._media is not None:
+            self._media.reset(self._settings.close_timeout)
+        turns = self._replayable_turns()
+        self._replayed = len(turns)
+        settings = attrs.evolve(
+            self._settings, history=turns, history_max_turns=None, greet_first=False
+        )
+        session = self._new_session(settings, State.RECONNECTING)
+        with self._lock:
+            if self._closing:
+                return None
+            self._session = session
+            self.sessions += 1
+            watchers = list(self._watchers)
+        for watcher in watchers:
+            session.add_state_watcher(watcher)
+            watcher()  # the uplink looks at the new session's gate
+        timeout = self._policy.attempt_timeout if self._policy else None
+        try:
+            session.open(timeout or self._settings.connect_timeout)
+        except NavTalkError as exc:
+            return exc if session.retrying else None
+        with self._lock:
+            if session.retrying:  # lost again at once: the same outage goes on
+                return session.end_error or NotConnected("the new session was lost")
+            self._outage = False
+        return session
+
+    def _replayable_turns(self) -> tuple[str, ...]:
+        """The user turns so far, as many as the send queue can take at setup (see Settings)."""
+        turns = self._replay_turns()
+        limit = self._settings.send_queue_size // 2
+        if self._settings.history_max_turns is not None:
+            limit = min(limit, self._settings.history_max_turns)
+        return turns[-limit:] if len(turns) > limit else turns
+
+    def _reconnected(self, session: Session, attempts: int, lost_at: float) -> None:
+        downtime = time.monotonic() - lost_at
+        self.reconnects += 1
+        self.last_downtime = downtime
+        log.info("reconnected after %d attempt(s), %.2f s without a session", attempts, downtime)
+        self._bus.publish(
+            Reconnected(
+                type="client.reconnected",
+                attempts=attempts,
+                downtime=downtime,
+                session_id=session.session_id,
+                replayed_turns=self._replayed,
+            )
+        )
+
+    def _give_up(self, attempts: int, error: NavTalkError, elapsed: float) -> None:
+        with self._lock:
+            self._outage = False
+            session = self._session
+        failure = ReconnectFailed(
+            f"the session was lost and {attempts} reconnection attempt(s) in {elapsed:.0f} s "
+            f"did not get it back; last: {error}",
+            attempts,
+            error,
+        )
+        log.warning("%s", failure)
+        self._retire(session)
+        session.give_up(failure)
+
+    def _retire(self, session: Session) -> None:
+        """Join an ended session's socket threads and keep its counters."""
+        session.retire(self._settings.close_timeout)
+        stats = session.stats()
+        with self._lock:
+            if session is self._retired:
+                return
+            self._retired = session
+            for key in _SUMMED:
+                self._totals[key] += stats.get(key, 0)
+
+    # ------------------------------------------------------------------ closing
+
+    def close(self, timeout: float) -> None:
+        """End the conversation: stop a reconnection, close the session, join the threads."""
+        deadline = time.monotonic() + timeout
+        with self._lock:
+            self._closing = True
+            session = self._session
+            threads = list(self._threads)
+        self._stop.set()
+        session.close(timeout * 0.8)
+        for thread in threads:
+            if thread is not threading.current_thread():
+                thread.join(max(0.05, deadline - time.monotonic()))
+        with self._lock:
+            latest = self._session
+        if latest is not session:  # swapped in while we closed the one before
+            latest.close(max(0.05, deadline - time.monotonic()))
+
+    def threads(self) -> list[threading.Thread]:
+        with self._lock:
+            return [t for t in self._threads if t.is_alive()]
+
+    # ------------------------------------------------------------------ stats
+
+    def stats(self) -> dict[str, Any]:
+        """The current session's figures, counters summed over every session, reconnection."""
+        session = self._session
+        current = session.stats()
+        with self._lock:
+            totals = dict(self._totals)
+            counted = session is self._retired
+        for key in _SUMMED:
+            current[key] = totals.get(key, 0) + (0 if counted else current.get(key, 0))
+        current.update(
+            sessions=self.sessions,
+            disconnects=self.disconnects,
+            reconnects=self.reconnects,
+            reconnect_attempts=self.reconnect_attempts,
+            reconnecting=self._outage,
+            last_downtime=self.last_downtime,
+            ready=current["state"] in {s.value for s in READY_STATES},
+        )
+        return current
+
+
+def _nothing() -> None:
+    pass
