@@ -13,6 +13,11 @@ Bounds and overflow policy:
   reader waits for room, so the socket backs up instead. Events the client itself publishes
   (state changes, which may come from inside a callback) never wait, so they may exceed the
   bound by a few.
+* A callback that blocks holds back the callbacks after it (one dispatcher: arrival order is
+  kept for every callback), but not the reader: it goes on reading the socket, answering
+  pings and feeding subscriptions (so ``wait_for``/``events()``/``ask()`` in other threads see
+  events at once) until ``maxsize`` events wait; only then does it pause. Each pause is
+  counted and logged once with the name of the callback that is holding things up.
 * A subscription holds ``maxsize`` events. When its consumer falls that far behind, the
   subscription stops taking events and its next ``get()`` raises ``SubscriptionOverflow``:
   nothing is lost silently.
@@ -173,6 +178,9 @@ class EventBus:
         self.callback_errors = 0
         self.discarded = 0
         self.max_depth = 0
+        self.reader_waits = 0  # times the reader paused for room in the dispatcher queue
+        self.reader_wait_seconds = 0.0
+        self._running: tuple[Handle, float] | None = None  # the callback running, since when
 
     # -- callbacks
     def add(self, matcher: str | type[Event], callback: Callback) -> Handle:
@@ -227,13 +235,28 @@ class EventBus:
             # even while the dispatcher queue is full (its own callback is what keeps it full).
             for sub in self._subscriptions:
                 sub._offer(event)
-            while wait and self._full() and not self._released:
-                self._cond.wait(0.1)
+            if wait and self._full() and not self._released:
+                self._wait_for_room()
             if self._stopping and self._thread is None:
                 return
             self._queue.append(event)
             self.max_depth = max(self.max_depth, len(self._queue))
             self._cond.notify_all()
+
+    def _wait_for_room(self) -> None:
+        """The reader pauses (under the lock, which the wait releases) until there is room."""
+        self.reader_waits += 1
+        started = time.monotonic()
+        running = self._running
+        if running is not None:
+            handle, since = running
+            log.warning(
+                "%d events wait for callback %s (running for %.1f s): the reader pauses",
+                len(self._queue), _callback_name(handle.callback), started - since,
+            )  # fmt: skip
+        while self._full() and not self._released:
+            self._cond.wait(0.1)
+        self.reader_wait_seconds += time.monotonic() - started
 
     def _full(self) -> bool:
         # A callback that waits for later events (wait_for, ask) inside the dispatcher would
@@ -291,9 +314,11 @@ class EventBus:
         self.delivered += 1
 
     def _call(self, handle: Handle, event: Event) -> None:
+        self._running = (handle, time.monotonic())
         try:
             handle.callback(event)
         except BaseException as exc:  # even SystemExit: the dispatcher must outlive callbacks
+            self._running = None
             self.callback_errors += 1
             name = _callback_name(handle.callback)
             log.exception("callback %s raised while handling %s", name, event.type)
@@ -307,6 +332,7 @@ class EventBus:
             for other in self._handlers:
                 if _matches(other.matcher, report):
                     self._call(other, report)
+        self._running = None
 
     def stop(self, timeout: float) -> None:
         """Deliver what is queued (up to ``timeout``), then end the dispatcher thread.

@@ -1,0 +1,80 @@
+"""Back-pressure: bounded queues, a callback that blocks, and what stats() says about them."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from navtalk_sync import events as ev
+from navtalk_sync.server import LocalServer
+from tests.helpers import client_for
+
+pytestmark = pytest.mark.timeout(60)
+
+
+@pytest.fixture
+def server():
+    with LocalServer() as srv:
+        yield srv
+
+
+def test_a_blocked_callback_does_not_stop_the_reader(server):
+    """While one callback blocks, the reader goes on: pongs are read, waiters in other threads
+    get the reply at once, and afterwards every callback sees every event, in order."""
+    release = threading.Event()
+    seen: list[str] = []
+    with client_for(server, media=False, ping_interval=0.2, ping_timeout=1.0) as client:
+
+        @client.on("*")
+        def record(event):
+            seen.append(event.type)
+
+        @client.on(ev.ResponseTranscriptDelta)
+        def blocked(event):
+            client.off(blocked)
+            release.wait(20)
+
+        client.connect(timeout=10)
+        pongs = client.stats()["pongs_received"]
+        reply = client.ask("hold on a moment", timeout=15)  # answered while `blocked` blocks
+        assert reply == "You said: hold on a moment."
+        time.sleep(1.0)  # a few keepalive rounds with the callback still blocked
+        stats = client.stats()
+        assert stats["pongs_received"] > pongs
+        assert stats["dispatch_queue_depth"] > 0  # the events wait for the dispatcher...
+        assert stats["dispatch_reader_waits"] == 0  # ...and the reader never had to
+        assert client.state == "session_ready" and client.error is None
+        release.set()
+        deadline = time.monotonic() + 10
+        while client.stats()["dispatch_queue_depth"] and time.monotonic() < deadline:
+            time.sleep(0.05)
+    reply_events = [t for t in seen if t.startswith("realtime.response")]
+    assert reply_events[0] == "realtime.response.audio_transcript.delta"
+    assert reply_events[-1] == "realtime.response.audio.done"
+    assert "realtime.response.audio_transcript.done" in reply_events
+
+
+def test_a_full_dispatch_queue_pauses_the_reader_and_loses_nothing(server, caplog):
+    release = threading.Event()
+    deltas: list[str] = []
+    with client_for(server, media=False, event_queue_size=3) as client:
+
+        @client.on(ev.ResponseTranscriptDelta)
+        def slow(event):
+            if not deltas:
+                release.wait(3)  # long enough for the reader to fill the queue behind it
+            deltas.append(event.text)
+
+        client.connect(timeout=10)
+        with client.events((ev.ResponseTranscriptDone, ev.ResponseAudioDone)) as replies:
+            client.send_text("one two three four five six seven eight nine ten")
+            done = replies.get(timeout=20)
+            replies.get(timeout=20)
+        stats = client.stats()
+    assert "".join(deltas) == done.text  # every delta reached the callback, in order
+    assert stats["dispatch_reader_waits"] >= 1
+    assert stats["dispatch_queue_max_depth"] <= 3 + 2  # the bound (+ client-made events)
+    assert any("the reader pauses" in r.getMessage() and "slow" in r.getMessage()
+               for r in caplog.records)  # fmt: skip
