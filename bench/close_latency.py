@@ -7,14 +7,19 @@ reading: no pong, no close reply). The baseline is the obvious hand-written clie
 thread blocked in ``ws.recv()`` and ``ws.close()`` called from the main thread, which is what
 websocket-client issue #916 is about. Prints a table of median and worst times and the ratio
 to the baseline.
+
+A second table times ``NavTalkClient.close()`` (budget: ``close_timeout``, 1 s) in every state
+a client can be in, mid-connect and mid-reconnect included, against the plain ready session.
 """
 
 from __future__ import annotations
 
 import argparse
+import socket
 import statistics
 import threading
 import time
+from typing import Callable
 
 import websocket
 
@@ -75,6 +80,125 @@ def measure(fn, silent: bool, rounds: int) -> list[float]:
     return times
 
 
+# --------------------------------------------------------------------------- every state
+
+
+def _connect_aside(client: nt.NavTalkClient) -> threading.Thread:
+    def run() -> None:
+        try:
+            client.connect(timeout=30)
+        except nt.NavTalkError:
+            pass  # the close() under test ends it
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    return thread
+
+
+def _until(condition: Callable[[], bool], timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise RuntimeError("the client did not reach the state to close in")
+        time.sleep(0.005)
+
+
+def _client(server: LocalServer, **kw) -> nt.NavTalkClient:
+    return nt.NavTalkClient(server.license, avatar_name="navtalk.Leo", url=server.url, **kw)
+
+
+def _ready(server: LocalServer) -> nt.NavTalkClient:
+    client = _client(server, media=False)
+    client.connect(timeout=10)
+    return client
+
+
+def _live(server: LocalServer) -> nt.NavTalkClient:
+    client = _client(server)
+    client.connect(timeout=10)
+    client.wait_for_video(timeout=10)
+    return client
+
+
+def _handshake_unanswered(server: LocalServer) -> nt.NavTalkClient:
+    listener = socket.socket()  # the kernel accepts the TCP connection; nobody answers
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1)
+    port = listener.getsockname()[1]
+    client = nt.NavTalkClient("sk_bench", avatar_name="a", url=f"ws://127.0.0.1:{port}")
+    _connect_aside(client)
+    _until(lambda: client.state == "connecting")
+    client._bench_listener = listener  # type: ignore[attr-defined]  # closed after the run
+    return client
+
+
+def _setup_stalled(server: LocalServer) -> nt.NavTalkClient:
+    server.faults.stall_before_session_updated = True
+    client = _client(server)
+    _connect_aside(client)
+    _until(lambda: client.state == "connected")
+    return client
+
+
+def _silent(server: LocalServer) -> nt.NavTalkClient:
+    client = _ready(server)
+    server.freeze_connections()
+    return client
+
+
+def _in_backoff(server: LocalServer) -> nt.NavTalkClient:
+    client = _client(server, media=False, reconnect=nt.ReconnectPolicy(first_delay=30))
+    client.connect(timeout=10)
+    server.drop_connections()
+    _until(lambda: client.state == "reconnecting")
+    return client
+
+
+def _in_attempt(server: LocalServer) -> nt.NavTalkClient:
+    client = _client(server, reconnect=nt.ReconnectPolicy(first_delay=0.05))
+    client.connect(timeout=10)
+    server.faults.stall_before_session_updated = True
+    server.drop_connections()
+    _until(lambda: len(server.connections) == 2 and client.state == "connected")
+    return client
+
+
+STATES: dict[str, Callable[[LocalServer], nt.NavTalkClient]] = {
+    "session_ready (baseline)": _ready,
+    "live (video flowing)": _live,
+    "connecting (no handshake)": _handshake_unanswered,
+    "connected (setup stalled)": _setup_stalled,
+    "server gone silent": _silent,
+    "reconnecting: backoff": _in_backoff,
+    "reconnecting: attempt": _in_attempt,
+}
+
+
+def close_in(state: Callable[[LocalServer], nt.NavTalkClient], rounds: int) -> list[float]:
+    times = []
+    for _ in range(rounds):
+        with LocalServer() as server:
+            client = state(server)
+            started = time.perf_counter()
+            client.close()
+            times.append(time.perf_counter() - started)
+            listener = getattr(client, "_bench_listener", None)
+            if listener is not None:
+                listener.close()
+    return times
+
+
+def every_state(rounds: int) -> None:
+    print(f"\nNavTalkClient.close() in every state, {rounds} rounds each (budget 1 s)\n")
+    print(f"{'state':<28} {'median':>8} {'worst':>8} {'ratio':>7}")
+    baseline = None
+    for name, state in STATES.items():
+        times = close_in(state, rounds)
+        median = statistics.median(times)
+        baseline = baseline or median
+        print(f"{name:<28} {median:>8.3f} {max(times):>8.3f} {median / baseline:>7.2f}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=5)
@@ -95,6 +219,7 @@ def main() -> None:
                 f"{peer:<10} {name:<28} {statistics.median(times):>8.3f} "
                 f"{max(times):>8.3f} {shown:>7}"
             )
+    every_state(args.rounds)
 
 
 if __name__ == "__main__":
