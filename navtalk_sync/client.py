@@ -137,7 +137,11 @@ class NavTalkClient:
         # function calling (issue 6): Python tools, answered on navtalk-tool-* workers
         self._tools = ToolRegistry()
         self._tool_runner = ToolRunner(
-            self._tools, self._send_tool_message, self._bus.publish, self._replies_pending
+            self._tools,
+            self._send_tool_message,
+            self._bus.publish,
+            self._replies_pending,
+            self._current_session,
         )
         for watched in WATCHED_EVENTS:
             self._bus.add(watched, self._tool_runner.on_event)
@@ -717,6 +721,11 @@ class NavTalkClient:
     def _replies_pending(self) -> int:
         connection = self._connection
         return connection.responses_pending if connection is not None else 0
+
+    def _current_session(self) -> object:
+        """The session now serving this client (a new one after each reconnection)."""
+        connection = self._connection
+        return connection.session if connection is not None else None
 
     def _replay_turns(self) -> tuple[str, ...]:
         """The user turns a new session replays after a reconnection: those given as

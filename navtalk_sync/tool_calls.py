@@ -65,7 +65,10 @@ Publish = Callable[[Event], None]
 class _Call:
     """One tool call, answered exactly once (by the worker or by its timer)."""
 
-    def __init__(self, event: FunctionCallArgumentsDone, arguments: Any, tool: Tool | None):
+    def __init__(
+        self, event: FunctionCallArgumentsDone, arguments: Any, tool: Tool | None, session: object
+    ) -> None:
+        self.session = session  # the session that asked: a result goes back to it only
         self.name = event.name
         self.call_id = event.call_id
         self.arguments = arguments  # a dict, or the text that was not a JSON object
@@ -96,6 +99,7 @@ class ToolRunner:
         send: Send,
         publish: Publish,
         replies_pending: Callable[[], int],
+        current_session: Callable[[], object] = lambda: None,
         workers: int = 4,
         queue_size: int = 32,
     ) -> None:
@@ -103,6 +107,7 @@ class ToolRunner:
         self._send = send
         self._publish = publish
         self._replies_pending = replies_pending
+        self._current_session = current_session
         self._workers = workers
         self._queue: queue.Queue[_Call | _Job | None] = queue.Queue(queue_size)
         self._threads: list[threading.Thread] = []
@@ -112,7 +117,7 @@ class ToolRunner:
         # the avatar's replies, for wait_until_quiet (updated on the dispatcher)
         self._speaking = False
         self._reply_events = 0
-        self.calls = self.answered = self.failed = self.late_results = 0
+        self.calls = self.answered = self.failed = self.late_results = self.orphaned = 0
 
     # ------------------------------------------------------------------ events (dispatcher)
 
@@ -161,7 +166,8 @@ class ToolRunner:
         if not self.active or self._closed.is_set():
             return
         self.calls += 1
-        call = _Call(event, self._arguments(event), self._registry.get(event.name))
+        tool = self._registry.get(event.name)
+        call = _Call(event, self._arguments(event), tool, self._current_session())
         if call.call_id is None:
             log.warning("tool call %r came without a call id: its result cannot be sent", call.name)
         self._start_workers()
@@ -273,6 +279,11 @@ class ToolRunner:
     def _answer(self, call: _Call, output: str, reply: bool) -> None:
         if call.call_id is None:
             return
+        if call.session is not self._current_session():
+            # the session was lost meanwhile: its call id means nothing to the new one
+            self.orphaned += 1
+            log.info("tool call %s outlived its session; its result was not sent", call.name)
+            return
         try:
             self._send(messages.function_call_output(call.call_id, output))
             if reply:
@@ -344,4 +355,5 @@ class ToolRunner:
             "tool_calls_answered": self.answered,
             "tool_calls_failed": self.failed,
             "tool_late_results": self.late_results,
+            "tool_results_orphaned": self.orphaned,
         }

@@ -284,3 +284,34 @@ def test_the_media_comes_back_with_the_session(server, tmp_path):
         summary = client.stop_recording(timeout=10)
     assert summary is not None and summary.video_frames > 0
     assert path.stat().st_size > 0
+
+
+def test_a_tool_result_is_not_sent_to_a_session_that_did_not_ask(server):
+    release = threading.Event()
+    with client_for(server, media=False, reconnect=QUICK) as client:
+
+        @client.tool
+        def slow_lookup(order: str) -> str:
+            """Look an order up."""
+            release.wait(20)
+            return "shipped"
+
+        client.connect(timeout=10)
+        server.send_event(
+            {
+                "type": "realtime.response.function_call_arguments.done",
+                "data": {"function_name": "slow_lookup", "call_id": "c1",
+                         "arguments": '{"order": "A-1"}'},
+            }
+        )  # fmt: skip
+        wait_until(lambda: client.stats()["tool_calls"] == 1, 10)
+        server.drop_connections()
+        wait_reconnected(client)
+        release.set()
+        wait_until(lambda: client.stats()["tool_results_orphaned"] == 1, 10)
+        second = server.connections[-1].id
+        assert not [
+            m
+            for m in server.messages("conversation.item.create", second)
+            if m.message["item"]["type"] == "function_call_output"
+        ]
