@@ -27,6 +27,7 @@ import numbers
 import secrets
 import string
 import threading
+import weakref
 from http import HTTPStatus
 from typing import Any, Awaitable, Callable, Iterable, Mapping, Sequence
 
@@ -34,11 +35,11 @@ from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
-from . import ear, espeak
+from . import ear, espeak, frames
 from .avatar_api import API_PATH, AvatarApi
 from .avatars import DEFAULT_AVATARS, Avatar
 from .brain import Brain, RuleBrain
-from .connection import ServerContext, ServerSession
+from .connection import ServerContext, ServerSession, refused_connection
 from .faults import NOTICE_KINDS, Faults
 from .offload import Offloader
 from .records import ConnectionInfo, Journal, MediaInfo, ReceivedMessage
@@ -55,8 +56,14 @@ ENDPOINT_PATH = "/wss/v2/realtime-chat"
 THREAD_NAME = "navtalk-local-server"
 #: How long a close handshake may take before the TCP connection is aborted (loopback).
 CLOSE_TIMEOUT = 1.0
-#: Largest accepted client frame; images and audio bursts stay far below it.
+#: Largest accepted client frame; images and audio bursts stay far below it. A larger one ends
+#: the connection: websockets closes it with 1009 (message too big).
 MAX_FRAME_BYTES = 16 * 1024 * 1024
+#: No time limit on the opening handshake, so ``faults.stall_handshake`` holds a client until
+#: it goes away; ``stop()`` ends stalled handshakes itself.
+OPEN_TIMEOUT = None
+#: The type of ``send_large_frame()``'s event: one no client knows.
+LARGE_FRAME_TYPE = "navtalk.test.large_frame"
 #: Threads of the loop's default executor (aiortc's encoders run there).
 WORKER_THREADS = 4
 #: ICE states ``wait_for_ice`` accepts for each target (aiortc goes straight to "completed").
@@ -152,6 +159,10 @@ class LocalServer:
     Use it as a context manager, or call ``start()`` / ``stop()``. ``url`` is the full
     endpoint to connect to (add ``?license=...&name=...``).
 
+    Frame sizes: a client frame larger than ``MAX_FRAME_BYTES`` (16 MiB) ends its connection
+    (websockets closes it with 1009, "message too big"); anything smaller is read, e.g. a 5 MB
+    image data URL. Frames the server sends have no size limit (see ``send_large_frame``).
+
     ``voice`` (text -> (int16 samples, rate)) speaks the replies, ``recognizer`` ((int16
     samples, rate) -> text) hears the user, ``brain`` answers; by default eSpeak NG,
     pocketsphinx and ``RuleBrain`` (tone voice and no recognition without the ``voice`` extra).
@@ -227,6 +238,10 @@ class LocalServer:
         self._stopped = threading.Event()
         self._sessions: dict[int, ServerSession] = {}  # touched on the loop thread only
         self._ids = itertools.count(1)
+        # The id each upgrade request got when it was read, until its handler takes it.
+        self._upgrade_ids: weakref.WeakKeyDictionary[ServerConnection, int] = (
+            weakref.WeakKeyDictionary()
+        )
 
     # ----------------------------------------------------------------- properties
 
@@ -450,6 +465,15 @@ class LocalServer:
             raise TypeError("raw must be str (text frame) or bytes (binary frame)")
         return self._act(lambda s: s.send_raw(raw), connection_id, timeout)
 
+    def send_large_frame(
+        self, size_bytes: int, connection_id: int | None = None, timeout: float = 30.0
+    ) -> int:
+        """A valid JSON text frame of exactly ``size_bytes`` bytes: an event of a type no
+        client knows (``LARGE_FRAME_TYPE``) whose ``data.padding`` is a run of ``x``. Returns
+        how many connections got it (each send waits until the client has taken it in)."""
+        frame = _padded_frame(size_bytes)
+        return self._act(lambda s: s.send_raw(frame), connection_id, timeout)
+
     def close_connections(
         self,
         code: int = 1000,
@@ -552,6 +576,7 @@ class LocalServer:
             process_request=self._process_request,
             logger=RedactingLogger(logging.getLogger(f"{__package__}.websockets"), self.license),
             close_timeout=CLOSE_TIMEOUT,
+            open_timeout=OPEN_TIMEOUT,
             ping_interval=None,
             max_size=MAX_FRAME_BYTES,
         )
@@ -576,10 +601,14 @@ class LocalServer:
         remaining = [s.close_media() for s in self._sessions.values()]
         await asyncio.gather(*remaining, return_exceptions=True)
 
-    def _process_request(self, connection: ServerConnection, request: Request) -> Response | None:
-        """Only the endpoint path upgrades; ``faults.reject_http`` refuses the upgrade.
+    async def _process_request(
+        self, connection: ServerConnection, request: Request
+    ) -> Response | None:
+        """Only the endpoint path upgrades; the handshake faults act here.
 
-        Plain HTTP requests under ``API_PATH`` get the avatar API's answer instead.
+        Plain HTTP requests under ``API_PATH`` get the avatar API's answer instead. Every
+        upgrade request for the endpoint path gets its connection id here, before any handshake
+        fault, so refused connections are counted and recorded too.
         """
         answer = self._avatar_api.respond(request, self.http_url)
         if answer is not None:
@@ -588,16 +617,65 @@ class LocalServer:
         if path != ENDPOINT_PATH:
             log.debug("refused an upgrade for path %s (404)", path)
             return connection.respond(HTTPStatus.NOT_FOUND, "Not Found\n")
-        status = self._faults.reject_http
-        if status is not None:
-            log.debug("refused an upgrade with HTTP %d (fault)", status)
+        connection_id = next(self._ids)
+        faults = self._faults if self._faults.applies_to(connection_id) else Faults()  # none
+        if faults.drop_at == "handshake":
+            log.debug("connection %d: dropped during the handshake (fault)", connection_id)
+            self._record_refused(connection_id, request)
+            return await self._abort_handshake(connection)
+        if faults.stall_handshake:
+            log.debug("connection %d: stalling the handshake (fault)", connection_id)
+            self._record_refused(connection_id, request, open=True)
+            await self._until_gone_or_stopping(connection)
+            self._context.journal.update_connection(connection_id, open=False)
+            return await self._abort_handshake(connection)
+        if faults.reject_http is not None:
+            status = faults.reject_http
+            log.debug("connection %d: refused with HTTP %d (fault)", connection_id, status)
+            self._record_refused(connection_id, request)
             return connection.respond(status, f"{HTTPStatus(status).phrase}\n")
+        self._upgrade_ids[connection] = connection_id
         return None
 
+    def _record_refused(self, connection_id: int, request: Request, open: bool = False) -> None:
+        info = refused_connection(connection_id, request.path, self._context, open)
+        self._context.journal.add_connection(info)
+
+    async def _abort_handshake(self, connection: ServerConnection) -> Response:
+        """Abort the TCP connection; the response returned is never sent (it is closed)."""
+        connection.transport.abort()
+        await connection.wait_closed()
+        return connection.respond(HTTPStatus.SERVICE_UNAVAILABLE, "")
+
+    async def _until_gone_or_stopping(self, connection: ServerConnection) -> None:
+        assert self._stop_event is not None
+        gone = asyncio.ensure_future(connection.wait_closed())
+        stopping = asyncio.ensure_future(self._stop_event.wait())
+        try:
+            await asyncio.wait((gone, stopping), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            gone.cancel()
+            stopping.cancel()
+
     async def _handle(self, ws: ServerConnection) -> None:
-        session = ServerSession(ws, next(self._ids), self._context)
+        connection_id = self._upgrade_ids.pop(ws, None)
+        if connection_id is None:  # not expected: every upgrade passes _process_request
+            connection_id = next(self._ids)
+        session = ServerSession(ws, connection_id, self._context)
         self._sessions[session.id] = session
         try:
             await session.run()
         finally:
             del self._sessions[session.id]
+
+
+def _padded_frame(size_bytes: int) -> str:
+    """``{"type": LARGE_FRAME_TYPE, "data": {"padding": "xxx..."}}``, ``size_bytes`` long."""
+    empty = frames.encode({"type": LARGE_FRAME_TYPE, "data": {"padding": ""}})
+    if isinstance(size_bytes, bool) or not isinstance(size_bytes, int) or size_bytes < len(empty):
+        raise ValueError(
+            f"size_bytes must be an integer of at least {len(empty)}, got {size_bytes!r}"
+        )
+    return frames.encode(
+        {"type": LARGE_FRAME_TYPE, "data": {"padding": "x" * (size_bytes - len(empty))}}
+    )

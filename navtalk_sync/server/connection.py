@@ -4,7 +4,7 @@ A ``ServerSession`` runs three things concurrently on the server's event loop:
 
 - the setup sequence: admission, ``connected.success`` (+ warning), ``session.created``, a
   short wait for history, ``session.updated``, with the WebRTC offer where ``offer_timing``
-  puts it;
+  puts it (or these steps in the order ``setup_sequence`` gives);
 - the reader: records every frame, validates it, hands the answer and ICE candidates to the
   ``ServerPeer``, answers refusals with ``realtime.response.error`` and feeds valid messages to
   the ``Conversation``;
@@ -21,6 +21,9 @@ spoken on the media tracks; no VAD, no recognition, no brain.
 
 The reader runs from the first moment because clients send ``realtime.input_config`` on open,
 before they have received anything (protocol 3.1).
+
+Faults are read through ``_faults()``: the server's ``Faults`` when they apply to this
+connection (``Faults.applies_to``), else none.
 """
 
 from __future__ import annotations
@@ -54,7 +57,13 @@ from .uplink import SAMPLE_RATE as UPLINK_RATE
 from .vad import SPEECH_STARTED, EnergyVad
 from .voice import Voice, synthesize
 
-__all__ = ["ServerContext", "ServerSession", "TRANSPARENCY_MODEL", "NO_RECOGNIZER_MESSAGE"]
+__all__ = [
+    "ServerContext",
+    "ServerSession",
+    "TRANSPARENCY_MODEL",
+    "NO_RECOGNIZER_MESSAGE",
+    "refused_connection",
+]
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +80,8 @@ _TAIL_SAMPLES = UPLINK_RATE // 5
 MAX_UTTERANCE_SECONDS = 30
 #: Utterances waiting for the recognizer; when full, a new one is dropped (with an error frame).
 MAX_WAITING_UTTERANCES = 4
+#: What a connection beyond ``Faults.up_to_connection`` sees: nothing broken. Never changed.
+_NO_FAULTS = Faults()
 
 
 @attrs.frozen
@@ -100,6 +111,33 @@ class ServerContext:
     host_addresses: Sequence[str] | None
 
 
+def _connection_info(
+    connection_id: int, path: str, admission: Admission, session_id: str | None, open: bool
+) -> ConnectionInfo:
+    return ConnectionInfo(
+        id=connection_id,
+        path=path,
+        query=dict(admission.query),
+        license_ok=admission.license_ok,
+        avatar_id=admission.avatar.id if admission.avatar else None,
+        avatar_name=admission.avatar.name if admission.avatar else None,
+        model=admission.model,
+        session_id=session_id,
+        open=open,
+    )
+
+
+def refused_connection(
+    connection_id: int, request_path: str, context: ServerContext, open: bool = False
+) -> ConnectionInfo:
+    """The journal's record of a connection refused during the upgrade (no session)."""
+    path, _, query = request_path.partition("?")
+    admission = admit(
+        query, None if context.accept_any_license else context.license, context.avatars
+    )
+    return _connection_info(connection_id, path, admission, None, open)
+
+
 @attrs.frozen
 class _SetupPlan:
     """The setup faults as they were when the connection arrived."""
@@ -121,7 +159,7 @@ class ServerSession:
         self._admission: Admission = admit(
             query, None if context.accept_any_license else context.license, context.avatars
         )
-        faults = context.faults
+        faults = self._faults()
         self._plan = _SetupPlan(
             faults.setup_notice, faults.setup_notice_after_success, faults.close_after_notice
         )
@@ -144,6 +182,14 @@ class ServerSession:
         self._peer: ServerPeer | None = None
         self._candidates = 0
         self._ice_states: tuple[str, ...] = ()
+        self._offer_sdp: str | None = None
+        self._audio_appends = 0
+        self._dropped = False
+
+    def _faults(self) -> Faults:
+        """The faults for this connection, read now (none past ``up_to_connection``)."""
+        faults = self._ctx.faults
+        return faults if faults.applies_to(self.id) else _NO_FAULTS
 
     # ----------------------------------------------------------------- lifecycle
 
@@ -171,16 +217,7 @@ class ServerSession:
     def _register(self) -> None:
         adm = self._admission
         self._ctx.journal.add_connection(
-            ConnectionInfo(
-                id=self.id,
-                path=self._path,
-                query=dict(adm.query),
-                license_ok=adm.license_ok,
-                avatar_id=adm.avatar.id if adm.avatar else None,
-                avatar_name=adm.avatar.name if adm.avatar else None,
-                model=adm.model,
-                session_id=self.session_id,
-            )
+            _connection_info(self.id, self._path, adm, self.session_id, open=True)
         )
         self._ctx.journal.add_media(MediaInfo(connection_id=self.id))
         log.debug(
@@ -202,40 +239,72 @@ class ServerSession:
         if plan.notice is not None and not plan.notice_after_success:
             await self.send_notice(plan.notice, None, close=plan.close_after_notice)
             return
-        assert self.session_id is not None and adm.avatar is not None
-        await self._send(frames.connected_success(self.session_id, self._ctx.ice_servers))
-        if adm.ambiguous:
-            await self._send(frames.avatar_warning(adm.avatar.id, adm.avatar.name))
-        for raw in list(self._ctx.faults.frames_after_success):
-            await self.send_raw(raw)
-        if plan.notice is not None:
-            await self.send_notice(plan.notice, None, close=plan.close_after_notice)
-            return
-        offer_timing = self._ctx.faults.offer_timing
-        if offer_timing == "after_success":
+        steps = self._faults().setup_steps()
+        for index, step in enumerate(steps):
+            if step == "updated" and self._faults().stall_before_session_updated:
+                log.debug("connection %d: stalling before session.updated (fault)", self.id)
+                return
+            await self._setup_step(step, first=step not in steps[:index])
+            if step == "success" and plan.notice is not None:
+                await self.send_notice(plan.notice, None, close=plan.close_after_notice)
+                return
+            if self._drop_point_reached(steps[: index + 1], steps[index + 1 : index + 2]):
+                log.debug("connection %d: dropping %s (fault)", self.id, self._faults().drop_at)
+                self.drop()
+                return
+        if "updated" in steps:
+            self._ready.set()
+
+    async def _setup_step(self, step: str, first: bool) -> None:
+        """One setup event (``Faults.setup_steps``); ``first``: its first time in the sequence."""
+        adm = self._admission
+        if step == "success":
+            assert self.session_id is not None and adm.avatar is not None
+            await self._send(frames.connected_success(self.session_id, self._ctx.ice_servers))
+            if not first:  # a duplicate success is that event alone
+                return
+            if adm.ambiguous:
+                await self._send(frames.avatar_warning(adm.avatar.id, adm.avatar.name))
+            for raw in list(self._faults().frames_after_success):
+                await self.send_raw(raw)
+        elif step == "offer":
             await self._send_webrtc_offer()
-        await self._send(frames.session_created())
-        if offer_timing == "after_created":
-            await self._send_webrtc_offer()
-        if self._ctx.faults.stall_before_session_updated:
-            log.debug("connection %d: stalling before session.updated (fault)", self.id)
-            return
-        await self._wait_for_history()
-        self._conversation.end_history()
-        await self._send(frames.session_updated())
-        if offer_timing == "after_updated":
-            await self._send_webrtc_offer()
-        self._ready.set()
+        elif step == "created":
+            await self._send(frames.session_created())
+            await self._wait_for_history()
+        elif step == "updated":
+            self._conversation.end_history()
+            await self._send(frames.session_updated())
+            delay = self._faults().slow_reader_after
+            if first and delay is not None:
+                self._start_background(self._freeze_after(delay), "slow-reader")
+
+    def _drop_point_reached(self, done: Sequence[str], following: Sequence[str]) -> bool:
+        """``drop_at`` after success or created: once that step went out, and the offer too
+        when it comes next."""
+        step = {"after_success": "success", "after_created": "created"}.get(
+            self._faults().drop_at or ""
+        )
+        return step is not None and step in done and tuple(following) != ("offer",)
+
+    async def _freeze_after(self, delay: float) -> None:
+        await asyncio.sleep(delay)
+        log.debug("connection %d: a slow reader from now on (fault)", self.id)
+        self.freeze()
 
     async def _send_webrtc_offer(self) -> None:
         """The avatar's media and the offer for it (video then audio, candidates embedded)."""
-        faults, ctx = self._ctx.faults, self._ctx
+        faults, ctx = self._faults(), self._ctx
         if faults.no_offer:
             log.debug("connection %d: sending no offer (fault)", self.id)
+            return
+        if self._offer_sdp is not None:  # a repeated offer step: the same offer again
+            await self._send(frames.webrtc_offer(self._offer_sdp))
             return
         self._media = AvatarMedia(ctx.video_size, ctx.fps)
         self._peer = ServerPeer(self._media, ctx.ice_servers, ctx.host_addresses, self._on_ice)
         sdp = await self._peer.create_offer(unreachable=faults.offer_unreachable)
+        self._offer_sdp = sdp
         await self._send(frames.webrtc_offer(sdp))
         ctx.journal.update_media(self.id, offered=True)
 
@@ -243,7 +312,7 @@ class ServerSession:
         log.debug("connection %d: ICE %s", self.id, state)
         self._ice_states += (state,)
         self._ctx.journal.update_media(self.id, ice_state=state, ice_states=self._ice_states)
-        delay = self._ctx.faults.media_stop_after
+        delay = self._faults().media_stop_after
         if state == "completed" and delay is not None:
             self._start_background(self._stop_media_after(delay), "media-stop")
 
@@ -270,6 +339,8 @@ class ServerSession:
         loop = asyncio.get_running_loop()
         with contextlib.suppress(ConnectionClosed):
             async for raw in self._ws:
+                if self._dropped:  # frames still buffered from a dropped connection
+                    return
                 self._last_received = loop.time()
                 try:
                     await self._handle(raw)
@@ -299,6 +370,7 @@ class ServerSession:
         request = self._conversation.apply(normalised)
         if isinstance(normalised, validate.AudioAppend):
             await self._on_audio(normalised.pcm)
+            self._drop_mid_audio()
         elif self._transparent and isinstance(normalised, validate.AudioCommit):
             self._speak_pushed_audio()
         elif self._transparent and isinstance(normalised, validate.AudioClear):
@@ -307,6 +379,14 @@ class ServerSession:
             log.debug("connection %d: no reply in transparency mode", self.id)
         elif request is not None:
             self._replies.put_nowait(request)
+
+    def _drop_mid_audio(self) -> None:
+        """``drop_at="mid_audio"``: abort once ``drop_audio_after`` chunks have arrived."""
+        self._audio_appends += 1
+        faults = self._faults()
+        if faults.drop_at == "mid_audio" and self._audio_appends >= faults.drop_audio_after:
+            log.debug("connection %d: dropping mid-audio (fault)", self.id)
+            self.drop()
 
     async def _signal(self, message: validate.ClientMessage) -> None:
         """The client's answer and candidates go to the peer, which may refuse them."""
@@ -431,11 +511,11 @@ class ServerSession:
         self._conversation.asked(call)
         log.debug("connection %d: asking for tool %s (%s)", self.id, call.name, call.call_id)
         await self._send(function_call_done(call, response_id))
-        await self._send(frames.audio_done(response_id, self._ctx.faults.legacy_names))
+        await self._send(frames.audio_done(response_id, self._faults().legacy_names))
         return True
 
     async def _stream(self, response_id: str, text: str) -> bool:
-        faults = self._ctx.faults
+        faults = self._faults()
         legacy = faults.legacy_names
         # The voice is made before the first delta, so the reply's events keep their pace
         # (audio.done right after transcript.done) and the voice starts with the text.
@@ -448,7 +528,7 @@ class ServerSession:
             if index and self._ctx.delta_interval > 0:
                 await asyncio.sleep(self._ctx.delta_interval)
             await self._send(frames.transcript_delta(response_id, piece, legacy))
-            if index == 0 and faults.drop_mid_reply:
+            if index == 0 and (faults.drop_mid_reply or faults.drop_at == "mid_reply"):
                 log.debug("connection %d: dropping mid-reply (fault)", self.id)
                 self.drop()
                 return False
@@ -529,7 +609,7 @@ class ServerSession:
 
     async def send_notice(self, kind: str, message: str | None, close: bool) -> None:
         """``conversation.connected.<kind>``, then a normal close if ``close``."""
-        frame = frames.notice(kind, message, legacy=self._ctx.faults.legacy_names)
+        frame = frames.notice(kind, message, legacy=self._faults().legacy_names)
         await self._send(frame)
         if close:
             await self.close(1000, "")
@@ -561,8 +641,10 @@ class ServerSession:
             self._ws.transport.pause_reading()
 
     def drop(self) -> None:
-        """Abort the TCP connection: no close frame, the client sees an abnormal end."""
+        """Abort the TCP connection: no close frame, the client sees an abnormal end. Frames
+        already received but not yet handled are left unhandled."""
         log.debug("connection %d: dropping the TCP connection", self.id)
+        self._dropped = True
         if self._ws.transport is not None:
             self._ws.transport.abort()
 
