@@ -21,8 +21,9 @@ def server():
 
 
 def test_a_blocked_callback_does_not_stop_the_reader(server):
-    """While one callback blocks, the reader goes on: pongs are read, waiters in other threads
-    get the reply at once, and afterwards every callback sees every event, in order."""
+    """While one callback blocks, the reader goes on: the server's pings are answered, our
+    pongs are read, waiters in other threads get the reply at once, and afterwards every
+    callback sees every event, in order."""
     release = threading.Event()
     seen: list[str] = []
     with client_for(server, media=False, ping_interval=0.2, ping_timeout=1.0) as client:
@@ -40,7 +41,8 @@ def test_a_blocked_callback_does_not_stop_the_reader(server):
         pongs = client.stats()["pongs_received"]
         reply = client.ask("hold on a moment", timeout=15)  # answered while `blocked` blocks
         assert reply == "You said: hold on a moment."
-        time.sleep(1.0)  # a few keepalive rounds with the callback still blocked
+        server.ping(timeout=5)  # the server's ping is answered, the callback still blocked
+        time.sleep(1.0)  # a few keepalive rounds of our own
         stats = client.stats()
         assert stats["pongs_received"] > pongs
         assert stats["dispatch_queue_depth"] > 0  # the events wait for the dispatcher...

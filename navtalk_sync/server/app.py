@@ -505,6 +505,15 @@ class LocalServer:
 
         return self._act(act, connection_id, timeout)
 
+    def ping(self, connection_id: int | None = None, timeout: float = 5.0) -> float:
+        """Ping one connection (the latest open one when None) and wait for the client's pong;
+        returns the round trip in seconds. Raises TimeoutError when no pong comes in time."""
+        targets = self._targets(connection_id)
+        if not targets:
+            raise KeyError("no connection is open")
+        session = targets[-1]
+        return self._call(asyncio.wait_for(session.ping(), timeout), timeout + 1.0)
+
     def stop_media(self, connection_id: int | None = None, timeout: float = 5.0) -> int:
         """Make the avatar's face and voice stop for good (no more RTP) while ICE and the socket
         stay up: the "media stops mid-session" fault. Returns how many connections it hit."""

@@ -640,6 +640,11 @@ class ServerSession:
         if self._ws.transport is not None:
             self._ws.transport.pause_reading()
 
+    async def ping(self) -> float:
+        """Send a WebSocket ping; returns the seconds until the client's pong came back."""
+        pong = await self._ws.ping()
+        return await pong
+
     def drop(self) -> None:
         """Abort the TCP connection: no close frame, the client sees an abnormal end. Frames
         already received but not yet handled are left unhandled."""
