@@ -113,6 +113,8 @@ class Session:
         self._retrying = False  # ended, and a new session will follow
         self._closing = False
         self._greeted = False
+        self._connected_seen = False
+        self._history_replayed = False
         self._transport: Transport | None = None
         self.session_id: str | None = None
         self.ice_servers: tuple[IceServer, ...] = ()
@@ -283,8 +285,13 @@ class Session:
 
     def _react(self, event: Event) -> None:
         if isinstance(event, ConnectedSuccess):
+            if self._connected_seen:  # a repeat changes nothing: not the id, not the state
+                log.warning("ignored a repeated conversation.connected.success")
+                return
+            self._connected_seen = True
             self.session_id, self.ice_servers = event.session_id, event.ice_servers
-            self._set_state(State.CONNECTED)
+            if self._state in (State.CONNECTING, State.CONFIGURING):  # not back from ready
+                self._set_state(State.CONNECTED)
             if self._media is not None:
                 self._media.start(event.ice_servers)
         elif event.type == SignalingOffer.TYPE and self._media is not None:
@@ -300,7 +307,8 @@ class Session:
         elif isinstance(event, ConnectionNotice):
             error = NOTICE_ERRORS[event.type](event.message, event)
             self._end(error, code=None, reason=event.message)
-        elif isinstance(event, SessionCreated):
+        elif isinstance(event, SessionCreated) and not self._history_replayed:
+            self._history_replayed = True  # once, however often the server says it
             self._replay_history()
         elif isinstance(event, SessionUpdated):
             with self._lock:

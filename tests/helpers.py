@@ -23,6 +23,28 @@ def client_for(server: LocalServer, **kw) -> nt.NavTalkClient:
     return nt.NavTalkClient(server.license, url=server.url, **kw)
 
 
+def client_sockets_to(port: int) -> list[str]:
+    """This process's TCP sockets still open towards 127.0.0.1:``port`` (its clients' ends; a
+    server in the process has ``port`` as its local port, not its remote one)."""
+    ours = set()
+    for fd in Path("/proc/self/fd").iterdir():
+        try:
+            target = os.readlink(fd)
+        except OSError:
+            continue  # closed meanwhile
+        if target.startswith("socket:["):
+            ours.add(target[8:-1])
+    found = []
+    for table in ("/proc/self/net/tcp", "/proc/self/net/tcp6"):
+        with open(table) as rows:
+            for row in list(rows)[1:]:
+                fields = row.split()
+                remote_port = int(fields[2].rsplit(":", 1)[1], 16)
+                if remote_port == port and fields[9] in ours:
+                    found.append(f"{fields[1]} -> {fields[2]} state {fields[3]}")
+    return found
+
+
 def wait_until(condition: Callable[[], bool], timeout: float = 5.0) -> None:
     """Poll ``condition`` until it holds; fail the test after ``timeout`` seconds."""
     deadline = time.monotonic() + timeout

@@ -3,7 +3,7 @@ slow readers, odd setup sequences, faults limited to the first connections, very
 
 Each fault is checked twice where it helps: with a raw socket or ``websocket-client`` to see
 exactly what the server did, and with the library's client to see what a user gets.
-Reconnection is not tested here: the client has none yet.
+Reconnection is tested in test_reconnect.py and test_fault_matrix.py.
 """
 
 from __future__ import annotations
