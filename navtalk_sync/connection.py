@@ -223,7 +223,11 @@ class Connection:
         try:
             session.open(timeout or self._settings.connect_timeout)
         except NavTalkError as exc:
-            return exc if session.retrying else None
+            if session.retrying:
+                return exc
+            with self._lock:
+                self._outage = False  # ended for good: the session has reported it
+            return None
         with self._lock:
             if session.retrying:  # lost again at once: the same outage goes on
                 return session.end_error or NotConnected("the new session was lost")

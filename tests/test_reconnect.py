@@ -196,7 +196,7 @@ def test_an_attempt_refused_for_good_stops_the_reconnection(server):
             "client.disconnected", timeout=10, predicate=lambda e: not e.reconnecting
         )
         assert isinstance(final.error, nt.ConnectionFailed)
-        assert client.state == "closed"
+        assert client.state == "closed" and not client.stats()["reconnecting"]
         assert len(server.connections) == 2
 
 
