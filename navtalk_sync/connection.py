@@ -148,10 +148,11 @@ class Connection:
         """Asked by a session as it ends (under its lock): will a new session follow? If so,
         returns what the session calls once its end is reported (see ``RetryHook``)."""
         policy = self._policy
-        if policy is None or not policy.retries(error):
+        if policy is None:
             return None
         with self._lock:
-            if self._closing:
+            if self._closing or not policy.retries(error):
+                self._outage = False  # what ends here ends the conversation
                 return None
             if self._outage:
                 return _nothing  # an attempt failed: the running reconnection decides what next
@@ -223,11 +224,7 @@ class Connection:
         try:
             session.open(timeout or self._settings.connect_timeout)
         except NavTalkError as exc:
-            if session.retrying:
-                return exc
-            with self._lock:
-                self._outage = False  # ended for good: the session has reported it
-            return None
+            return exc if session.retrying else None
         with self._lock:
             if session.retrying:  # lost again at once: the same outage goes on
                 return session.end_error or NotConnected("the new session was lost")

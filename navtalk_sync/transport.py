@@ -127,14 +127,15 @@ class Transport:
 
     def start(self) -> None:
         """Start the reader and writer threads (after ``open()``)."""
-        self._reader = threading.Thread(
-            target=self._read_loop, name="navtalk-ws-reader", daemon=True
-        )
-        self._writer = threading.Thread(
-            target=self._write_loop, name="navtalk-ws-writer", daemon=True
-        )
-        self._reader.start()
-        self._writer.start()
+        with self._lock:  # close() on another thread sees both started, or neither
+            self._reader = threading.Thread(
+                target=self._read_loop, name="navtalk-ws-reader", daemon=True
+            )
+            self._writer = threading.Thread(
+                target=self._write_loop, name="navtalk-ws-writer", daemon=True
+            )
+            self._reader.start()
+            self._writer.start()
 
     # ------------------------------------------------------------------ sending
 
@@ -311,7 +312,9 @@ class Transport:
         """Close gracefully within ``timeout``, else abort. Joins both threads."""
         deadline = time.monotonic() + timeout
         self.request_close()
-        if self._reader is None:  # never started (open() may be running): just wake it
+        with self._lock:
+            started = self._reader is not None
+        if not started:  # open() may be running: just wake it
             self.abort()
             return
         # Give the close handshake most of the budget, keep the rest for joining.
