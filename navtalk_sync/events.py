@@ -531,7 +531,7 @@ def _decode_arguments(value: Any) -> tuple[dict[str, Any] | None, str | None]:
             return {}, value
         try:
             decoded = json.loads(value)
-        except ValueError:
+        except (ValueError, RecursionError):  # not JSON, or nested too deeply to decode
             return None, value
         return (dict(decoded) if isinstance(decoded, Mapping) else None), value
     return None, None

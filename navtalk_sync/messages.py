@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 from typing import Any, Mapping, Sequence
 
 __all__ = [
@@ -61,9 +62,18 @@ CLIENT_MESSAGE_TYPES = frozenset(
 )  # fmt: skip
 
 
+#: A lone UTF-16 surrogate: a Python str may hold one, UTF-8 (so a text frame) cannot.
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
 def encode(message: Mapping[str, Any]) -> str:
-    """One message -> the text of its frame (compact JSON, UTF-8 kept as is)."""
-    return json.dumps(message, ensure_ascii=False, separators=(",", ":"))
+    """One message -> the text of its frame (compact JSON, UTF-8 kept as is).
+
+    Lone surrogates (from ``surrogateescape`` or a ``\\ud800`` the server sent) are written as
+    ``\\uXXXX`` escapes, as browsers' ``JSON.stringify`` does: the frame stays valid UTF-8.
+    """
+    text = json.dumps(message, ensure_ascii=False, separators=(",", ":"))
+    return _SURROGATE.sub(lambda match: f"\\u{ord(match.group()):04x}", text)
 
 
 def _content(value: Any) -> dict[str, Any]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import re
 from typing import Any, Callable, Mapping
 
 import attrs
@@ -46,6 +47,9 @@ INPUT_TEXT = "realtime.input_text"  # name only (C14); {data:{text|content}}
 
 #: Audio chunks above this size are accepted but logged (protocol D8).
 LARGE_AUDIO_BYTES = 1 << 20
+
+#: A surrogate, escaped or not: half of a pair (fine) or alone (not Unicode).
+_SURROGATE = re.compile(r"\\u[dD][89a-fA-F]|[\ud800-\udfff]")
 
 
 class InvalidMessage(ValueError):
@@ -202,10 +206,7 @@ def _content(data: Mapping[str, Any]) -> Any:
     """``data.content``: JSON text (what every source sends) or the value itself (D1)."""
     content = data.get("content")
     if isinstance(content, str):
-        try:
-            return json.loads(content)
-        except ValueError as exc:
-            raise InvalidMessage(f"data.content is not valid JSON ({exc})") from None
+        return _parse_json(content, "data.content")
     if content is None:
         raise InvalidMessage("data.content is missing")
     return content
@@ -271,6 +272,22 @@ def _sdp_text(value: Any, where: str, kind: str) -> str:
     if not text.startswith("v="):
         raise InvalidMessage(f"{where} is not an SDP (it must start with 'v=')")
     return text
+
+
+def _parse_json(text: str, where: str) -> Any:
+    """JSON text -> its value, with each lone surrogate (a ``\\ud800`` escape without its
+    partner) replaced by U+FFFD as UTF-8 decoders do: the server echoes texts into frames, logs
+    and speech, and none of them can hold one."""
+    try:
+        value = json.loads(text)
+        if _SURROGATE.search(text):  # rare: only then can a string hold a lone surrogate
+            unicode = json.dumps(value, ensure_ascii=False).encode("utf-16-le", "surrogatepass")
+            value = json.loads(unicode.decode("utf-16-le", "replace"))
+    except ValueError as exc:
+        raise InvalidMessage(f"{where} is not valid JSON ({exc})") from None
+    except RecursionError:
+        raise InvalidMessage(f"{where} is nested too deeply") from None
+    return value
 
 
 # --------------------------------------------------------------------------- per type
@@ -444,13 +461,12 @@ ACCEPTED_TYPES = frozenset(_HANDLERS)
 
 
 def decode(raw: str | bytes) -> dict[str, Any]:
-    """A frame -> its JSON object. Binary frames, bad JSON and non-objects are refused."""
+    """A frame -> its JSON object. Binary frames, bad JSON and non-objects are refused.
+
+    Lone surrogates in its strings become U+FFFD (see ``_parse_json``)."""
     if isinstance(raw, (bytes, bytearray, memoryview)):
         raise InvalidMessage("binary frames are not accepted; send JSON text frames")
-    try:
-        value = json.loads(raw)
-    except ValueError as exc:
-        raise InvalidMessage(f"frame is not valid JSON ({exc})") from None
+    value = _parse_json(raw, "frame")
     if not isinstance(value, dict):
         raise InvalidMessage(f"frame is a JSON {_json_kind(value)}, not an object")
     return value
