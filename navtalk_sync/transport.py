@@ -213,6 +213,10 @@ class Transport:
                 log.warning("write failed: %s", redact(str(exc)) or type(exc).__name__)
             self.abort()
             return False
+        except Exception as exc:  # a bug, not the network: say so loudly, end the connection
+            log.exception("the writer failed")
+            self.abort(redact(f"writer failed: {type(exc).__name__}: {exc}"))
+            return False
 
     def _send_close_frame(self) -> None:
         with self._lock:
