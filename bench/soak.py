@@ -1,7 +1,7 @@
 """Soak: one session for N minutes, microphone and video on; memory must stay flat.
 
 Reproduce:  .venv/bin/python bench/soak.py [--minutes 10] [--drop-every SECONDS]
-                [--max-growth-mb-per-min 1.0]
+                [--max-growth-mb-per-min 1.0] [--trim]
 (needs the Debian packages pulseaudio, pulseaudio-utils and libasound2-plugins)
 
 The local server runs in a child process (bench/server_process.py), so this process holds the
@@ -14,7 +14,10 @@ eSpeak NG into that input; the server's voice loop hears it and the avatar answe
 Every ``--sample-every`` seconds it samples this process's resident memory (VmRSS, as an
 operator sees it: no garbage collection or allocator trimming first), threads (Python's, and
 the OS count, where C libraries' threads such as PulseAudio's come and go) and open file
-descriptors. At the end it prints a table: memory at start and end, and its
+descriptors. With ``--trim`` each sample is taken after a garbage collection and glibc's
+``malloc_trim``: the memory still in use, without the allocator's high-water mark (freed
+memory glibc keeps in its arenas, which grows in steps when sessions come and go, as with
+``--drop-every``). At the end it prints a table: memory at start and end, and its
 slope in MB per minute (least squares over the samples after the first minute, when caches and
 the allocator have settled), threads, video frames, audio chunks sent and dropped, what the
 server heard and the replies, disconnects and reconnections (``stats()``), and the server
@@ -52,7 +55,7 @@ alsa.install(WORK / "alsa", pulse_socket=pulse.socket_path(WORK / "pulse"))
 from server_process import ServerProcess  # noqa: E402
 
 import navtalk_sync as nt  # noqa: E402
-from tests.footprint import Footprint, rss_mb  # noqa: E402
+from tests.footprint import Footprint, release_free_memory, rss_mb  # noqa: E402
 from tests.helpers import SENTENCE, spoken  # noqa: E402
 
 #: Samples before this many seconds are left out of the slope: warm-up, not growth.
@@ -160,7 +163,7 @@ def run_for(
     drops = 0
     while (now := time.monotonic()) < started + args.minutes * 60:
         if now >= next_sample:
-            samples.append(Sample(now - started, Footprint.now(), rss_mb(server.pid)))
+            samples.append(sample(args, now - started, server))
             next_sample += args.sample_every
         if args.drop_every is not None and now >= next_drop:
             drops += server.drop_connections()
@@ -168,8 +171,14 @@ def run_for(
         if client.state in ("closed", "failed"):
             break  # lost, and no reconnection (left) to bring it back
         time.sleep(0.2)
-    samples.append(Sample(time.monotonic() - started, Footprint.now(), rss_mb(server.pid)))
+    samples.append(sample(args, time.monotonic() - started, server))
     return drops
+
+
+def sample(args: argparse.Namespace, seconds: float, server: ServerProcess) -> Sample:
+    if args.trim:
+        release_free_memory()
+    return Sample(seconds, Footprint.now(), rss_mb(server.pid))
 
 
 def slope_mb_per_minute(samples: list[Sample]) -> float:
@@ -230,7 +239,8 @@ def print_table(args: argparse.Namespace, result: SoakResult, slope: float) -> N
             f"{first.server_rss_mb:.1f} / {last.server_rss_mb:.1f} MB",
         ),
     ]
-    print(f"soak: one session, microphone + video, {args.minutes:g} min")
+    memory = "memory in use (--trim)" if args.trim else "RSS"
+    print(f"soak: one session, microphone + video, {args.minutes:g} min; {memory}")
     print("| measure | value |")
     print("| --- | --- |")
     for name, value in rows:
@@ -244,6 +254,7 @@ def main() -> int:
     parser.add_argument("--drop-every", type=float, default=None, metavar="SECONDS")
     parser.add_argument("--speak-every", type=float, default=20.0, metavar="SECONDS")
     parser.add_argument("--sample-every", type=float, default=10.0, metavar="SECONDS")
+    parser.add_argument("--trim", action="store_true", help="sample the memory in use")
     args = parser.parse_args()
     if pulse.MISSING:
         sys.exit(pulse.MISSING)
