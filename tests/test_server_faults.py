@@ -510,3 +510,15 @@ def test_a_client_frame_over_the_limit_ends_the_connection_with_1009(make_server
     assert event.code == 1009
     assert "exceeds limit of 16777216 bytes" in event.reason
     assert isinstance(event.error, nt.Disconnected)
+
+
+def test_the_received_journal_is_bounded():
+    """A server left running keeps the latest frames only, and counts the ones it let go."""
+    from navtalk_sync.server.records import Journal
+
+    journal = Journal(max_bytes=1000)
+    for n in range(50):
+        journal.add_message(1, "x" * 100, {"type": f"t{n}"}, True, None)
+    kept = journal.messages()
+    assert [m.type for m in kept] == [f"t{n}" for n in range(40, 50)]
+    assert journal.messages_dropped == 40

@@ -278,8 +278,15 @@ class LocalServer:
 
     @property
     def received(self) -> list[ReceivedMessage]:
-        """Every frame received so far (valid or not), in arrival order."""
+        """Every frame received so far (valid or not), in arrival order: the latest 32 MB of
+        them (``MAX_JOURNAL_BYTES``), so a server left running stays bounded; older frames are
+        dropped and counted in ``received_dropped``."""
         return self._context.journal.messages()
+
+    @property
+    def received_dropped(self) -> int:
+        """Received frames no longer kept (see ``received``)."""
+        return self._context.journal.messages_dropped
 
     @property
     def connections(self) -> list[ConnectionInfo]:

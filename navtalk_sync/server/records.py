@@ -6,6 +6,7 @@ so ``wait_for_*`` can block without polling. Readers get immutable snapshots.
 
 from __future__ import annotations
 
+import collections
 import threading
 import time
 from typing import Any, Callable
@@ -14,7 +15,11 @@ import attrs
 
 from .uplink import UplinkAudio
 
-__all__ = ["ReceivedMessage", "ConnectionInfo", "MediaInfo", "Journal"]
+__all__ = ["ReceivedMessage", "ConnectionInfo", "MediaInfo", "Journal", "MAX_JOURNAL_BYTES"]
+
+#: The received frames kept, by their raw size: a server that runs for hours (a soak, a demo
+#: left on) keeps the latest ones only. Past it the oldest are dropped and counted.
+MAX_JOURNAL_BYTES = 32 * 1024 * 1024
 
 
 @attrs.frozen
@@ -81,9 +86,12 @@ def _matches(record: ReceivedMessage, type: str | None, connection_id: int | Non
 class Journal:
     """Thread-safe log of received messages, connections, their media and their audio."""
 
-    def __init__(self) -> None:
+    def __init__(self, max_bytes: int = MAX_JOURNAL_BYTES) -> None:
         self._changed = threading.Condition()
-        self._messages: list[ReceivedMessage] = []
+        self._max_bytes = max_bytes
+        self._bytes = 0
+        self.messages_dropped = 0
+        self._messages: collections.deque[ReceivedMessage] = collections.deque()
         self._connections: dict[int, ConnectionInfo] = {}
         self._media: dict[int, MediaInfo] = {}
         self._uplinks: dict[int, UplinkAudio] = {}
@@ -110,6 +118,10 @@ class Journal:
         )
         with self._changed:
             self._messages.append(record)
+            self._bytes += len(raw)
+            while self._bytes > self._max_bytes and len(self._messages) > 1:
+                self._bytes -= len(self._messages.popleft().raw)
+                self.messages_dropped += 1
             self._changed.notify_all()
         return record
 
