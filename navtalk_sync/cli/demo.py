@@ -1,21 +1,17 @@
-"""The ``navtalk-sync`` command: ``demo`` and ``serve``.
-
-``demo`` holds a short text conversation, by default with the bundled local server (no licence
-needed), and shows what happens as it happens. ``serve`` runs the local server.
-"""
+"""``navtalk-sync demo``: a short text conversation, by default with the bundled local server
+(no licence needed), showing what happens as it happens."""
 
 from __future__ import annotations
 
 import argparse
-import logging
 import os
-import signal
 import sys
 import threading
 import time
-from typing import Sequence
+from typing import Any
 
-from . import NavTalkClient, NavTalkError, events
+from .. import NavTalkClient, events
+from .common import EXIT_OK, looks_like_id, ms
 
 DEMO_LINES = (
     "Hello!",
@@ -23,42 +19,8 @@ DEMO_LINES = (
     "Is breakfast included?",
 )
 
-EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_CONNECT = 0, 1, 2, 3
 
-
-def console() -> None:
-    """The ``navtalk-sync`` entry point."""
-    if hasattr(signal, "SIGPIPE"):
-        # `navtalk-sync demo | head` should end quietly, as Unix tools do.
-        signal.signal(signal.SIGPIPE, signal.SIG_DFL)
-    sys.exit(main())
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command with ``argv``; returns the exit code."""
-    parser = _parser()
-    args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.WARNING,
-        format="%(asctime)s %(threadName)s %(name)s %(levelname)s: %(message)s",
-    )
-    try:
-        return int(args.run(args))
-    except KeyboardInterrupt:
-        return 130
-    except NavTalkError as exc:  # texts are already redacted
-        print(f"navtalk-sync: {exc}", file=sys.stderr)
-        return EXIT_CONNECT
-
-
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="navtalk-sync",
-        description="Talk to a NavTalk digital human from the terminal.",
-    )
-    parser.add_argument("-v", "--verbose", action="store_true", help="log what the library does")
-    commands = parser.add_subparsers(dest="command", required=True)
-
+def register(commands: Any) -> None:
     demo = commands.add_parser(
         "demo",
         help="a short text conversation (local server by default)",
@@ -75,29 +37,13 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("line", nargs="*", help="what to say (default: three sample lines)")
     demo.set_defaults(run=run_demo)
 
-    serve = commands.add_parser(
-        "serve",
-        help="run the local NavTalk-compatible server",
-        description="Run the bundled NavTalk-compatible server on loopback until Ctrl-C.",
-        epilog="example:\n  navtalk-sync serve --port 8765",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    serve.add_argument("--host", default="127.0.0.1", help="address to bind (default loopback)")
-    serve.add_argument("--port", type=int, default=8765, help="port (0 = any free port)")
-    serve.add_argument("--license", help="licence clients must present (default: a fresh one)")
-    serve.set_defaults(run=run_serve)
-    return parser
-
-
-# ------------------------------------------------------------------ demo
-
 
 def run_demo(args: argparse.Namespace) -> int:
     license = args.license or os.environ.get("NAVTALK_LICENSE")
     if license and not args.url:
         print(f"navtalk-sync demo: the hosted service, avatar {args.avatar}")
         return _converse(args, license, url=None)
-    from .server import LocalServer  # the client itself never imports the server
+    from ..server import LocalServer  # the client itself never imports the server
 
     with LocalServer() as server:
         print(f"navtalk-sync demo: local NavTalk-compatible server at {server.url}")
@@ -107,7 +53,7 @@ def run_demo(args: argparse.Namespace) -> int:
 
 def _converse(args: argparse.Namespace, license: str, url: str | None) -> int:
     avatar = (
-        {"avatar_id": args.avatar} if _looks_like_id(args.avatar) else {"avatar_name": args.avatar}
+        {"avatar_id": args.avatar} if looks_like_id(args.avatar) else {"avatar_name": args.avatar}
     )
     options = {"url": url} if url else {}
     lines = args.line or list(DEMO_LINES)
@@ -116,7 +62,7 @@ def _converse(args: argparse.Namespace, license: str, url: str | None) -> int:
     with NavTalkClient(license, **avatar, **options) as client:
         printer.attach(client)
         client.connect(timeout=args.timeout)
-        print(f"connected: session {client.session_id} in {_ms(time.monotonic() - started)}\n")
+        print(f"connected: session {client.session_id} in {ms(time.monotonic() - started)}\n")
         latencies = []
         for line in lines:
             print(f"you:    {line}")
@@ -127,8 +73,8 @@ def _converse(args: argparse.Namespace, license: str, url: str | None) -> int:
             printer.end_reply(reply)
         stats = client.stats()
     print(
-        f"\n{len(lines)} turns; reply time mean {_ms(sum(latencies) / len(latencies))}, "
-        f"max {_ms(max(latencies))}; {stats['events_received']} events received, "
+        f"\n{len(lines)} turns; reply time mean {ms(sum(latencies) / len(latencies))}, "
+        f"max {ms(max(latencies))}; {stats['events_received']} events received, "
         f"{stats['frames_sent']} frames sent"
     )
     return EXIT_OK
@@ -181,40 +127,3 @@ class _LivePrinter:
                 sys.stdout.write(f"avatar: {reply}")
             sys.stdout.write("\n\n")
             sys.stdout.flush()
-
-
-def _looks_like_id(avatar: str) -> bool:
-    return len(avatar) == 32 and all(c in "0123456789abcdef" for c in avatar.lower())
-
-
-def _ms(seconds: float) -> str:
-    return f"{seconds * 1000:.0f} ms"
-
-
-# ------------------------------------------------------------------ serve
-
-
-def run_serve(args: argparse.Namespace) -> int:
-    from .server import LocalServer
-
-    if args.host not in ("127.0.0.1", "localhost", "::1"):
-        print(f"warning: binding {args.host}, not loopback", file=sys.stderr)
-    license = args.license or os.environ.get("NAVTALK_LICENSE")
-    # Without a licence to check, any licence is let in: licences never appear in output,
-    # so there would be no way to tell clients a generated one.
-    server = LocalServer(host=args.host, port=args.port, license=license,
-                         accept_any_license=license is None)  # fmt: skip
-    server.start()
-    print(f"NavTalk-compatible server at {server.url}")
-    if license is None:
-        print("accepting any licence (pass --license or set NAVTALK_LICENSE to require one)")
-    print("Ctrl-C to stop.")
-    try:
-        server.serve_forever()
-    finally:
-        server.stop()
-    return EXIT_OK
-
-
-if __name__ == "__main__":
-    console()

@@ -1,0 +1,5 @@
+"""``python -m navtalk_sync.cli``."""
+
+from . import console
+
+console()
