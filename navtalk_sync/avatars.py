@@ -325,7 +325,7 @@ def _choose(data: Any, name: str | None, what: str) -> Mapping[str, Any]:
     if isinstance(data, list):
         avatars = [item for item in data if isinstance(item, dict)]
         exact = [item for item in avatars if name is not None and item.get("name") == name]
-        data = (exact or avatars or [None])[0]
+        data = (exact or avatars or [None])[0]  # type: ignore[list-item]
     if not isinstance(data, dict) or not data:
         raise AvatarNotFound(f"{what} not found: the answer has no avatar", 200, 200)
     return data

@@ -378,7 +378,10 @@ class NavTalkClient:
         ``close()`` finishes the file.
         """
         media = self._require_media()
-        media.record(record_path(path))
+        checked = record_path(path)
+        if checked is None:
+            raise InvalidArgument("record() needs a path ending in .mp4 or .mkv, got None")
+        media.record(checked)
 
     def stop_recording(self, timeout: float = 10.0) -> RecordingSummary | None:
         """Finish the recording file (waits for the encoder); None if none was running."""

@@ -93,7 +93,7 @@ def install_redaction(*logger_names: str) -> None:
 # --------------------------------------------------------------------------- validators
 
 
-def _positive(instance: Any, attribute: attrs.Attribute, value: Any) -> None:
+def _positive(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
     if value is None and attribute.name == "ping_interval":
         return
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
@@ -102,29 +102,29 @@ def _positive(instance: Any, attribute: attrs.Attribute, value: Any) -> None:
         raise ConfigError(f"{attribute.name} must be finite; every blocking call has a timeout")
 
 
-def _positive_int(instance: Any, attribute: attrs.Attribute, value: Any) -> None:
+def _positive_int(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise ConfigError(f"{attribute.name} must be a positive integer, got {value!r}")
 
 
-def _optional_positive_int(instance: Any, attribute: attrs.Attribute, value: Any) -> None:
+def _optional_positive_int(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
     if value is not None:
         _positive_int(instance, attribute, value)
 
 
-def _chunk_samples(instance: Any, attribute: attrs.Attribute, value: Any) -> None:
+def _chunk_samples(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
     if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 24_000:
         raise ConfigError(f"{attribute.name} must be an integer from 1 to 24000, got {value!r}")
 
 
-def _optional_text(instance: Any, attribute: attrs.Attribute, value: Any) -> None:
+def _optional_text(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
     if value is None:
         return
     if not isinstance(value, str) or not value.strip():
         raise ConfigError(f"{attribute.name} must be a non-empty string or None, got {value!r}")
 
 
-def _check_license(instance: Any, attribute: attrs.Attribute, value: Any) -> None:
+def _check_license(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
     if not isinstance(value, str) or not value.strip():
         raise ConfigError(
             f"no licence: pass license=... or set the {LICENSE_ENV} environment variable"
@@ -144,6 +144,7 @@ def _history_turns(value: Any) -> tuple[str, ...]:
         raise ConfigError("history must be a list of strings or {'role', 'text'} mappings")
     turns = []
     for entry in value:
+        text: Any
         if isinstance(entry, str):
             text = entry
         elif isinstance(entry, Mapping):
@@ -172,7 +173,7 @@ def _tool_schemas(value: Any) -> tuple[Mapping[str, Any], ...]:
     return tuple(dict(tool, type=tool.get("type", "function")) for tool in value)
 
 
-def _check_url(instance: Any, attribute: attrs.Attribute, value: Any) -> None:
+def _check_url(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
     if not isinstance(value, str):
         raise ConfigError(f"url must be a string, got {type(value).__name__}")
     parts = urlsplit(value)
@@ -195,7 +196,7 @@ def record_path(value: Any) -> str | None:
     return path
 
 
-def _speaker(instance: Any, attribute: attrs.Attribute, value: Any) -> None:
+def _speaker(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
     if value is None or isinstance(value, bool):
         return
     if isinstance(value, int) and value >= 0:
@@ -209,7 +210,7 @@ def _speaker(instance: Any, attribute: attrs.Attribute, value: Any) -> None:
 
 def _host_addresses(value: Any) -> str | tuple[str, ...] | None:
     if value is None or value == "auto":
-        return value
+        return None if value is None else "auto"
     if isinstance(value, str) or not isinstance(value, Iterable):
         raise ConfigError(
             f"ice_host_addresses must be 'auto', None or a list of IP addresses, got {value!r}"
@@ -351,7 +352,7 @@ class Settings:
         if unknown:
             raise ConfigError(f"unknown setting(s): {', '.join(sorted(unknown))}")
         try:
-            return cls(license=license, **options)
+            return cls(license=license, **options)  # type: ignore[arg-type]  # checked by attrs
         except TypeError as exc:  # attrs reports missing/extra arguments as TypeError
             raise ConfigError(redact(str(exc))) from None
 

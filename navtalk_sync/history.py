@@ -51,27 +51,27 @@ _FILE_FORMAT = "navtalk-history"
 _FILE_VERSION = 1
 
 
-def _check_role(instance: Any, attribute: attrs.Attribute, value: Any) -> None:
+def _check_role(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
     if value not in ROLES:
         raise InvalidArgument(f"a turn's role is one of {ROLES}, got {value!r}")
 
 
-def _check_kind(instance: Any, attribute: attrs.Attribute, value: Any) -> None:
+def _check_kind(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
     if value not in KINDS:
         raise InvalidArgument(f"a turn's kind is one of {KINDS}, got {value!r}")
 
 
-def _check_text(instance: Any, attribute: attrs.Attribute, value: Any) -> None:
+def _check_text(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
     if not isinstance(value, str):
         raise InvalidArgument(f"a turn's text must be a string, got {value!r}")
 
 
-def _optional_str(instance: Any, attribute: attrs.Attribute, value: Any) -> None:
+def _optional_str(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
     if value is not None and not isinstance(value, str):
         raise InvalidArgument(f"a turn's {attribute.name} must be a string or None, got {value!r}")
 
 
-def _check_time(instance: Any, attribute: attrs.Attribute, value: Any) -> None:
+def _check_time(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise InvalidArgument(f"a turn's time must be seconds since the epoch, got {value!r}")
 

@@ -126,6 +126,7 @@ def _frame_from_bytes(data: bytes, what: str) -> av.VideoFrame:
         raise InvalidArgument(f"{what} are not a readable image: {exc}") from None
     if frame is None or not frame.width or not frame.height:
         raise InvalidArgument(f"{what} are not a readable image (no picture in them)")
+    assert isinstance(frame, av.VideoFrame)
     return frame
 
 

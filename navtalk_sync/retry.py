@@ -8,7 +8,7 @@ gives the delay before each attempt (exponential backoff with jitter). The ``Con
 from __future__ import annotations
 
 import random
-from typing import Callable
+from typing import Any, Callable
 
 import attrs
 
@@ -26,27 +26,27 @@ __all__ = ["ReconnectPolicy", "NORMAL_CLOSURE"]
 NORMAL_CLOSURE = 1000
 
 
-def _positive(instance: object, attribute: attrs.Attribute, value: object) -> None:
+def _positive(instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
         raise ValueError(f"{attribute.name} must be a positive number, got {value!r}")
 
 
-def _at_least_one(instance: object, attribute: attrs.Attribute, value: object) -> None:
+def _at_least_one(instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 1:
         raise ValueError(f"{attribute.name} must be a number >= 1, got {value!r}")
 
 
-def _fraction(instance: object, attribute: attrs.Attribute, value: object) -> None:
+def _fraction(instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 1:
         raise ValueError(f"{attribute.name} must be a number in [0, 1), got {value!r}")
 
 
-def _attempts(instance: object, attribute: attrs.Attribute, value: object) -> None:
+def _attempts(instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise ValueError(f"{attribute.name} must be a positive integer, got {value!r}")
 
 
-def _optional_positive(instance: object, attribute: attrs.Attribute, value: object) -> None:
+def _optional_positive(instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
     if value is not None:
         _positive(instance, attribute, value)
 

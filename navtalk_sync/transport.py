@@ -16,6 +16,7 @@ The URL holds the licence; only the redacted form is ever logged or put in an ex
 
 from __future__ import annotations
 
+import functools
 import logging
 import queue
 import socket
@@ -169,7 +170,7 @@ class Transport:
                 self._send_close_frame()
                 return
             assert isinstance(item, str)
-            if self._ended or not self._write(lambda text=item: self._ws.send(text)):
+            if self._ended or not self._write(functools.partial(self._ws.send, item)):
                 return
             self.stats.frames_sent += 1
             self.stats.bytes_sent += len(item)

@@ -72,5 +72,5 @@ def _frame_array(frame: av.AudioFrame) -> np.ndarray:
     array = frame.to_ndarray()
     channels = len(frame.layout.channels)
     if frame.format.is_planar:
-        return array.T  # (channels, frames) -> (frames, channels)
-    return array.reshape(-1, channels)
+        return np.asarray(array.T)  # (channels, frames) -> (frames, channels)
+    return np.asarray(array.reshape(-1, channels))

@@ -252,7 +252,7 @@ class _ToSendRate:
     def convert(self, frames: np.ndarray) -> np.ndarray:
         mono = frames[:, 0] if frames.shape[1] == 1 else _average(frames)
         if self._resampler is None:
-            return mono.copy()
+            return np.asarray(mono.copy())
         frame = av.AudioFrame.from_ndarray(mono.reshape(1, -1), format="s16", layout="mono")
         frame.sample_rate = self._rate
         return _joined(self._resampler.resample(frame))
@@ -265,7 +265,7 @@ class _ToSendRate:
 
 
 def _average(frames: np.ndarray) -> np.ndarray:
-    return frames.mean(axis=1, dtype=np.float32).round().astype(np.int16)
+    return np.asarray(frames.mean(axis=1, dtype=np.float32).round().astype(np.int16))
 
 
 def _joined(frames: list[av.AudioFrame]) -> np.ndarray:

@@ -86,7 +86,7 @@ def _joined(frames: list[av.AudioFrame]) -> bytes:
 
 def _map_channels(frames: np.ndarray, channels: int) -> np.ndarray:
     if channels == 1:
-        return frames.mean(axis=1, dtype=np.float32).round().astype(np.int16)[:, None]
+        return np.asarray(frames.mean(axis=1, dtype=np.float32).round().astype(np.int16))[:, None]
     return np.repeat(frames, channels, axis=1)
 
 
@@ -175,4 +175,5 @@ def _pick_format(
             return supported_rate(pa, device.index, count, sample_rate), count
         except AudioDeviceError as exc:
             refusal = exc
+    assert refusal is not None
     raise refusal

@@ -76,7 +76,7 @@ def float_to_pcm16(samples: np.ndarray) -> np.ndarray:
     """float -> int16: clamp to [-1, 1], negatives x 32768, positives x 32767 (protocol 4.1)."""
     clamped = np.clip(samples, -1.0, 1.0)
     scaled = np.where(clamped < 0, clamped * 32768.0, clamped * 32767.0)
-    return np.rint(scaled).astype(np.int16)
+    return np.asarray(np.rint(scaled).astype(np.int16))
 
 
 def _as_array(samples: Any) -> np.ndarray:

@@ -234,11 +234,11 @@ def _as_frames(pcm: PCM, channels: int) -> np.ndarray:
     if pcm.dtype != np.int16:
         raise InvalidArgument(f"play() takes int16 samples, not {pcm.dtype}")
     if pcm.ndim == 2 and pcm.shape[1] == channels:
-        return pcm.copy()
+        return np.asarray(pcm.copy())
     if pcm.ndim == 1 or (pcm.ndim == 2 and pcm.shape[0] == 1):
         samples = pcm.reshape(-1)
         if samples.size % channels == 0:
-            return samples.reshape(-1, channels).copy()
+            return np.asarray(samples.reshape(-1, channels).copy())
     raise InvalidArgument(
         f"play() takes samples shaped (n,), (n, {channels}) or (1, n * {channels}) for "
         f"{channels} channel(s), not {pcm.shape}"

@@ -209,7 +209,7 @@ class _FileWriter:
         """Place a frame on the recording's clock and write it (or hold it until streams exist)."""
         if self._origin is None:
             self._origin = arrival
-        length = frame.samples / frame.sample_rate if kind == "audio" else 0.0
+        length = frame.samples / frame.sample_rate if isinstance(frame, av.AudioFrame) else 0.0
         when = self._timelines[kind].place(frame, max(0.0, arrival - self._origin), length)
         if when is None:
             self._tallies[kind].bad_pts += 1
@@ -247,7 +247,7 @@ class _FileWriter:
         return held_back >= VIDEO_WAIT
 
     def _make_streams(self) -> None:
-        first_video = next((f for kind, f, _ in self._pending if kind == "video"), None)
+        first_video = next((f for _, f, _ in self._pending if isinstance(f, av.VideoFrame)), None)
         if first_video is not None:
             self._video = self._add_video_stream(first_video.width, first_video.height)
         elif self._want_video:
@@ -273,7 +273,7 @@ class _FileWriter:
 
     def _add_audio_stream(self) -> Any:
         stream = self._container.add_stream(self._kind.audio_codec, rate=AUDIO_RATE)
-        context = stream.codec_context
+        context: Any = stream.codec_context  # an audio codec context
         context.layout = AUDIO_LAYOUT
         context.format = self._kind.audio_format
         context.time_base = Fraction(1, AUDIO_RATE)
@@ -284,7 +284,7 @@ class _FileWriter:
     # ------------------------------------------------------------------ encoding
 
     def _write(self, kind: Kind, frame: Frame, when: float) -> None:
-        if kind == "video":
+        if isinstance(frame, av.VideoFrame):
             if self._video is None:
                 self._tallies["video"].unplaced += 1
                 return
@@ -335,7 +335,7 @@ class _FileWriter:
         for frame in frames:
             self._mux(self._audio.encode(frame))
 
-    def _mux(self, packets: list[av.Packet]) -> None:
+    def _mux(self, packets: list[av.Packet[Any]]) -> None:
         for packet in packets:
             self._container.mux_one(packet)
 

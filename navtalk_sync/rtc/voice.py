@@ -44,13 +44,13 @@ class AvatarAudio:
 
     @property
     def duration(self) -> float:
-        return self.pcm.shape[0] / self.sample_rate
+        return float(self.pcm.shape[0] / self.sample_rate)
 
     def mono(self) -> np.ndarray:
         """The chunk as one int16 channel (the mean of the channels)."""
         if self.channels == 1:
-            return self.pcm[:, 0]
-        return self.pcm.mean(axis=1).astype(np.int16)
+            return np.asarray(self.pcm[:, 0])
+        return np.asarray(self.pcm.mean(axis=1).astype(np.int16))
 
     def __repr__(self) -> str:
         return f"<AvatarAudio {self.pcm.shape[0]} samples x{self.channels} @ {self.sample_rate} Hz>"

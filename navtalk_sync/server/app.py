@@ -519,7 +519,7 @@ class LocalServer:
         if not targets:
             raise KeyError("no connection is open")
         session = targets[-1]
-        return self._call(asyncio.wait_for(session.ping(), timeout), timeout + 1.0)
+        return float(self._call(asyncio.wait_for(session.ping(), timeout), timeout + 1.0))
 
     def stop_media(self, connection_id: int | None = None, timeout: float = 5.0) -> int:
         """Make the avatar's face and voice stop for good (no more RTP) while ICE and the socket
@@ -545,7 +545,7 @@ class LocalServer:
                     await action(session)
             return len(targets)
 
-        return self._call(run(), timeout)
+        return int(self._call(run(), timeout))
 
     def _targets(self, connection_id: int | None) -> list[ServerSession]:
         open_sessions = [s for s in self._sessions.values() if s.is_open]
@@ -561,7 +561,10 @@ class LocalServer:
         if loop is None or self._stopped.is_set():
             coro.close()  # type: ignore[attr-defined]
             raise RuntimeError("the LocalServer is not running")
-        future = asyncio.run_coroutine_threadsafe(coro, loop)  # type: ignore[arg-type]
+        future: concurrent.futures.Future[Any] = asyncio.run_coroutine_threadsafe(
+            coro,  # type: ignore[arg-type]
+            loop,
+        )
         try:
             return future.result(timeout)
         except concurrent.futures.TimeoutError:

@@ -7,7 +7,7 @@ several avatars may match; the most recently updated one wins and the session ge
 from __future__ import annotations
 
 import hashlib
-from typing import Sequence
+from typing import Any, Sequence
 
 import attrs
 
@@ -26,7 +26,7 @@ def avatar_id_for(name: str) -> str:
     return hashlib.md5(name.encode("utf-8")).hexdigest()
 
 
-def _non_empty(instance: object, attribute: attrs.Attribute, value: str) -> None:
+def _non_empty(instance: object, attribute: attrs.Attribute[Any], value: str) -> None:
     if not isinstance(value, str) or not value:
         raise ValueError(f"Avatar.{attribute.name} must be a non-empty string, got {value!r}")
 

@@ -534,8 +534,8 @@ class ServerSession:
                 return False
         await self._send(frames.transcript_done(response_id, text, legacy))
         if speech is not None and self._ctx.audio_deltas:
-            for piece in pcm.chunks(speech[1], frames.AUDIO_DELTA_SAMPLES):
-                await self._send(frames.audio_delta(response_id, piece, legacy))
+            for chunk in pcm.chunks(speech[1], frames.AUDIO_DELTA_SAMPLES):
+                await self._send(frames.audio_delta(response_id, chunk, legacy))
         await self._send(frames.audio_done(response_id, legacy))
         reason = faults.close_reason_after_reply
         if reason is not None:

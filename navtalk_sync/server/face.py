@@ -69,7 +69,7 @@ def draw_face(width: int, height: int, mouth_open: float, blink: bool = False) -
     frame = (canvas.eyes_closed if blink else canvas.eyes_open).copy()
     y0, y1, x0, x1 = canvas.box
     frame[y0:y1, x0:x1] = _mouth(canvas, _clip(mouth_open))
-    return frame
+    return np.asarray(frame)
 
 
 def _clip(value: float) -> float:
@@ -101,7 +101,9 @@ def _canvas(width: int, height: int) -> _Canvas:
     )
 
 
-def _ellipse(xx: np.ndarray, yy: np.ndarray, cx: float, cy: float, rx: float, ry: float):
+def _ellipse(
+    xx: np.ndarray, yy: np.ndarray, cx: float, cy: float, rx: float, ry: float
+) -> np.ndarray:
     """Where the points (xx, yy) fall inside an ellipse (broadcast boolean mask)."""
     return ((xx - cx) / rx) ** 2 + ((yy - cy) / ry) ** 2 <= 1.0
 
@@ -110,7 +112,7 @@ def _paint(image: np.ndarray, mask: np.ndarray, colour: tuple[int, int, int]) ->
     image[np.broadcast_to(mask, image.shape[:2])] = colour
 
 
-def _blend(image: np.ndarray, mask: np.ndarray, colour: tuple[int, int, int], alpha: float):
+def _blend(image: np.ndarray, mask: np.ndarray, colour: tuple[int, int, int], alpha: float) -> None:
     where = np.broadcast_to(mask, image.shape[:2])
     mixed = image[where] * (1 - alpha) + np.asarray(colour, np.float32) * alpha
     image[where] = mixed.astype(np.uint8)

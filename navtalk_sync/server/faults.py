@@ -50,27 +50,29 @@ _SEQUENCE_OF_TIMING: dict[str, tuple[str, ...]] = {
 }
 
 
-def _offer_timing(instance: object, attribute: attrs.Attribute, value: str) -> None:
+def _offer_timing(instance: object, attribute: attrs.Attribute[Any], value: str) -> None:
     if value not in OFFER_TIMINGS:
         raise ValueError(f"{attribute.name} must be one of {', '.join(OFFER_TIMINGS)}")
 
 
-def _optional_seconds(instance: object, attribute: attrs.Attribute, value: float | None) -> None:
+def _optional_seconds(
+    instance: object, attribute: attrs.Attribute[Any], value: float | None
+) -> None:
     if value is None:
         return
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0:
         raise ValueError(f"{attribute.name} must be None or 0 or more seconds, got {value!r}")
 
 
-def _drop_point(instance: object, attribute: attrs.Attribute, value: str | None) -> None:
+def _drop_point(instance: object, attribute: attrs.Attribute[Any], value: str | None) -> None:
     if value is not None and value not in DROP_POINTS:
         raise ValueError(f"{attribute.name} must be one of {', '.join(DROP_POINTS)} or None")
 
 
-def _count(minimum: int) -> Callable[[object, attrs.Attribute, Any], None]:
+def _count(minimum: int) -> Callable[[object, attrs.Attribute[Any], Any], None]:
     """A validator: an int of at least ``minimum`` (None allowed when the default is None)."""
 
-    def check(instance: object, attribute: attrs.Attribute, value: Any) -> None:
+    def check(instance: object, attribute: attrs.Attribute[Any], value: Any) -> None:
         if value is None and attribute.default is None:
             return
         if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
@@ -87,7 +89,7 @@ def _steps(value: Any) -> Any:
     return tuple(value) if isinstance(value, list) else value
 
 
-def _setup_sequence(instance: object, attribute: attrs.Attribute, value: Any) -> None:
+def _setup_sequence(instance: object, attribute: attrs.Attribute[Any], value: Any) -> None:
     if value is None:
         return
     if (
@@ -101,12 +103,12 @@ def _setup_sequence(instance: object, attribute: attrs.Attribute, value: Any) ->
         )
 
 
-def _notice_kind(instance: object, attribute: attrs.Attribute, value: str | None) -> None:
+def _notice_kind(instance: object, attribute: attrs.Attribute[Any], value: str | None) -> None:
     if value is not None and value not in NOTICE_KINDS:
         raise ValueError(f"{attribute.name} must be one of {', '.join(NOTICE_KINDS)} or None")
 
 
-def _http_status(instance: object, attribute: attrs.Attribute, value: int | None) -> None:
+def _http_status(instance: object, attribute: attrs.Attribute[Any], value: int | None) -> None:
     if value is None:
         return
     try:
@@ -117,7 +119,7 @@ def _http_status(instance: object, attribute: attrs.Attribute, value: int | None
         raise ValueError(f"{attribute.name} must be an HTTP error status (e.g. 401) or None")
 
 
-def _envelope_code(instance: object, attribute: attrs.Attribute, value: int | None) -> None:
+def _envelope_code(instance: object, attribute: attrs.Attribute[Any], value: int | None) -> None:
     if value is None:
         return
     if isinstance(value, bool) or not isinstance(value, int) or value == 200:

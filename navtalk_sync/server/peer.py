@@ -204,7 +204,7 @@ def _dead_port(address: str) -> int:
     try:
         with socket.socket(family, socket.SOCK_DGRAM) as probe:
             probe.bind((address, 0))
-            return probe.getsockname()[1]
+            return int(probe.getsockname()[1])
     except OSError:
         return 9  # the discard port: nothing answers there either
 

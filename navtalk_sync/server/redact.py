@@ -30,7 +30,7 @@ def redact(text: str, secret: str | None = None) -> str:
     return _QUERY_LICENSE.sub(r"\1***", text)
 
 
-class RedactingLogger(logging.LoggerAdapter):
+class RedactingLogger(logging.LoggerAdapter):  # type: ignore[type-arg]  # generic only in 3.11+
     """A logger adapter that redacts licences; INFO from the library is lowered to DEBUG.
 
     ``websockets`` reports every connection at INFO; for an embedded test server that is

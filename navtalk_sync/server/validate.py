@@ -219,7 +219,7 @@ def _tool(tool: Any, where: str) -> dict[str, Any]:
     _string(tool.get("name"), f"{where}.name")
     params = tool.get("parameters")
     if params is None:
-        return tool
+        return dict(tool)
     params = dict(_object(params, f"{where}.parameters"))
     props = params.get("properties")
     if isinstance(props, list) and not props:
@@ -232,7 +232,7 @@ def _tool(tool: Any, where: str) -> dict[str, Any]:
     ):
         raise InvalidMessage(f"{where}.parameters.required must be a list of strings")
     tool["parameters"] = params
-    return tool
+    return dict(tool)
 
 
 def _tools(value: Any, where: str) -> tuple[dict[str, Any], ...] | None:
