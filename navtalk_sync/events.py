@@ -229,6 +229,8 @@ def _ice_servers(value: Any) -> tuple[IceServer, ...]:
 
 @attrs.frozen(repr=False)
 class ConnectedSuccess(ServerEvent):
+    """The server accepted the connection: its session id and the ICE servers to use."""
+
     TYPE: ClassVar[str] = "conversation.connected.success"
     session_id: str | None = None
     ice_servers: tuple[IceServer, ...] = ()
@@ -284,32 +286,44 @@ class ConnectedWarning(ConnectionNotice):
 
 @attrs.frozen(repr=False)
 class ConnectedFail(ConnectionNotice):
+    """Setup failed (bad licence, unknown avatar...): ``ConnectionFailed``."""
+
     TYPE: ClassVar[str] = "conversation.connected.fail"
 
 
 @attrs.frozen(repr=False)
 class ConnectedClose(ConnectionNotice):
+    """The server ended the session: ``ServerClosed``."""
+
     TYPE: ClassVar[str] = "conversation.connected.close"
 
 
 @attrs.frozen(repr=False)
 class InsufficientBalanceNotice(ConnectionNotice):
+    """Out of credit, at the start or mid-call: ``InsufficientBalance``."""
+
     TYPE: ClassVar[str] = "conversation.connected.insufficient_balance"
 
 
 @attrs.frozen(repr=False)
 class GpuFullNotice(ConnectionNotice):
+    """No capacity now: ``GpuFull`` (retryable)."""
+
     TYPE: ClassVar[str] = "conversation.connected.gpu_full"
     RETRYABLE: ClassVar[bool] = True
 
 
 @attrs.frozen(repr=False)
 class ConnectionLimitExceededNotice(ConnectionNotice):
+    """Too many sessions for this licence: ``ConnectionLimitExceeded``."""
+
     TYPE: ClassVar[str] = "conversation.connected.connection_limit_exceeded"
 
 
 @attrs.frozen(repr=False)
 class BackendErrorNotice(ConnectionNotice):
+    """A failure upstream of the server: ``BackendError`` (retryable)."""
+
     TYPE: ClassVar[str] = "conversation.connected.backend_error"
     RETRYABLE: ClassVar[bool] = True
 
@@ -359,6 +373,8 @@ class SignalingOffer(ServerEvent):
 
 @attrs.frozen(repr=False)
 class SignalingAnswer(SignalingOffer):
+    """A WebRTC answer from the server (not expected: the client answers)."""
+
     TYPE: ClassVar[str] = "webrtc.signaling.answer"
 
 
@@ -404,6 +420,8 @@ class SpeechStarted(ServerEvent):
 
 @attrs.frozen(repr=False)
 class SpeechStopped(ServerEvent):
+    """The server heard the user stop speaking; a transcript and a reply follow."""
+
     TYPE: ClassVar[str] = "realtime.input_audio_buffer.speech_stopped"
 
 
@@ -511,6 +529,8 @@ def _call_id(msg: Mapping[str, Any]) -> str | None:
 
 @attrs.frozen(repr=False)
 class FunctionCallArgumentsDelta(ServerEvent):
+    """A piece of a tool call's arguments (the ``.done`` event carries them whole)."""
+
     TYPE: ClassVar[str] = "realtime.response.function_call_arguments.delta"
     call_id: str | None = None
     delta: str = ""
