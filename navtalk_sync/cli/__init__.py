@@ -12,14 +12,14 @@ import signal
 import sys
 from typing import Sequence
 
-from .. import NavTalkError
-from . import demo, serve
-from .common import EXIT_CONNECT
+from .. import InvalidArgument, MediaError, NavTalkError, ResponseFailed
+from . import avatar, demo, devices, serve
+from .common import EXIT_CODES_HELP, EXIT_CONNECT, EXIT_ERROR, EXIT_INTERRUPTED
 
 __all__ = ["console", "main"]
 
 #: The subcommands, in the order ``--help`` lists them.
-SUBCOMMANDS = (demo, serve)
+SUBCOMMANDS = (demo, serve, devices, avatar)
 
 
 def console() -> None:
@@ -41,16 +41,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.run(args))
     except KeyboardInterrupt:
-        return 130
+        return EXIT_INTERRUPTED
     except NavTalkError as exc:  # texts are already redacted
         print(f"navtalk-sync: {exc}", file=sys.stderr)
-        return EXIT_CONNECT
+        return EXIT_CONNECT if _is_connect_error(exc) else EXIT_ERROR
+
+
+def _is_connect_error(exc: NavTalkError) -> bool:
+    """Whether ``exc`` is about the session (exit 3) rather than a bad argument, an audio
+    device or a failed reply (exit 1)."""
+    return not isinstance(exc, (InvalidArgument, MediaError, ResponseFailed))
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="navtalk-sync",
         description="Talk to a NavTalk digital human from the terminal.",
+        epilog=EXIT_CODES_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="log what the library does")
     commands = parser.add_subparsers(dest="command", required=True)
