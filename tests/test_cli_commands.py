@@ -100,3 +100,45 @@ def test_every_subcommand_has_help_with_examples(capsys):
         main(["--help"])
     top = capsys.readouterr().out
     assert "exit codes:" in top and "4    not found" in top
+
+
+# --------------------------------------------------------------------------- listen
+
+
+def json_lines(out: str) -> list[dict]:
+    return [json.loads(line) for line in out.splitlines()]
+
+
+def test_listen_prints_every_event_as_a_json_line(capsys, monkeypatch):
+    monkeypatch.delenv("NAVTALK_LICENSE", raising=False)
+    # 8 setup events (4 state changes, success, offer, created, updated), 4 deltas, done.
+    argv = ["listen", "--jsonl", "--no-media", "--say", "What is your name?", "--count", "13"]
+    assert main(argv) == 0
+    captured = capsys.readouterr()
+    lines = json_lines(captured.out)
+    assert len(lines) == 13
+    types = [line["type"] for line in lines]
+    assert types[0] == "client.state" and "realtime.session.updated" in types
+    done = next(line for line in lines if line["event"] == "ResponseTranscriptDone")
+    assert done["fields"]["text"] == "My name is Leo."
+    assert done["raw"]["type"] == "realtime.response.audio_transcript.done"
+    deltas = [
+        line["fields"]["text"] for line in lines if line["event"] == "ResponseTranscriptDelta"
+    ]
+    assert "".join(deltas) == "My name is Leo."
+    assert "local NavTalk-compatible server at ws://127.0.0.1:" in captured.err
+    assert not LICENCE_PATTERN.search(captured.out + captured.err)
+
+
+def test_listen_against_a_running_server_redacts_its_licence(server, capsys):
+    argv = ["listen", "--jsonl", "--no-media", "--url", server.url, "--license", server.license]
+    assert main([*argv, "--say", "Hello!", "--seconds", "5"]) == 0
+    lines = json_lines(capsys.readouterr().out)
+    assert any(line["type"] == "realtime.response.audio_transcript.done" for line in lines)
+    assert server.license not in json.dumps(lines)
+
+
+def test_listen_to_nothing_listening_exits_3(capsys):
+    argv = ["listen", "--jsonl", "--url", "ws://127.0.0.1:9", "--license", "k", "--count", "1"]
+    assert main(argv) == 3
+    assert "cannot open ws://127.0.0.1:9" in capsys.readouterr().err

@@ -13,13 +13,13 @@ import sys
 from typing import Sequence
 
 from .. import InvalidArgument, MediaError, NavTalkError, ResponseFailed
-from . import avatar, demo, devices, serve
+from . import avatar, demo, devices, listen, serve
 from .common import EXIT_CODES_HELP, EXIT_CONNECT, EXIT_ERROR, EXIT_INTERRUPTED
 
 __all__ = ["console", "main"]
 
 #: The subcommands, in the order ``--help`` lists them.
-SUBCOMMANDS = (demo, serve, devices, avatar)
+SUBCOMMANDS = (demo, serve, devices, avatar, listen)
 
 
 def console() -> None:
