@@ -1,17 +1,21 @@
-"""``navtalk-sync demo``: a short text conversation, by default with the bundled local server
-(no licence needed), showing what happens as it happens."""
+"""``navtalk-sync demo``: a short conversation, by default with the bundled local server (no
+licence needed), showing what happens as it happens.
+
+Spoken by default (``spoken_demo``): eSpeak NG asks a question, the avatar answers aloud and
+on video, and the recording and a contact sheet of its face are left in ``--out``. With
+``--text``, with lines of your own, or without the voice extra: a text conversation.
+"""
 
 from __future__ import annotations
 
 import argparse
 import os
-import sys
-import threading
 import time
 from typing import Any
 
-from .. import NavTalkClient, events
+from .. import NavTalkClient
 from .common import EXIT_OK, looks_like_id, ms
+from .live import LivePrinter
 
 DEMO_LINES = (
     "Hello!",
@@ -23,41 +27,78 @@ DEMO_LINES = (
 def register(commands: Any) -> None:
     demo = commands.add_parser(
         "demo",
-        help="a short text conversation (local server by default)",
-        description="Hold a short text conversation and show every step. Without --license "
-        "(or NAVTALK_LICENSE) it starts the bundled local server first.",
-        epilog="examples:\n  navtalk-sync demo\n"
-        "  NAVTALK_LICENSE=sk_navtalk_... navtalk-sync demo --avatar navtalk.Leo",
+        help="a short spoken conversation (local server by default)",
+        description="Hold a short conversation and show every step. Without --license (or "
+        "NAVTALK_LICENSE) it starts the bundled local server, and eSpeak NG asks a question "
+        "aloud; the avatar's answer is recorded to navtalk-demo.mp4 and its face over the "
+        "reply drawn in navtalk-demo-face.png (in --out). With a licence, you speak into the "
+        "default microphone and hear the avatar on the default speaker.",
+        epilog="examples:\n  navtalk-sync demo\n  navtalk-sync demo --out /tmp/demo --speaker\n"
+        "  navtalk-sync demo --text\n  navtalk-sync demo 'What is your name?'\n"
+        "  NAVTALK_LICENSE=sk_navtalk_... navtalk-sync demo --avatar navtalk.Leo --seconds 60",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     demo.add_argument("--license", help="use the hosted service with this licence")
     demo.add_argument("--avatar", default="navtalk.Leo", help="avatar name or 32-hex id")
     demo.add_argument("--url", help="endpoint override (self-hosted or a running local server)")
     demo.add_argument("--timeout", type=float, default=30.0, help="seconds per step")
-    demo.add_argument("line", nargs="*", help="what to say (default: three sample lines)")
+    demo.add_argument("--text", action="store_true", help="a text conversation instead")
+    demo.add_argument("--out", default=".", help="folder for the mp4 and PNG (default: here)")
+    demo.add_argument("--speaker", action="store_true", help="play the avatar's voice locally")
+    demo.add_argument("--seconds", type=float, default=30.0,
+                      help="how long you may talk (with a licence)")  # fmt: skip
+    demo.add_argument("line", nargs="*", help="text lines to say (implies --text)")
     demo.set_defaults(run=run_demo)
 
 
 def run_demo(args: argparse.Namespace) -> int:
     license = args.license or os.environ.get("NAVTALK_LICENSE")
+    spoken = not args.text and not args.line and _voice_installed(local=not license)
     if license and not args.url:
         print(f"navtalk-sync demo: the hosted service, avatar {args.avatar}")
-        return _converse(args, license, url=None)
+        return _converse(args, license, url=None, spoken=spoken, local=False)
     from ..server import LocalServer  # the client itself never imports the server
 
     with LocalServer() as server:
         print(f"navtalk-sync demo: local NavTalk-compatible server at {server.url}")
-        print("(no licence needed; the local server answers with a small rule brain)\n")
-        return _converse(args, server.license, url=args.url or server.url)
+        brain = "hears you with pocketsphinx, " if spoken else ""
+        print(f"(no licence needed; the local server {brain}answers with a small rule brain)\n")
+        return _converse(args, server.license, args.url or server.url, spoken, local=True)
 
 
-def _converse(args: argparse.Namespace, license: str, url: str | None) -> int:
+def _voice_installed(local: bool) -> bool:
+    """Locally, speaking needs eSpeak NG and pocketsphinx (the voice extra); say so if not."""
+    if not local:
+        return True  # the hosted service hears you itself
+    from ..server import ear, espeak
+
+    if espeak.available() and ear.available():
+        return True
+    print(
+        f"(the voice extra is not installed, so this is a text conversation: "
+        f"{espeak.INSTALL_HINT} for the spoken one)"
+    )
+    return False
+
+
+def _converse(
+    args: argparse.Namespace, license: str, url: str | None, spoken: bool, local: bool
+) -> int:
     avatar = (
         {"avatar_id": args.avatar} if looks_like_id(args.avatar) else {"avatar_name": args.avatar}
     )
+    if spoken:
+        from .spoken_demo import hear_and_see
+
+        return hear_and_see(args, license, avatar, url, local)
+    return _type(args, license, avatar, url)
+
+
+def _type(args: argparse.Namespace, license: str, avatar: dict[str, str], url: str | None) -> int:
+    """The text conversation: each line asked in turn, the reply streamed as it comes."""
     options = {"url": url} if url else {}
     lines = args.line or list(DEMO_LINES)
-    printer = _LivePrinter()
+    printer = LivePrinter()
     started = time.monotonic()
     with NavTalkClient(license, **avatar, **options) as client:
         printer.attach(client)
@@ -73,57 +114,8 @@ def _converse(args: argparse.Namespace, license: str, url: str | None) -> int:
             printer.end_reply(reply)
         stats = client.stats()
     print(
-        f"\n{len(lines)} turns; reply time mean {ms(sum(latencies) / len(latencies))}, "
+        f"{len(lines)} turns; reply time mean {ms(sum(latencies) / len(latencies))}, "
         f"max {ms(max(latencies))}; {stats['events_received']} events received, "
         f"{stats['frames_sent']} frames sent"
     )
     return EXIT_OK
-
-
-class _LivePrinter:
-    """Shows state changes and the reply as it streams in (callbacks on the dispatcher)."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._done = threading.Event()
-        self._streaming = False
-
-    def attach(self, client: NavTalkClient) -> None:
-        client.on("client.state", self._state)
-        client.on(events.ResponseTranscriptDelta, self._delta)
-        client.on(events.ConnectedWarning, self._warning)
-        client.on(events.ResponseTranscriptDone, lambda event: self._done.set())
-
-    def _state(self, event: events.Event) -> None:
-        assert isinstance(event, events.StateChanged)
-        print(
-            f"  [state] {event.previous} -> {event.state}"
-            + (f" ({event.reason})" if event.reason else "")
-        )
-
-    def _warning(self, event: events.Event) -> None:
-        print(f"  [warning] {getattr(event, 'message', '')}")
-
-    def _delta(self, event: events.Event) -> None:
-        assert isinstance(event, events.ResponseTranscriptDelta)
-        with self._lock:
-            if not self._streaming:
-                sys.stdout.write("avatar: ")
-                self._streaming = True
-            sys.stdout.write(event.text)
-            sys.stdout.flush()
-
-    def begin_reply(self) -> None:
-        with self._lock:
-            self._streaming = False
-            self._done.clear()
-
-    def end_reply(self, reply: str) -> None:
-        # ask() returns as soon as the reply arrives; its callbacks (the printing) run on the
-        # dispatcher, in order, the done callback last.
-        self._done.wait(5.0)
-        with self._lock:
-            if not self._streaming:
-                sys.stdout.write(f"avatar: {reply}")
-            sys.stdout.write("\n\n")
-            sys.stdout.flush()
