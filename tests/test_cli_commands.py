@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import json
+import os
 import re
+import signal
+import subprocess
+import sys
 
 import pytest
 
+import navtalk_sync as nt
 from navtalk_sync.cli import main
 from navtalk_sync.server import LocalServer
 from tests import alsa
@@ -142,3 +147,99 @@ def test_listen_to_nothing_listening_exits_3(capsys):
     argv = ["listen", "--jsonl", "--url", "ws://127.0.0.1:9", "--license", "k", "--count", "1"]
     assert main(argv) == 3
     assert "cannot open ws://127.0.0.1:9" in capsys.readouterr().err
+
+
+# --------------------------------------------------------------------------- serve
+
+
+class Served:
+    """``navtalk-sync serve ...`` as a subprocess: its banner lines, then Ctrl-C and its output."""
+
+    def __init__(self, *flags: str) -> None:
+        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        env.pop("NAVTALK_LICENSE", None)
+        command = [sys.executable, "-m", "navtalk_sync.cli", "serve", "--port", "0", *flags]
+        self.proc = subprocess.Popen(
+            command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
+        )
+        self.banner: list[str] = []
+        while not self.banner or not self.banner[-1].startswith("Ctrl-C"):
+            line = self.proc.stdout.readline()
+            assert line, f"serve ended early: {self.proc.stderr.read()}"
+            self.banner.append(line.rstrip("\n"))
+        self.url = re.search(r"ws://127\.0\.0\.1:\d+/wss/v2/realtime-chat", self.banner[0]).group()
+
+    def stop(self) -> tuple[str, str]:
+        """Ctrl-C; (the rest of stdout, stderr). The exit code must be 0."""
+        self.proc.send_signal(signal.SIGINT)
+        out, err = self.proc.communicate(timeout=20)
+        assert self.proc.returncode == 0, err
+        return out, err
+
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.communicate(timeout=10)
+
+
+def test_serve_fault_flags_reach_the_server():
+    served = Served("--fault", "setup_notice=gpu_full", "--fault", "up_to_connection=1")
+    try:
+        assert "fault: setup_notice='gpu_full'" in served.banner
+        assert "fault: up_to_connection=1" in served.banner
+        with nt.NavTalkClient("any", avatar_name="navtalk.Leo", url=served.url, media=False) as c:
+            with pytest.raises(nt.GpuFull):
+                c.connect(timeout=10)
+        # up_to_connection=1: the second connection is served normally
+        with nt.NavTalkClient("any", avatar_name="navtalk.Leo", url=served.url, media=False) as c:
+            c.connect(timeout=10)
+            assert c.ask("What is your name?", timeout=10) == "My name is Leo."
+        served.stop()
+    finally:
+        served.kill()
+
+
+def test_serve_video_size_and_fps_reach_the_server():
+    served = Served("--video-size", "96x64", "--fps", "10", "--audio-deltas")
+    try:
+        with nt.NavTalkClient("any", avatar_name="navtalk.Leo", url=served.url) as client:
+            client.connect(timeout=15)
+            frame = client.wait_for_video(timeout=15)
+            assert (frame.width, frame.height) == (96, 64)
+            client.send_text("Hello!")
+            client.wait_for(nt.events.ResponseAudioDelta, timeout=15)
+        served.stop()
+    finally:
+        served.kill()
+
+
+def test_serve_drop_every_aborts_open_connections():
+    served = Served("--drop-every", "1")
+    try:
+        assert "dropping every connection every 1 s" in served.banner
+        with nt.NavTalkClient("any", avatar_name="navtalk.Leo", url=served.url, media=False) as c:
+            c.connect(timeout=10)
+            ended = c.wait_for("client.disconnected", timeout=20)
+            assert ended.error is not None
+        out, _ = served.stop()
+        assert "dropped 1 connection(s)" in out
+    finally:
+        served.kill()
+
+
+@pytest.mark.parametrize(
+    "flags, message",
+    [
+        (["--fault", "no_such_fault=1"], "NAME one of: reject_http, setup_notice"),
+        (["--fault", "setup_notice=bogus"], "setup_notice must be one of"),
+        (["--fault", "up_to_connection=two"], "expected int"),
+        (["--fault", "no_offer=maybe"], "expected true or false"),
+        (["--video-size", "640"], "expected WIDTHxHEIGHT"),
+        (["--drop-every", "0"], "expected a positive number"),
+    ],
+)
+def test_serve_refuses_bad_flags_with_exit_2(flags, message, capsys):
+    with pytest.raises(SystemExit) as info:
+        main(["serve", *flags])
+    assert info.value.code == 2
+    assert message in capsys.readouterr().err
