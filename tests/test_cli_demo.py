@@ -14,8 +14,9 @@ import pytest
 
 from navtalk_sync.cli import contact_sheet, main
 from navtalk_sync.cli.spoken_demo import RECORDING_NAME, SHEET_NAME
+from navtalk_sync.server import LocalServer
 
-from .helpers import SENTENCE, mouth_darkness
+from .helpers import SENTENCE, mouth_darkness, spoken
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -110,3 +111,30 @@ def test_without_the_voice_extra_the_demo_says_so_and_types(tmp_path, capsys, mo
 def test_pick_evenly_spans_first_to_last():
     assert contact_sheet.pick_evenly(list(range(100)), 4) == [0, 33, 66, 99]
     assert contact_sheet.pick_evenly([1, 2], 12) == [1, 2]
+
+
+def test_with_a_licence_the_user_speaks_into_the_default_microphone(
+    tmp_path, capsys, alsa_rig, monkeypatch
+):
+    # the tests' ALSA default devices are files: the microphone says SENTENCE, the speaker
+    # keeps what it played
+    alsa_rig.write_mic(spoken(SENTENCE), pad_seconds=8.0)
+    monkeypatch.delenv("NAVTALK_LICENSE", raising=False)
+    with LocalServer() as server:
+        argv = ["demo", "--license", server.license, "--url", server.url, "--seconds", "8"]
+        assert main([*argv, "--out", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "Speak now (8 s" in out
+    heard = re.search(r"^you: +(.*)$", out, re.M)
+    assert heard and len(set(SENTENCE.split()) - set(heard.group(1).lower().split())) <= 2, out
+    assert re.search(r"^avatar: You said:", out, re.M), out
+    assert "speaker on" in out and server.license not in out
+    assert (tmp_path / RECORDING_NAME).stat().st_size > 0 and (tmp_path / SHEET_NAME).exists()
+    played = alsa_rig.read_speaker()
+    assert np.abs(played).max() > 1000  # the avatar's voice reached the speaker
+
+
+def test_url_without_licence_is_a_usage_error(capsys, monkeypatch):
+    monkeypatch.delenv("NAVTALK_LICENSE", raising=False)
+    assert main(["demo", "--url", "ws://127.0.0.1:9"]) == 2
+    assert "--url needs --license" in capsys.readouterr().err

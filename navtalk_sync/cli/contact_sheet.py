@@ -44,16 +44,45 @@ def pick_evenly(items: Sequence[T], count: int = COLUMNS * ROWS) -> list[T]:
     return [items[round(i * last / (count - 1))] for i in range(count)]
 
 
-def write_sheet(images: Sequence[np.ndarray], path: str | Path) -> None:
+def write_sheet(images: Sequence[np.ndarray], path: str | Path, labels: Sequence[str] = ()) -> None:
     """Lay out up to COLUMNS x ROWS RGB images (any size; each is scaled to CELL) in a grid and
-    write it to ``path`` as a PNG. Cells without an image stay empty."""
+    write it to ``path`` as a PNG. Cells without an image stay empty. ``labels`` (digits, ".",
+    "s" and spaces, e.g. "1.24 s") are drawn in the cells' bottom-left corners."""
     width, height = sheet_size()
     sheet = np.empty((height, width, 3), np.uint8)
     sheet[:] = _PAPER
     for index, image in enumerate(images[: COLUMNS * ROWS]):
         x0, y0, x1, y1 = cell_box(index)
         sheet[y0:y1, x0:x1] = _fit(image)
+        if index < len(labels):
+            _draw_label(sheet[y0:y1, x0:x1], labels[index])
     write_png(sheet, path)
+
+
+# A 3x5 pixel font for the labels: each glyph is five rows of three bits.
+_GLYPHS = {
+    "0": (7, 5, 5, 5, 7), "1": (2, 6, 2, 2, 7), "2": (7, 1, 7, 4, 7), "3": (7, 1, 7, 1, 7),
+    "4": (5, 5, 7, 1, 1), "5": (7, 4, 7, 1, 7), "6": (7, 4, 7, 5, 7), "7": (7, 1, 1, 1, 1),
+    "8": (7, 5, 7, 5, 7), "9": (7, 5, 7, 1, 7), ".": (0, 0, 0, 0, 2), "s": (0, 7, 4, 1, 7),
+    " ": (0, 0, 0, 0, 0),
+}  # fmt: skip
+_SCALE = 3  # pixels per font pixel
+
+
+def _draw_label(cell: np.ndarray, text: str) -> None:
+    """White ``text`` on a dark box in the bottom-left corner of ``cell`` (drawn in place)."""
+    glyphs = [_GLYPHS.get(char, _GLYPHS[" "]) for char in text]
+    pad, advance = 2 * _SCALE, 4 * _SCALE
+    box_height, box_width = 5 * _SCALE + 2 * pad, len(glyphs) * advance - _SCALE + 2 * pad
+    top = cell.shape[0] - box_height
+    cell[top:, :box_width] = _PAPER
+    for position, rows in enumerate(glyphs):
+        for row, bits in enumerate(rows):
+            for column in range(3):
+                if bits & (4 >> column):
+                    y = top + pad + row * _SCALE
+                    x = pad + position * advance + column * _SCALE
+                    cell[y : y + _SCALE, x : x + _SCALE] = 255
 
 
 def _fit(image: np.ndarray) -> np.ndarray:
@@ -61,7 +90,8 @@ def _fit(image: np.ndarray) -> np.ndarray:
     height, width = image.shape[:2]
     rows = np.arange(CELL) * height // CELL
     columns = np.arange(CELL) * width // CELL
-    return image[rows][:, columns, :3]
+    fitted: np.ndarray = image[rows][:, columns, :3]
+    return fitted
 
 
 def write_png(image: np.ndarray, path: str | Path) -> None:

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 import time
 from typing import Any
 
 from .. import NavTalkClient
-from .common import EXIT_OK, looks_like_id, ms
+from .common import EXIT_OK, EXIT_USAGE, looks_like_id, ms
 from .live import LivePrinter
 
 DEMO_LINES = (
@@ -40,7 +41,8 @@ def register(commands: Any) -> None:
     )
     demo.add_argument("--license", help="use the hosted service with this licence")
     demo.add_argument("--avatar", default="navtalk.Leo", help="avatar name or 32-hex id")
-    demo.add_argument("--url", help="endpoint override (self-hosted or a running local server)")
+    demo.add_argument("--url", help="with --license: the endpoint (self-hosted, or a "
+                      "`navtalk-sync serve`, which takes any licence)")  # fmt: skip
     demo.add_argument("--timeout", type=float, default=30.0, help="seconds per step")
     demo.add_argument("--text", action="store_true", help="a text conversation instead")
     demo.add_argument("--out", default=".", help="folder for the mp4 and PNG (default: here)")
@@ -53,17 +55,22 @@ def register(commands: Any) -> None:
 
 def run_demo(args: argparse.Namespace) -> int:
     license = args.license or os.environ.get("NAVTALK_LICENSE")
+    if args.url and not license:
+        print("navtalk-sync demo: --url needs --license (a `navtalk-sync serve` takes any)",
+              file=sys.stderr)  # fmt: skip
+        return EXIT_USAGE
     spoken = not args.text and not args.line and _voice_installed(local=not license)
-    if license and not args.url:
-        print(f"navtalk-sync demo: the hosted service, avatar {args.avatar}")
-        return _converse(args, license, url=None, spoken=spoken, local=False)
+    if license:
+        where = f"the service at {args.url}" if args.url else "the hosted service"
+        print(f"navtalk-sync demo: {where}, avatar {args.avatar}")
+        return _converse(args, license, args.url, spoken, local=False)
     from ..server import LocalServer  # the client itself never imports the server
 
     with LocalServer() as server:
         print(f"navtalk-sync demo: local NavTalk-compatible server at {server.url}")
         brain = "hears you with pocketsphinx, " if spoken else ""
         print(f"(no licence needed; the local server {brain}answers with a small rule brain)\n")
-        return _converse(args, server.license, args.url or server.url, spoken, local=True)
+        return _converse(args, server.license, server.url, spoken, local=True)
 
 
 def _voice_installed(local: bool) -> bool:
@@ -84,7 +91,7 @@ def _voice_installed(local: bool) -> bool:
 def _converse(
     args: argparse.Namespace, license: str, url: str | None, spoken: bool, local: bool
 ) -> int:
-    avatar = (
+    avatar: dict[str, Any] = (
         {"avatar_id": args.avatar} if looks_like_id(args.avatar) else {"avatar_name": args.avatar}
     )
     if spoken:
@@ -94,9 +101,9 @@ def _converse(
     return _type(args, license, avatar, url)
 
 
-def _type(args: argparse.Namespace, license: str, avatar: dict[str, str], url: str | None) -> int:
+def _type(args: argparse.Namespace, license: str, avatar: dict[str, Any], url: str | None) -> int:
     """The text conversation: each line asked in turn, the reply streamed as it comes."""
-    options = {"url": url} if url else {}
+    options: dict[str, Any] = {"url": url} if url else {}
     lines = args.line or list(DEMO_LINES)
     printer = LivePrinter()
     started = time.monotonic()

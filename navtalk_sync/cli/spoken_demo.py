@@ -108,7 +108,7 @@ class TurnClock:
 
 
 def hear_and_see(
-    args: argparse.Namespace, license: str, avatar: dict[str, str], url: str | None, local: bool
+    args: argparse.Namespace, license: str, avatar: dict[str, Any], url: str | None, local: bool
 ) -> int:
     """Hold the spoken demo: with ``local`` eSpeak NG asks (the local server), else the user
     speaks into the default microphone for ``args.seconds`` (the hosted service)."""
@@ -191,7 +191,9 @@ def _summarise(
     frames = footage.frames()
     sheet = out / SHEET_NAME
     picked = contact_sheet.pick_evenly(frames)
-    contact_sheet.write_sheet([image for _, image in picked], sheet)
+    contact_sheet.write_sheet(
+        [image for _, image in picked], sheet, [f"{at:.2f} s" for at, _ in picked]
+    )
     print("\nsummary")
     if clock.speech_ended is not None:
         print("  turn: after your speech ended, " + ", ".join(_latencies(clock, footage)))
