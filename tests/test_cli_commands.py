@@ -243,3 +243,74 @@ def test_serve_refuses_bad_flags_with_exit_2(flags, message, capsys):
         main(["serve", *flags])
     assert info.value.code == 2
     assert message in capsys.readouterr().err
+
+
+# --------------------------------------------------------------------------- chat
+
+
+def run_chat(lines: str, *flags: str) -> subprocess.CompletedProcess:
+    """``navtalk-sync chat`` as a subprocess with ``lines`` piped into it (its local server)."""
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    env.pop("NAVTALK_LICENSE", None)
+    return subprocess.run(
+        [sys.executable, "-m", "navtalk_sync.cli", "chat", *flags],
+        input=lines,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=50,
+    )
+
+
+def write_png(path, width: int, height: int) -> None:
+    import av
+    import numpy as np
+
+    with av.open(str(path), "w", format="image2") as container:
+        stream = container.add_stream("png")
+        stream.width, stream.height, stream.pix_fmt = width, height, "rgb24"
+        frame = av.VideoFrame.from_ndarray(np.full((height, width, 3), 90, np.uint8), "rgb24")
+        for packet in [*stream.encode(frame), *stream.encode()]:
+            container.mux(packet)
+
+
+def test_chat_says_piped_lines_and_streams_the_replies(tmp_path):
+    write_png(tmp_path / "photo.png", 40, 30)
+    lines = f"Hello!\n\nWhat is your name?\n/image {tmp_path / 'photo.png'}\n/quit\nnot said\n"
+    done = run_chat(lines, "--no-media")
+    assert done.returncode == 0, done.stderr
+    dialogue = [line for line in done.stdout.splitlines() if line.startswith(("you", "avatar"))]
+    assert dialogue == [
+        "you: Hello!",
+        "avatar: Hello! Nice to meet you.",
+        "you: What is your name?",
+        "avatar: My name is Leo.",
+        f"you: /image {tmp_path / 'photo.png'}",
+        "avatar: I see a picture of 40x30 pixels.",
+        "you: /quit",
+    ]
+    assert "local NavTalk-compatible server at ws://127.0.0.1:" in done.stderr
+    assert not LICENCE_PATTERN.search(done.stdout + done.stderr)
+
+
+def test_chat_reports_bad_commands_and_goes_on(tmp_path):
+    lines = f"/image {tmp_path / 'missing.png'}\n/mute\n/bogus\n/image\nHello!\n"
+    done = run_chat(lines, "--no-media")  # ends at end of input
+    assert done.returncode == 0, done.stderr
+    assert f"cannot send {tmp_path / 'missing.png'}" in done.stderr
+    assert "no microphone (start chat with --mic)" in done.stderr
+    assert "unknown command /bogus" in done.stderr and "usage: /image PATH" in done.stderr
+    assert "avatar: Hello! Nice to meet you." in done.stdout
+
+
+def test_chat_mutes_and_unmutes_the_microphone(alsa_rig):
+    done = run_chat("/mute\n/unmute\nHello!\n/quit\n", "--no-media", "--mic", alsa.MIC)
+    assert done.returncode == 0, done.stderr
+    out = done.stdout
+    assert out.index("[microphone muted]") < out.index("[microphone on]") < out.index("avatar:")
+
+
+def test_chat_with_an_unknown_microphone_exits_1(alsa_rig):
+    done = run_chat("Hello!\n", "--no-media", "--mic", "no-such-device")
+    assert done.returncode == 1
+    assert alsa.MIC in done.stderr  # the inputs there are, listed

@@ -13,13 +13,13 @@ import sys
 from typing import Sequence
 
 from .. import InvalidArgument, MediaError, NavTalkError, ResponseFailed
-from . import avatar, demo, devices, listen, serve
+from . import avatar, chat, demo, devices, listen, serve
 from .common import EXIT_CODES_HELP, EXIT_CONNECT, EXIT_ERROR, EXIT_INTERRUPTED
 
 __all__ = ["console", "main"]
 
 #: The subcommands, in the order ``--help`` lists them.
-SUBCOMMANDS = (demo, serve, devices, avatar, listen)
+SUBCOMMANDS = (demo, chat, serve, devices, avatar, listen)
 
 
 def console() -> None:
