@@ -46,7 +46,8 @@ def register(commands: Any) -> None:
     demo.add_argument("--timeout", type=float, default=30.0, help="seconds per step")
     demo.add_argument("--text", action="store_true", help="a text conversation instead")
     demo.add_argument("--out", default=".", help="folder for the mp4 and PNG (default: here)")
-    demo.add_argument("--speaker", action="store_true", help="play the avatar's voice locally")
+    demo.add_argument("--speaker", action="store_true",
+                      help="play the avatar's voice here (always, with a licence)")  # fmt: skip
     demo.add_argument("--seconds", type=float, default=30.0,
                       help="how long you may talk (with a licence)")  # fmt: skip
     demo.add_argument("line", nargs="*", help="text lines to say (implies --text)")

@@ -9,6 +9,7 @@ recorded to an mp4, and a summary is printed at the end.
 from __future__ import annotations
 
 import argparse
+import sys
 import threading
 import time
 from pathlib import Path
@@ -118,7 +119,7 @@ def hear_and_see(
     options: dict[str, Any] = {"url": url} if url else {}
     speaker = args.speaker or not local
     started = time.monotonic()
-    with NavTalkClient(license, **avatar, **options, speaker=speaker or None) as client:
+    with NavTalkClient(license, **avatar, **options, speaker=True if speaker else None) as client:
         printer.attach(client, spoken=True)
         clock.attach(client)
         client.on_avatar_audio(footage.on_audio)
@@ -135,7 +136,8 @@ def hear_and_see(
         recording = client.stop_recording(timeout=args.timeout)
         stats = client.stats()
     if not answered:
-        print(f"\nno spoken reply within {args.timeout:g} s")
+        waited = args.timeout if local else args.seconds
+        print(f"\nthe avatar did not answer aloud within {waited:g} s", file=sys.stderr)
         return EXIT_ERROR
     return _summarise(out, clock, footage, stats, recording, speaker)
 
