@@ -18,7 +18,7 @@ pytestmark = pytest.mark.timeout(60)
 
 def test_demo_holds_a_text_conversation_with_the_local_server(capsys, monkeypatch):
     monkeypatch.delenv("NAVTALK_LICENSE", raising=False)
-    assert main(["demo"]) == 0
+    assert main(["demo", "--text"]) == 0
     out = capsys.readouterr().out
     assert "local NavTalk-compatible server at ws://127.0.0.1:" in out
     assert "[state] connecting -> configuring" in out and "-> session_ready" in out
