@@ -14,8 +14,8 @@ $(BIN)/navtalk-sync: setup.cfg setup.py
 	$(BIN)/pip install --quiet -e '.[test]'
 	touch $@
 
-demo: system-deps $(BIN)/navtalk-sync  ## a text conversation with the bundled local server
-	$(BIN)/navtalk-sync demo
+demo: system-deps $(BIN)/navtalk-sync  ## a spoken conversation with the bundled local server
+	$(BIN)/navtalk-sync demo --out demo-output
 
 test: system-deps $(BIN)/navtalk-sync  ## the whole test suite
 	$(BIN)/python -m pytest
