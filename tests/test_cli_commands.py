@@ -81,6 +81,25 @@ def test_an_unknown_avatar_exits_4(server, capsys):
     assert "not found" in capsys.readouterr().err
 
 
+def test_a_refused_licence_exits_5(server, capsys):
+    wrong = "sk_navtalk_" + "w" * 32
+    assert main(["avatar", "navtalk.Leo", "--license", wrong, "--url", server.http_url]) == 5
+    argv = ["listen", "--no-media", "--url", server.url, "--license", wrong, "--count", "1"]
+    assert main(argv) == 5
+    err = capsys.readouterr().err
+    assert "wwww" not in err
+
+
+@pytest.mark.parametrize("notice, code", [("gpu_full", 3), ("insufficient_balance", 5)])
+def test_a_server_notice_exits_3_when_retrying_may_help_else_5(notice, code, capsys):
+    from navtalk_sync.server.faults import Faults
+
+    with LocalServer(faults=Faults(setup_notice=notice)) as busy:
+        argv = ["listen", "--no-media", "--url", busy.url, "--license", busy.license]
+        assert main([*argv, "--count", "1"]) == code
+    assert notice in capsys.readouterr().err
+
+
 def test_an_unreachable_avatar_api_exits_3(capsys):
     licence = "sk_navtalk_" + "q" * 32
     code = main(["avatar", "navtalk.Leo", "--license", licence, "--url", "http://127.0.0.1:9"])
@@ -310,7 +329,7 @@ def test_chat_mutes_and_unmutes_the_microphone(alsa_rig):
     assert out.index("[microphone muted]") < out.index("[microphone on]") < out.index("avatar:")
 
 
-def test_chat_with_an_unknown_microphone_exits_1(alsa_rig):
+def test_chat_with_an_unknown_microphone_exits_6(alsa_rig):
     done = run_chat("Hello!\n", "--no-media", "--mic", "no-such-device")
-    assert done.returncode == 1
+    assert done.returncode == 6
     assert alsa.MIC in done.stderr  # the inputs there are, listed

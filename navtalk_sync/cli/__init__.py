@@ -12,9 +12,9 @@ import signal
 import sys
 from typing import Sequence
 
-from .. import InvalidArgument, MediaError, NavTalkError, ResponseFailed
+from .. import NavTalkError
 from . import avatar, chat, demo, devices, listen, serve
-from .common import EXIT_CODES_HELP, EXIT_CONNECT, EXIT_ERROR, EXIT_INTERRUPTED
+from .common import EXIT_CODES_HELP, EXIT_INTERRUPTED, exit_code_for
 
 __all__ = ["console", "main"]
 
@@ -44,13 +44,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_INTERRUPTED
     except NavTalkError as exc:  # texts are already redacted
         print(f"navtalk-sync: {exc}", file=sys.stderr)
-        return EXIT_CONNECT if _is_connect_error(exc) else EXIT_ERROR
-
-
-def _is_connect_error(exc: NavTalkError) -> bool:
-    """Whether ``exc`` is about the session (exit 3) rather than a bad argument, an audio
-    device or a failed reply (exit 1)."""
-    return not isinstance(exc, (InvalidArgument, MediaError, ResponseFailed))
+        return exit_code_for(exc)
 
 
 def _parser() -> argparse.ArgumentParser:

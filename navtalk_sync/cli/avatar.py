@@ -7,10 +7,10 @@ import os
 import sys
 from typing import Any
 
-from .. import AvatarLookupFailed, AvatarNotFound, get_avatar
+from .. import get_avatar
 from ..avatars import DEFAULT_API_URL, provider_problems
 from ..config import redact
-from .common import EXIT_CONNECT, EXIT_NOT_FOUND, EXIT_OK, looks_like_id
+from .common import EXIT_OK, looks_like_id
 
 #: The fields printed, in order (``raw`` is left out: it repeats them).
 FIELDS = (
@@ -40,14 +40,7 @@ def register(commands: Any) -> None:
 def run_avatar(args: argparse.Namespace) -> int:
     license = args.license or os.environ.get("NAVTALK_LICENSE")
     which = {"avatar_id": args.avatar} if looks_like_id(args.avatar) else {"name": args.avatar}
-    try:
-        info = get_avatar(license, base_url=args.url, timeout=args.timeout, **which)
-    except AvatarNotFound as exc:
-        print(f"navtalk-sync: {exc}", file=sys.stderr)
-        return EXIT_NOT_FOUND
-    except AvatarLookupFailed as exc:
-        print(f"navtalk-sync: {exc}", file=sys.stderr)
-        return EXIT_CONNECT
+    info = get_avatar(license, base_url=args.url, timeout=args.timeout, **which)  # errors: main
     width = max(len(field) for field in FIELDS)
     for field in FIELDS:
         value = getattr(info, field)

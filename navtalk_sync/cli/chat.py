@@ -13,7 +13,7 @@ import threading
 from typing import Any, TextIO
 
 from .. import InvalidArgument, NavTalkClient, events
-from .common import EXIT_OK
+from .common import EXIT_DEVICE, EXIT_OK
 from .connect import add_connection_arguments, session_client
 
 COMMANDS_HELP = """commands:
@@ -58,7 +58,11 @@ def run_chat(args: argparse.Namespace) -> int:
         transcript.attach(client)
         client.connect(timeout=args.timeout)
         if args.mic is not None:
-            client.start_microphone(args.mic)
+            try:
+                client.start_microphone(args.mic)
+            except InvalidArgument as exc:  # no such input: lists the inputs there are
+                print(f"navtalk-sync: {exc}", file=sys.stderr)
+                return EXIT_DEVICE
         print("connected; type a line to talk, /help for commands", flush=True)
         # Piped input is not echoed by a terminal: echo it, so the output reads as a dialogue.
         _Session(client, transcript, args, echo=not sys.stdin.isatty()).run(sys.stdin)
