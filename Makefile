@@ -23,6 +23,7 @@ test: system-deps $(BIN)/navtalk-sync  ## the whole test suite
 lint: $(BIN)/navtalk-sync
 	$(BIN)/ruff check navtalk_sync tests examples bench
 	$(BIN)/ruff format --check navtalk_sync tests examples bench
+	$(BIN)/mypy  # --strict on navtalk_sync (setup.cfg [mypy])
 
 clean:
 	rm -rf $(VENV) build *.egg-info
