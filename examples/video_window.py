@@ -14,28 +14,33 @@ import sys
 import time
 from pathlib import Path
 
+try:
+    # Before navtalk_sync: it loads PyAV, whose bundled libxcb makes OpenCV's window hang at
+    # 100% CPU when PyAV was loaded first (PyAV issue 978).
+    import cv2
+except ImportError:
+    cv2 = None
+
 import navtalk_sync as nt
 from navtalk_sync.server import LocalServer
 
 
-def open_window():
-    """OpenCV's module when a window can be shown here, else None (and why not)."""
+def open_window() -> str | None:
+    """Opens the window; or says why no window can be shown here."""
     if sys.platform.startswith("linux") and not (
         os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")
     ):
-        return None, "no display"
-    try:
-        import cv2
-    except ImportError:
-        return None, "OpenCV is not installed"
+        return "no display"
+    if cv2 is None:
+        return "OpenCV is not installed"
     try:
         cv2.namedWindow("avatar")
     except cv2.error:  # opencv-python-headless: no GUI support compiled in
-        return None, "this OpenCV has no GUI support"
-    return cv2, None
+        return "this OpenCV has no GUI support"
+    return None
 
 
-def show_in_window(client: nt.NavTalkClient, cv2, seconds: float) -> None:
+def show_in_window(client: nt.NavTalkClient, seconds: float) -> None:
     """GUI calls stay on this (the main) thread: it polls the newest frame and shows it."""
     shown = -1
     deadline = time.monotonic() + seconds
@@ -78,23 +83,23 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=5.0, help="how long to watch (5)")
     options = parser.parse_args()
 
-    cv2, why_not = open_window()
+    no_window = open_window()
     with (
         LocalServer() as server,
         nt.NavTalkClient(server.license, avatar_name="navtalk.Leo", url=server.url) as client,
     ):
         saver = None
-        if cv2 is None:
+        if no_window:
             folder = Path(options.folder)
             folder.mkdir(parents=True, exist_ok=True)
-            print(f"no window ({why_not}): saving every {options.every}th frame to {folder}")
+            print(f"no window ({no_window}): saving every {options.every}th frame to {folder}")
             saver = PictureSaver(folder, options.every)
             client.on_video_frame(saver)
         client.connect(timeout=15)
         client.wait_for_video(timeout=15)
         client.send_text("What can you do?")  # so the avatar talks while we watch
-        if cv2 is not None:
-            show_in_window(client, cv2, options.seconds)
+        if not no_window:
+            show_in_window(client, options.seconds)
         else:
             time.sleep(options.seconds)
     if saver is not None:  # the client is closed: no callback can run any more

@@ -2,44 +2,25 @@
 
 from __future__ import annotations
 
-import contextlib
-import importlib.util
 import os
-import shutil
 import subprocess
 import sys
 
 import pytest
 
 from .helpers import EXAMPLES
+from .xvfb import XVFB_MISSING, virtual_display
 
-NO_TK = importlib.util.find_spec("tkinter") is None
-NO_XVFB = shutil.which("Xvfb") is None
+try:
+    import tkinter  # noqa: F401  (the package exists even where Python was built without Tk)
 
-
-@contextlib.contextmanager
-def virtual_display():
-    """A private Xvfb server; yields its DISPLAY value (Xvfb picks a free number itself)."""
-    read_end, write_end = os.pipe()
-    xvfb = subprocess.Popen(
-        ["Xvfb", "-displayfd", str(write_end), "-screen", "0", "800x700x24", "-nolisten", "tcp"],
-        pass_fds=(write_end,),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    os.close(write_end)
-    try:
-        with os.fdopen(read_end) as numbers:
-            number = numbers.readline().strip()  # written once the server is ready
-        assert number, "Xvfb did not start"
-        yield f":{number}"
-    finally:
-        xvfb.terminate()
-        xvfb.wait(10)
+    NO_TK = False
+except ImportError:
+    NO_TK = True
 
 
 @pytest.mark.skipif(NO_TK, reason="tkinter is missing: this Python was built without Tk")
-@pytest.mark.skipif(NO_XVFB, reason="Xvfb is missing: install Debian's xvfb package")
+@pytest.mark.skipif(XVFB_MISSING is not None, reason=str(XVFB_MISSING))
 @pytest.mark.timeout(90)
 def test_tk_kiosk_selftest_shows_the_question_the_reply_and_the_avatar():
     with virtual_display() as display:

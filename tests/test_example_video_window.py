@@ -11,6 +11,14 @@ import av
 import pytest
 
 from .helpers import EXAMPLES
+from .xvfb import XVFB_MISSING, virtual_display
+
+try:
+    import cv2  # noqa: F401
+
+    NO_OPENCV = False
+except ImportError:
+    NO_OPENCV = True
 
 
 @pytest.mark.timeout(60)
@@ -37,3 +45,20 @@ def test_video_window_example_saves_pictures_when_no_window_can_be_shown(tmp_pat
             image = next(picture.decode(video=0)).to_ndarray(format="rgb24")
         assert image.shape == (512, 512, 3)
         assert image.std() > 10  # a face, not a blank picture
+
+
+@pytest.mark.skipif(NO_OPENCV, reason="OpenCV is not installed (pip install opencv-python)")
+@pytest.mark.skipif(XVFB_MISSING is not None, reason=str(XVFB_MISSING))
+@pytest.mark.timeout(60)
+def test_video_window_example_shows_a_window_when_it_can(tmp_path):
+    folder = tmp_path / "frames"
+    with virtual_display() as display:
+        env = {k: v for k, v in os.environ.items() if k != "NAVTALK_LICENSE"}
+        env["DISPLAY"] = display
+        result = subprocess.run(
+            [sys.executable, str(EXAMPLES / "video_window.py"), str(folder), "--seconds", "2"],
+            capture_output=True, text=True, timeout=50, env=env,
+        )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == ["showed the avatar for up to 2 s"]
+    assert not folder.exists()  # the window, not the PNG files
