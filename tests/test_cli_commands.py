@@ -333,3 +333,28 @@ def test_chat_with_an_unknown_microphone_exits_6(alsa_rig):
     done = run_chat("Hello!\n", "--no-media", "--mic", "no-such-device")
     assert done.returncode == 6
     assert alsa.MIC in done.stderr  # the inputs there are, listed
+
+
+def test_serve_takes_avatars_and_a_brain(tmp_path, monkeypatch):
+    (tmp_path / "shouting_brain.py").write_text(
+        "def answer(request):\n    return (request.text or '').upper()\n"
+    )
+    monkeypatch.setenv("PYTHONPATH", str(tmp_path))
+    served = Served("--avatar", "Ada", "--avatar", "Bob=elevenlabs", "--brain",
+                    "shouting_brain:answer")  # fmt: skip
+    try:
+        assert "avatar: Bob (id " in " ".join(served.banner)
+        assert "brain: shouting_brain:answer" in served.banner
+        with nt.NavTalkClient("any", avatar_name="Ada", url=served.url, media=False) as client:
+            client.connect(timeout=10)
+            assert client.ask("hello there", timeout=10) == "HELLO THERE"
+        served.stop()
+    finally:
+        served.kill()
+
+
+def test_serve_refuses_a_brain_it_cannot_load(capsys):
+    with pytest.raises(SystemExit) as info:
+        main(["serve", "--brain", "no_such_module:answer"])
+    assert info.value.code == 2
+    assert "cannot load brain" in capsys.readouterr().err

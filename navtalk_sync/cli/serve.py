@@ -8,14 +8,16 @@ connection periodically, as a flaky network would.
 from __future__ import annotations
 
 import argparse
+import importlib
 import os
 import sys
 import textwrap
 import threading
-from typing import Any
+from typing import Any, Callable
 
 import attrs
 
+from ..server.avatars import DEFAULT_AVATARS, Avatar, avatar_id_for
 from ..server.faults import Faults
 from .common import EXIT_OK
 
@@ -33,7 +35,8 @@ def register(commands: Any) -> None:
         epilog="examples:\n  navtalk-sync serve --port 8765\n"
         "  navtalk-sync serve --video-size 320x240 --fps 15 --audio-deltas\n"
         "  navtalk-sync serve --fault setup_notice=gpu_full --fault up_to_connection=2\n"
-        "  navtalk-sync serve --drop-every 30\n\n"
+        "  navtalk-sync serve --drop-every 30\n"
+        "  navtalk-sync serve --avatar Ada --avatar Bob=elevenlabs --brain mybot:answer\n\n"
         "fault fields (--fault NAME=VALUE; see navtalk_sync.server.faults.Faults):\n"
         + textwrap.fill(_fault_names(), 88, initial_indent="  ", subsequent_indent="  "),
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -44,6 +47,20 @@ def register(commands: Any) -> None:
     serve.add_argument("--video-size", type=video_size, default=(512, 512), metavar="WxH",
                        help="the avatar's video size (default 512x512)")  # fmt: skip
     serve.add_argument("--fps", type=_positive_float, default=25.0, help="video frame rate")
+    serve.add_argument(
+        "--avatar",
+        type=avatar_setting,
+        action="append",
+        default=[],
+        metavar="NAME[=PROVIDER]",
+        help="also serve this avatar (repeatable; provider default openai)",
+    )
+    serve.add_argument(
+        "--brain",
+        type=brain_setting,
+        metavar="MODULE:FUNCTION",
+        help="answer with this function (BrainRequest -> str), not the rule brain",
+    )
     serve.add_argument(
         "--audio-deltas", action="store_true", help="also send the reply audio as audio deltas"
     )
@@ -67,8 +84,10 @@ def run_serve(args: argparse.Namespace) -> int:
     faults = build_faults(args.fault)
     # Without a licence to check, any licence is let in: licences never appear in output,
     # so there would be no way to tell clients a generated one.
+    avatars = (*DEFAULT_AVATARS, *args.avatar)
     server = LocalServer(host=args.host, port=args.port, license=license,
                          accept_any_license=license is None, faults=faults,
+                         avatars=avatars, brain=args.brain,
                          video_size=args.video_size, fps=args.fps,
                          audio_deltas=args.audio_deltas)  # fmt: skip
     server.start()
@@ -77,6 +96,10 @@ def run_serve(args: argparse.Namespace) -> int:
         print("accepting any licence (pass --license or set NAVTALK_LICENSE to require one)")
     for name, value in args.fault:
         print(f"fault: {name}={value!r}")
+    for avatar in args.avatar:
+        print(f"avatar: {avatar.name} (id {avatar.id}, provider {avatar.provider_name})")
+    if args.brain is not None:
+        print(f"brain: {args.brain.__module__}:{args.brain.__qualname__}")
     dropper = _Dropper(server, args.drop_every) if args.drop_every else None
     if dropper is not None:
         print(f"dropping every connection every {args.drop_every:g} s")
@@ -103,6 +126,26 @@ def video_size(text: str) -> tuple[int, int]:
     if min(size) < 16 or max(size) > 4096 or any(side % 2 for side in size):
         raise argparse.ArgumentTypeError("width and height must be even, from 16 to 4096")
     return size
+
+
+def avatar_setting(text: str) -> Avatar:
+    """``"Ada"`` or ``"Ada=elevenlabs"`` as an Avatar (its id derived from the name)."""
+    name, _, provider = text.partition("=")
+    if not name.strip():
+        raise argparse.ArgumentTypeError(f"expected NAME or NAME=PROVIDER, got {text!r}")
+    return Avatar(id=avatar_id_for(name), name=name, provider_name=provider or "openai")
+
+
+def brain_setting(text: str) -> Callable[..., Any]:
+    """``"package.module:function"`` as the function (imported now, so a typo is a usage error)."""
+    module_name, _, attribute = text.partition(":")
+    try:
+        function = getattr(importlib.import_module(module_name), attribute)
+    except (ImportError, AttributeError, ValueError) as exc:
+        raise argparse.ArgumentTypeError(f"cannot load brain {text!r}: {exc}") from None
+    if not callable(function):
+        raise argparse.ArgumentTypeError(f"brain {text!r} is not callable")
+    return function  # type: ignore[no-any-return]
 
 
 def _positive_float(text: str) -> float:
