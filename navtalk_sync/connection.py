@@ -237,7 +237,7 @@ class Connection:
         limit = self._settings.send_queue_size // 2
         if self._settings.history_max_turns is not None:
             limit = min(limit, self._settings.history_max_turns)
-        return turns[-limit:] if len(turns) > limit else turns
+        return turns[len(turns) - limit :] if len(turns) > limit else turns
 
     def _reconnected(self, session: Session, attempts: int, lost_at: float) -> None:
         downtime = time.monotonic() - lost_at

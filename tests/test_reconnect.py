@@ -315,3 +315,14 @@ def test_a_tool_result_is_not_sent_to_a_session_that_did_not_ask(server):
             for m in server.messages("conversation.item.create", second)
             if m.message["item"]["type"] == "function_call_output"
         ]
+
+
+def test_a_reconnection_replays_only_the_latest_turns_it_is_allowed(server):
+    with client_for(server, media=False, reconnect=QUICK, history_max_turns=1) as client:
+        client.connect(timeout=10)
+        client.ask("first question", timeout=15)
+        client.ask("second question", timeout=15)
+        server.drop_connections()
+        wait_reconnected(client)
+        told = server.messages("conversation.item.create", server.connections[-1].id)
+        assert len(told) == 1 and "second question" in str(told[0].message)
