@@ -15,7 +15,7 @@ import time
 from typing import Any
 
 from .. import NavTalkClient
-from .common import EXIT_OK, EXIT_USAGE, looks_like_id, ms
+from .common import EXIT_OK, EXIT_USAGE, avatar_option, ms
 from .live import LivePrinter
 
 DEMO_LINES = (
@@ -92,9 +92,7 @@ def _voice_installed(local: bool) -> bool:
 def _converse(
     args: argparse.Namespace, license: str, url: str | None, spoken: bool, local: bool
 ) -> int:
-    avatar: dict[str, Any] = (
-        {"avatar_id": args.avatar} if looks_like_id(args.avatar) else {"avatar_name": args.avatar}
-    )
+    avatar: dict[str, Any] = avatar_option(args.avatar)
     if spoken:
         from .spoken_demo import hear_and_see
 
