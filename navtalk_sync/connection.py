@@ -138,7 +138,7 @@ class Connection:
             self._bus,
             self._media,
             self._history,
-            may_retry=self._may_retry if self._policy is not None else None,
+            may_retry=self._may_retry,
             initial_state=initial_state,
         )
 
