@@ -3,8 +3,10 @@
 In its own process the server's work (VP8 encoding of every session's face, eSpeak NG voices,
 pocketsphinx recognition) and its memory are its own: the benchmark's process holds only the
 clients, so their figures are the library's. The child takes commands on its stdin, one a
-line (``drop``: abort every connection, as ``LocalServer.drop_connections()``), and ends when
-its stdin closes.
+line, each answered with a line: ``drop`` aborts every connection (as
+``LocalServer.drop_connections()``); ``stamp RATE COUNT`` sends COUNT stamped deltas to every
+connection at RATE a second (``LocalServer.send_stamped_deltas()``). It ends when its stdin
+closes.
 """
 
 from __future__ import annotations
@@ -22,8 +24,12 @@ from navtalk_sync.server import LocalServer
 with LocalServer(accept_any_license=True, fps=float(sys.argv[1])) as server:
     print(server.url, flush=True)
     for command in sys.stdin:
-        if command.strip() == "drop":
+        name, *arguments = command.split()
+        if name == "drop":
             print(server.drop_connections(), flush=True)
+        elif name == "stamp":
+            rate, count = float(arguments[0]), int(arguments[1])
+            print(server.send_stamped_deltas(rate, count), flush=True)
 """
 
 
@@ -52,10 +58,18 @@ class ServerProcess:
 
     def drop_connections(self) -> int:
         """Abort every connection (no close frame: the clients see code 1006); how many."""
+        return int(self._command("drop"))
+
+    def send_stamped_deltas(self, rate: float, count: int) -> int:
+        """COUNT stamped deltas to every connection at RATE a second (blocks until written);
+        how many frames were written."""
+        return int(self._command(f"stamp {rate} {count}"))
+
+    def _command(self, line: str) -> str:
         assert self._child.stdin is not None and self._child.stdout is not None
-        self._child.stdin.write("drop\n")
+        self._child.stdin.write(line + "\n")
         self._child.stdin.flush()
-        return int(self._child.stdout.readline())
+        return self._child.stdout.readline()
 
     def stop(self, timeout: float = 15.0) -> None:
         """Close its stdin and wait for it to stop; kill it if it does not."""

@@ -44,6 +44,7 @@ from .faults import NOTICE_KINDS, Faults
 from .offload import Offloader
 from .records import ConnectionInfo, Journal, MediaInfo, ReceivedMessage
 from .redact import RedactingLogger
+from .stamps import stream_stamped_deltas
 from .voice import ToneVoice, Voice
 
 __all__ = ["LocalServer", "ENDPOINT_PATH", "THREAD_NAME", "generate_license"]
@@ -480,6 +481,21 @@ class LocalServer:
         how many connections got it (each send waits until the client has taken it in)."""
         frame = _padded_frame(size_bytes)
         return self._act(lambda s: s.send_raw(frame), connection_id, timeout)
+
+    def send_stamped_deltas(
+        self,
+        rate: float,
+        count: int,
+        connection_id: int | None = None,
+        timeout: float | None = None,
+    ) -> int:
+        """``count`` reply-text deltas to each connection at ``rate`` a second, each one's text
+        the server's ``time.monotonic_ns()`` as it is written (``stamps.stamp_latency`` reads
+        it): for measuring event latency. Blocks until all are written; returns how many."""
+        targets = self._targets(connection_id)
+        sends = [session.send_raw for session in targets]
+        budget = timeout if timeout is not None else count / rate + 10.0
+        return int(self._call(stream_stamped_deltas(sends, rate, count), budget))
 
     def close_connections(
         self,
