@@ -1,9 +1,9 @@
-# The two quick-start commands: `make demo` and `make test`.
+# The two quick-start commands: `make demo` and `make test`; `make bench` for the benchmarks.
 VENV ?= .venv
 PYTHON ?= python3
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint system-deps clean
+.PHONY: demo test bench lint system-deps clean
 
 system-deps:
 	bash .ci/system-deps
@@ -19,6 +19,9 @@ demo: system-deps $(BIN)/navtalk-sync  ## a spoken conversation with the bundled
 
 test: system-deps $(BIN)/navtalk-sync  ## the whole test suite
 	$(BIN)/python -m pytest
+
+bench: system-deps $(BIN)/navtalk-sync  ## the library beside hand-written baselines: one table
+	$(BIN)/python -m bench.side_by_side
 
 lint: $(BIN)/navtalk-sync
 	$(BIN)/ruff check navtalk_sync tests examples bench

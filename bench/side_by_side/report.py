@@ -27,7 +27,14 @@ class Figures:
 
     @classmethod
     def of(cls, values: Sequence[float]) -> Figures:
+        """Of a sample of times or costs."""
         return cls(percentile(values, 50), percentile(values, 99), len(values))
+
+    @classmethod
+    def median(cls, values: Sequence[float]) -> Figures:
+        """Of repeated rounds of a rate or a count: their median alone (a p99 of a handful of
+        rounds would only name the luckiest)."""
+        return cls(percentile(values, 50), None, len(values))
 
 
 @attrs.frozen
