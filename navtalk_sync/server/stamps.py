@@ -17,7 +17,7 @@ from typing import Awaitable, Callable, Sequence
 
 from .. import events
 
-__all__ = ["STAMP_RESPONSE_ID", "stamp_latency", "stream_stamped_deltas"]
+__all__ = ["STAMP_RESPONSE_ID", "check_stream", "stamp_latency", "stream_stamped_deltas"]
 
 #: The reply id every stamped delta carries.
 STAMP_RESPONSE_ID = "navtalk-stamp"
@@ -38,8 +38,7 @@ async def stream_stamped_deltas(sends: Sequence[Send], rate: float, count: int) 
     """Send ``count`` stamped deltas to each of ``sends`` at ``rate`` a second; returns how
     many frames were written in all. Pacing is against a fixed schedule (no drift): when the
     loop wakes late it catches up with the frames that are due, as a busy server would."""
-    if rate <= 0 or count < 0:
-        raise ValueError("rate must be positive and count not negative")
+    check_stream(rate, count)
     interval = 1.0 / rate
     started = time.monotonic()
     written = 0
@@ -51,6 +50,13 @@ async def stream_stamped_deltas(sends: Sequence[Send], rate: float, count: int) 
             await send(_TEMPLATE % time.monotonic_ns())
             written += 1
     return written
+
+
+def check_stream(rate: float, count: int) -> None:
+    """Raise ``ValueError`` unless ``rate`` is positive and ``count`` is not negative (call it
+    before working out a budget from ``count / rate``)."""
+    if not rate > 0 or count < 0:  # `not >` also refuses NaN
+        raise ValueError(f"rate must be positive and count not negative, not {rate}, {count}")
 
 
 def stamp_latency(text: str, now_ns: int | None = None) -> float:
