@@ -34,9 +34,9 @@ class BareClient:
 
     ``session_updated`` and ``first_frame`` resolve to the ``time.perf_counter()`` at which
     ``realtime.session.updated`` was parsed and the first video frame decoded (converted to
-    RGB too with ``convert``). With ``convert`` every video frame becomes an RGB numpy array,
-    handed to ``on_image`` (on the loop, as it is decoded) when one is given; ``on_message``
-    sees every parsed message from the socket.
+    RGB too with ``convert``). With ``convert`` (an attribute too: it may change mid-session)
+    every video frame becomes an RGB numpy array, handed to ``on_image`` (on the loop, as it is
+    decoded) when one is given; ``on_message`` sees every parsed message from the socket.
     """
 
     def __init__(
@@ -50,7 +50,7 @@ class BareClient:
         on_message: Callable[[dict[str, Any]], None] | None = None,
     ) -> None:
         self._address = f"{url}?license={license}&name={avatar_name}"
-        self._convert = convert or on_image is not None
+        self.convert = convert or on_image is not None
         self._on_image = on_image
         self._on_message = on_message
         loop = asyncio.get_running_loop()
@@ -122,7 +122,7 @@ class BareClient:
             while True:
                 frame = await track.recv()
                 self.video_frames += 1
-                if self._convert:
+                if self.convert:
                     image = frame.to_ndarray(format="rgb24")
                     if self._on_image is not None:
                         self._on_image(image)
