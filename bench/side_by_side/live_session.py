@@ -9,8 +9,9 @@ figures count only inside a window (``start_window()`` ... ``stop_window()``, th
 
 Run as ``python -m bench.side_by_side.live_session URL``, it is the child of the row's
 N-process mode: it connects, prints ``ready``, and answers its stdin: ``start`` opens the
-window, ``stop`` closes it, ``figures COUNT`` prints ``result {json}`` (a ``WindowFigures``,
-once COUNT stamps arrived or ``TAIL_TIMEOUT`` passed), after which it closes and exits.
+window (answered ``started``), ``stop`` closes it, ``figures COUNT`` prints ``result {json}``
+(a ``WindowFigures``, once COUNT stamps arrived or ``TAIL_TIMEOUT`` passed). It closes and
+exits when its stdin closes.
 """
 
 from __future__ import annotations
@@ -102,12 +103,12 @@ def child(url: str) -> int:
             name, *arguments = line.split()
             if name == "start":
                 session.start_window()
+                print("started", flush=True)  # the parent sends stamps only after this
             elif name == "stop":
                 session.stop_window()
             elif name == "figures":
                 figures = session.figures(int(arguments[0]))
                 print("result " + json.dumps(attrs.asdict(figures)), flush=True)
-                break
     finally:
         session.close()
     return 0

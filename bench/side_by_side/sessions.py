@@ -48,6 +48,8 @@ MAX_P99_RATIO = 2.0
 #: The server's frame rate (``ServerProcess`` default), and the least a live session may get.
 SERVER_FPS = 25.0
 MIN_FPS = 0.8 * SERVER_FPS
+#: One window of stamps (a count whose latency breaks gets a second one).
+WINDOW_SECONDS = 6.0
 #: After every session's first frame, before the window: connecting settles (ICE, jitter).
 SETTLE_SECONDS = 1.0
 REPOSITORY = Path(__file__).resolve().parents[2]
@@ -74,14 +76,26 @@ class Step:
     server_cpu: float  # cores
     lost: int  # stamps sent that never reached a callback
     error: str | None = None
+    windows: int = 1
 
     @property
     def p99(self) -> float:
         return percentile(self.latencies, 99)
 
+    def pooled(self, other: Step) -> Step:
+        """This step and a second window of the same sessions, as one."""
+        return attrs.evolve(
+            self,
+            latencies=self.latencies + other.latencies,
+            fps=[min(a, b) for a, b in zip(self.fps, other.fps, strict=True)],
+            client_cpu=(self.client_cpu + other.client_cpu) / 2,
+            server_cpu=(self.server_cpu + other.server_cpu) / 2,
+            lost=self.lost + other.lost,
+            windows=self.windows + other.windows,
+        )
+
 
 def run(plan: Plan) -> list[Measure]:
-    seconds = plan.seconds(6.0, 0.5)
     counts = COUNTS if not plan.smoke else (1, 2)
     budget = plan.seconds(105.0, 30.0)  # no step starts past it (a step takes up to ~20 s)
     started = time.monotonic()
@@ -98,10 +112,11 @@ def run(plan: Plan) -> list[Measure]:
                     verdicts[mode] = f"out of time before {count} sessions"
                     running.discard(mode)
                     continue
-                step = step_of(server, count, seconds)
+                one = steps[mode][0] if steps[mode] else None
+                step = step_of(server, count, plan, one)
                 steps[mode].append(step)
-                reason = breaking_reason(step, steps[mode][0])
-                _progress(step, steps[mode][0], reason)
+                reason = breaking_reason(step, one or step)
+                _progress(step, one or step, reason)
                 if reason is not None:
                     verdicts[mode] = f"breaks at {count}: {reason}"
                     running.discard(mode)
@@ -119,6 +134,10 @@ def breaking_reason(step: Step, one: Step) -> str | None:
     worst = min(step.fps)
     if worst < MIN_FPS:
         return f"worst session {worst:.1f} fps < {MIN_FPS:g}"
+    return _latency_reason(step, one)
+
+
+def _latency_reason(step: Step, one: Step) -> str | None:
     if step.p99 > MAX_P99_RATIO * one.p99:
         return f"p99 {step.p99 * 1e3:.2f} ms > {MAX_P99_RATIO:g}x {one.p99 * 1e3:.2f} ms"
     return None
@@ -127,10 +146,32 @@ def breaking_reason(step: Step, one: Step) -> str | None:
 # ---------------------------------------------------------------- one step
 
 
-def measure_window(server: ServerProcess, sessions: Sequence[Session], seconds: float) -> Step:
-    """Every session's window while the server sends ``seconds`` of stamps to each."""
+def measure(
+    server: ServerProcess, sessions: Sequence[Session], plan: Plan, one: Step | None, children: bool
+) -> Step:
+    """One window; when its latency alone breaks the count (against ``one``), a second window
+    on the same sessions, judged pooled with the first: one stall of a shared machine is not
+    the breaking point, a tail that stays is. (``--smoke`` always takes the second window, so
+    CI runs that path too.)"""
+    seconds = plan.seconds(WINDOW_SECONDS, 0.5)
+    time.sleep(plan.seconds(SETTLE_SECONDS, 0.2))
+    step = measure_window(server, sessions, seconds, children)
+    if one is not None and (plan.smoke or _breaks_on_latency_alone(step, one)):
+        step = step.pooled(measure_window(server, sessions, seconds, children))
+    return step
+
+
+def _breaks_on_latency_alone(step: Step, one: Step) -> bool:
+    reason = breaking_reason(step, one)
+    return reason is not None and reason == _latency_reason(step, one)
+
+
+def measure_window(
+    server: ServerProcess, sessions: Sequence[Session], seconds: float, children: bool
+) -> Step:
+    """Every session's window while the server sends ``seconds`` of stamps to each. The
+    clients' CPU is this process's, or with ``children`` the sum of theirs."""
     count = round(RATE * seconds)
-    time.sleep(SETTLE_SECONDS)
     server_cpu, own_cpu, wall = cpu_seconds(server.pid), cpu_seconds(), time.monotonic()
     for session in sessions:
         session.start_window()
@@ -147,13 +188,13 @@ def measure_window(server: ServerProcess, sessions: Sequence[Session], seconds: 
         sessions=len(sessions),
         latencies=latencies,
         fps=[f.fps for f in figures],
-        client_cpu=own_used,
+        client_cpu=sum(f.cpu for f in figures) if children else own_used,
         server_cpu=server_used,
         lost=count * len(sessions) - len(latencies),
     )
 
 
-def threads_step(server: ServerProcess, count: int, seconds: float) -> Step:
+def threads_step(server: ServerProcess, count: int, plan: Plan, one: Step | None) -> Step:
     """``count`` sessions in this process, connected in parallel."""
     sessions = [LiveSession(server.url) for _ in range(count)]
     errors: list[str] = []
@@ -175,22 +216,22 @@ def threads_step(server: ServerProcess, count: int, seconds: float) -> Step:
             thread.join()
         if errors:
             return _failed("threads", count, errors[0])
-        return attrs.evolve(measure_window(server, sessions, seconds), mode="threads")
+        step = measure(server, sessions, plan, one, children=False)
+        return attrs.evolve(step, mode="threads")
     finally:
         for session in sessions:
             session.close()
 
 
-def processes_step(server: ServerProcess, count: int, seconds: float) -> Step:
-    """``count`` child processes, one session each; their CPU is theirs, summed."""
+def processes_step(server: ServerProcess, count: int, plan: Plan, one: Step | None) -> Step:
+    """``count`` child processes, one session each."""
     children = [ChildSession(server.url) for _ in range(count)]
     try:
         not_ready = [child for child in children if not child.wait_ready()]
         if not_ready:
             return _failed("processes", count, f"{len(not_ready)} children failed to connect")
-        step = measure_window(server, children, seconds)
-        cpu = sum(child.cpu for child in children)
-        return attrs.evolve(step, mode="processes", client_cpu=cpu)
+        step = measure(server, children, plan, one, children=True)
+        return attrs.evolve(step, mode="processes")
     finally:
         for child in children:
             child.close()
@@ -207,13 +248,13 @@ class ChildSession:
             text=True,
             cwd=REPOSITORY,
         )
-        self.cpu = 0.0
 
     def wait_ready(self) -> bool:
         return self._read() == "ready"  # the child gives up connecting after its own timeout
 
     def start_window(self) -> None:
         self._write("start")
+        self._read()  # "started": a stamp sent before it would be missed
 
     def stop_window(self) -> None:
         self._write("stop")
@@ -224,7 +265,6 @@ class ChildSession:
         if not line.startswith("result "):
             return WindowFigures([], 0.0, 0.0)
         figures = WindowFigures(**json.loads(line[len("result ") :]))
-        self.cpu = figures.cpu
         return figures
 
     def close(self) -> None:
@@ -346,6 +386,7 @@ def _progress(step: Step, one: Step, reason: str | None) -> None:
         f"p99 {step.p99 * 1e3:.2f} ms ({step.p99 / one.p99:.2f}x 1 session), "
         f"fps median {fps[len(fps) // 2]:.1f} worst {fps[0]:.1f}, lost {step.lost}, "
         f"CPU clients {step.client_cpu:.2f} server {step.server_cpu:.2f} cores"
+        + (f" ({step.windows} windows pooled)" if step.windows > 1 else "")
         + (f" -> breaks: {reason}" if reason else "")
     )
 
