@@ -17,11 +17,11 @@ Both are timed the same way, without changing the library: ``_DeviceInput.read``
 (the bench's) process to note when a read returned, how many 24 kHz samples it released and
 when each audio frame's write returned. A buffer maps to the first frame whose cumulative
 sample count covers the last 24 kHz sample its read released. The baseline's reads release
-what they read (PulseAudio resampled it before the read returned); ours release 16 samples
-fewer than they took in, once: libswresample holds back that much look-ahead, which comes
-out with the next read. Mapped by the buffer's own last sample instead (its look-ahead
-included), one frame in five (whose end falls on a read's end) waits one more read (20 ms);
-that stricter figure is printed to stderr.
+what they read (PulseAudio resampled before the read returned, its filter's look-ahead
+hidden inside it); ours release what the microphone's resampler gave out for the read. (That
+used to be 16 samples less than the read, once: libswresample's look-ahead, which came out
+with the next read, so a frame whose end fell on a read's end, one in five, waited 20 ms
+more: p99 81 ms. The microphone now primes its resampler with that look-ahead in silence.)
 
 Lines: per buffer, read() returned -> frame written (the floor is the wait for a frame to
 fill: up to 60 ms, three 20 ms reads, on both sides); and per frame, the read that completed
@@ -67,22 +67,20 @@ class Timeline:
 
     def __init__(self) -> None:
         self.recording = False
-        self.reads: list[tuple[float, int]] = []  # (returned at, device samples)
+        self.reads: list[float] = []  # when each read returned
         self.released: list[int] = []  # 24 kHz samples out of the resampler, per read
         self.sends: list[tuple[float, str]] = []  # (returned at, frame text)
-        self.device_rate = SEND_RATE
 
-    def start(self, device_rate: int) -> None:
+    def start(self) -> None:
         self.reads, self.released, self.sends = [], [], []
-        self.device_rate = device_rate
         self.recording = True
 
     def stop(self) -> None:
         self.recording = False
 
-    def note_read(self, samples: int) -> None:
+    def note_read(self) -> None:
         if self.recording:
-            self.reads.append((time.monotonic(), samples))
+            self.reads.append(time.monotonic())
 
     def note_release(self, samples: int) -> None:
         if self.recording:
@@ -92,24 +90,21 @@ class Timeline:
         if self.recording and isinstance(payload, str) and payload.startswith(_APPEND_PREFIX):
             self.sends.append((time.monotonic(), payload))
 
-    def latencies(self, skip_seconds: float, strict: bool = False) -> tuple[list[float], ...]:
+    def latencies(self, skip_seconds: float) -> tuple[list[float], list[float]]:
         """Per buffer (read -> the frame with the last sample it released written) and per
-        frame (the read that completed it -> written), in ms. ``strict``: map a buffer by its
-        own last sample instead (look-ahead included). Buffers read in the first
+        frame (the read that completed it -> written), in ms. Buffers read in the first
         ``skip_seconds`` (the stream starting up) are left out, and so are those whose frame
         was never sent."""
         frame_ends = np.cumsum([_audio_samples(text) for _, text in self.sends])
         sent_at = [at for at, _ in self.sends]
         if not len(frame_ends) or not self.reads:
             return [], []
-        first = self.reads[0][0] + skip_seconds
+        first = self.reads[0] + skip_seconds
         per_buffer: list[float] = []
         completed_by: dict[int, float] = {}  # frame index -> when the read completing it returned
-        captured = released = 0
-        for (read_at, samples), out in zip(self.reads, self.released, strict=False):
-            captured += samples
-            released += out
-            last = captured * SEND_RATE // self.device_rate if strict else released
+        last = 0  # 24 kHz samples released so far
+        for read_at, released in zip(self.reads, self.released, strict=False):
+            last += released
             frame = int(np.searchsorted(frame_ends, last))  # first frame ending at/after it
             if frame >= len(frame_ends):
                 break
@@ -143,7 +138,7 @@ def instrument(timeline: Timeline) -> None:
 
     from navtalk_sync.audio.microphone import _DeviceInput, _ToSendRate
 
-    _wrap_after(_DeviceInput, "read", lambda args, frames: timeline.note_read(len(frames)))
+    _wrap_after(_DeviceInput, "read", lambda args, frames: timeline.note_read())
     _wrap_after(_ToSendRate, "convert", lambda args, pcm: timeline.note_release(len(pcm)))
     _wrap_after(websocket.WebSocket, "send", lambda args, _: timeline.note_send(args[0]))
 
@@ -157,10 +152,8 @@ def ours(url: str, device: str, timeline: Timeline, seconds: float) -> dict[str,
 
     with nt.NavTalkClient("sk_bench", url=url, avatar_name="navtalk.Leo", media=False) as client:
         client.connect(timeout=15)
-        timeline.start(device_rate=48000)
+        timeline.start()
         client.start_microphone(device=device)
-        rate = client.stats()["microphone"]["rate"]
-        timeline.device_rate = rate
         _wait_for_audio(timeline, seconds)
         stats = client.stats()
         client.stop_microphone()
@@ -190,12 +183,12 @@ def baseline(url: str, device: str, timeline: Timeline, seconds: float) -> None:
                 input_device_index=find_input_device(pa, device),
                 frames_per_buffer=SEND_RATE * READ_MS // 1000,
             )
-            timeline.start(device_rate=SEND_RATE)
+            timeline.start()
             pending = b""
             deadline: float | None = None
             while deadline is None or time.monotonic() < deadline:
                 data = stream.read(SEND_RATE * READ_MS // 1000, exception_on_overflow=False)
-                timeline.note_read(len(data) // 2)
+                timeline.note_read()
                 timeline.note_release(len(data) // 2)
                 pending += data
                 while len(pending) >= CHUNK_SAMPLES * 2:
@@ -255,7 +248,6 @@ def _measure(plan: Plan, rig: Any) -> list[Measure]:
     timeline = Timeline()
     instrument(timeline)
     results: dict[str, tuple[list[float], list[float]]] = {"ours": ([], []), "base": ([], [])}
-    strict: list[float] = []
     tone = _tone(seconds=rounds * 2 * (seconds + 30))
     with ServerProcess() as server:
         player = rig.play(tone)
@@ -266,7 +258,6 @@ def _measure(plan: Plan, rig: Any) -> list[Measure]:
                     if side == "ours":
                         stats = ours(server.url, alsa.PACED_INPUT, timeline, seconds)
                         _check(stats)
-                        strict.extend(timeline.latencies(skip, strict=True)[0])
                     else:
                         baseline(server.url, alsa.PACED_INPUT, timeline, seconds)
                     per_buffer, per_frame = timeline.latencies(skip)
@@ -275,11 +266,6 @@ def _measure(plan: Plan, rig: Any) -> list[Measure]:
         finally:
             player.terminate()
             player.wait(5)
-    figures = Figures.of(strict)
-    _log(
-        f"ours mapped by each buffer's own last sample: p50 {figures.p50:.1f} ms, "
-        f"p99 {figures.p99:.1f} ms (the resampler's look-ahead included)"
-    )
     return _measures(results)
 
 

@@ -24,6 +24,7 @@ the wall clock since it started), so the sink sees speech at the pace it was spo
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from typing import Any, Callable
@@ -239,21 +240,39 @@ class Microphone(DeviceThread["_DeviceInput"]):
 
 class _ToSendRate:
     """Device PCM (frames, channels) -> 24 kHz mono int16, with ONE stateful PyAV resampler
-    (used by the ``navtalk-mic`` thread only). Channels are averaged with numpy first."""
+    (used by the ``navtalk-mic`` thread only). Channels are averaged with numpy first.
+
+    The resampler holds back its filter's look-ahead (16 samples out at 48 kHz in), so a read
+    would give out a little less than it took in, and the last samples of a read come out
+    with the next one. A 64 ms uplink frame whose end fell on a read's end (one in five at
+    20 ms reads) then waited a whole read (20 ms) for them. Priming the resampler with that
+    look-ahead in silence makes every read give out exactly its length: the stream starts
+    with under a millisecond of silence, and frames go out as soon as they are captured.
+    """
 
     def __init__(self, rate: int) -> None:
         self._rate = rate
-        self._resampler = (
-            None
-            if rate == SEND_RATE
-            else av.AudioResampler(format="s16", layout="mono", rate=SEND_RATE)
-        )
+        self._resampler = None
+        self._primed = np.zeros(0, np.int16)
+        if rate != SEND_RATE:
+            self._resampler = av.AudioResampler(format="s16", layout="mono", rate=SEND_RATE)
+            lead = np.zeros(round(_look_ahead(rate) * rate / SEND_RATE), np.int16)
+            self._primed = self._resample(lead)
 
     def convert(self, frames: np.ndarray) -> np.ndarray:
         mono = frames[:, 0] if frames.shape[1] == 1 else _average(frames)
         if self._resampler is None:
             return np.asarray(mono.copy())
-        frame = av.AudioFrame.from_ndarray(mono.reshape(1, -1), format="s16", layout="mono")
+        pcm = self._resample(mono)
+        if len(self._primed):  # whatever the silent lead gave out goes first
+            pcm, self._primed = np.concatenate([self._primed, pcm]), self._primed[:0]
+        return pcm
+
+    def _resample(self, mono: np.ndarray) -> np.ndarray:
+        assert self._resampler is not None
+        frame = av.AudioFrame.from_ndarray(
+            np.ascontiguousarray(mono).reshape(1, -1), format="s16", layout="mono"
+        )
         frame.sample_rate = self._rate
         return _joined(self._resampler.resample(frame))
 
@@ -262,6 +281,18 @@ class _ToSendRate:
         if self._resampler is None:
             return np.zeros(0, np.int16)
         return _joined(self._resampler.resample(None))
+
+
+@functools.cache
+def _look_ahead(rate: int) -> int:
+    """How many 24 kHz samples a fresh resampler from ``rate`` holds back (measured once: it
+    depends on libswresample's filter, not on the audio)."""
+    probe = av.AudioResampler(format="s16", layout="mono", rate=SEND_RATE)
+    block = np.zeros((1, rate // 10), np.int16)  # 100 ms, far longer than the filter
+    frame = av.AudioFrame.from_ndarray(block, format="s16", layout="mono")
+    frame.sample_rate = rate
+    given = sum(out.samples for out in probe.resample(frame))
+    return max(0, round(block.shape[1] * SEND_RATE / rate) - given)
 
 
 def _average(frames: np.ndarray) -> np.ndarray:
