@@ -29,7 +29,7 @@ from navtalk_sync.server.stamps import STAMP_RESPONSE_ID, stamp_latency
 from tests.footprint import cpu_seconds
 
 CONNECT_TIMEOUT = 60.0  # generous: at the breaking point the machine is saturated
-#: How long ``end_window`` waits for stamps still on their way.
+#: How long ``figures()`` waits for stamps still on their way.
 TAIL_TIMEOUT = 3.0
 
 
@@ -39,6 +39,7 @@ class WindowFigures:
 
     latencies: list[float]  # seconds, one per stamped delta received
     fps: float  # frames the video callback got per second
+    decoded_fps: float  # frames aiortc decoded per second (fps is less when the consumer lags)
     cpu: float  # this process's CPU over the window, in cores (only meaningful in a child)
 
 
@@ -52,8 +53,8 @@ class LiveSession:
         self._stamps_arrived = threading.Condition()
         self._client.on_video_frame(self._count_frame)
         self._client.on(ResponseTranscriptDelta, self._time_stamp)
-        self._window_start = (0.0, 0, 0.0)  # wall, frames, CPU
-        self._window_rates = (0.0, 0.0)  # fps, CPU in cores
+        self._window_start = (0.0, 0, 0, 0.0)  # wall, frames, frames decoded, CPU
+        self._window_rates = (0.0, 0.0, 0.0)  # fps, decoded fps, CPU in cores
 
     def connect(self, timeout: float = CONNECT_TIMEOUT) -> None:
         self._client.connect(timeout=timeout)
@@ -62,13 +63,17 @@ class LiveSession:
     def start_window(self) -> None:
         with self._stamps_arrived:
             self._latencies = []
-        self._window_start = (time.monotonic(), self._frames, cpu_seconds())
+        self._window_start = (time.monotonic(), self._frames, self._decoded(), cpu_seconds())
 
     def stop_window(self) -> None:
         """Close the window: frames and CPU count up to here."""
-        wall, frames, cpu = self._window_start
+        wall, frames, decoded, cpu = self._window_start
         elapsed = time.monotonic() - wall
-        self._window_rates = ((self._frames - frames) / elapsed, (cpu_seconds() - cpu) / elapsed)
+        self._window_rates = (
+            (self._frames - frames) / elapsed,
+            (self._decoded() - decoded) / elapsed,
+            (cpu_seconds() - cpu) / elapsed,
+        )
 
     def figures(self, stamps: int) -> WindowFigures:
         """The closed window's figures, once ``stamps`` stamps arrived (or ``TAIL_TIMEOUT``
@@ -80,6 +85,9 @@ class LiveSession:
 
     def close(self) -> None:
         self._client.close(timeout=5)
+
+    def _decoded(self) -> int:
+        return int(self._client.stats()["video_frames_received"])
 
     def _count_frame(self, _frame: object) -> None:
         self._frames += 1  # only the navtalk-video thread writes it

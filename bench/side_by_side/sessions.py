@@ -48,7 +48,7 @@ MAX_P99_RATIO = 2.0
 #: The server's frame rate (``ServerProcess`` default), and the least a live session may get.
 SERVER_FPS = 25.0
 MIN_FPS = 0.8 * SERVER_FPS
-#: One window of stamps (a count whose latency breaks gets a second one).
+#: One window of stamps (1 session, and a count whose latency breaks, get a second one).
 WINDOW_SECONDS = 6.0
 #: After every session's first frame, before the window: connecting settles (ICE, jitter).
 SETTLE_SECONDS = 1.0
@@ -71,7 +71,8 @@ class Step:
     mode: str
     sessions: int
     latencies: list[float]  # seconds, every session's pooled
-    fps: list[float]  # one per session
+    fps: list[float]  # one per session: frames its consumer got a second
+    decoded_fps: list[float]  # one per session: frames aiortc decoded a second
     client_cpu: float  # cores: this process (threads) or the children together (processes)
     server_cpu: float  # cores
     lost: int  # stamps sent that never reached a callback
@@ -87,12 +88,18 @@ class Step:
         return attrs.evolve(
             self,
             latencies=self.latencies + other.latencies,
-            fps=[min(a, b) for a, b in zip(self.fps, other.fps, strict=True)],
+            fps=_worse(self.fps, other.fps),
+            decoded_fps=_worse(self.decoded_fps, other.decoded_fps),
             client_cpu=(self.client_cpu + other.client_cpu) / 2,
             server_cpu=(self.server_cpu + other.server_cpu) / 2,
             lost=self.lost + other.lost,
             windows=self.windows + other.windows,
         )
+
+
+def _worse(first: list[float], second: list[float]) -> list[float]:
+    """Per session, the lower frame rate of two windows."""
+    return [min(a, b) for a, b in zip(first, second, strict=True)]
 
 
 def run(plan: Plan) -> list[Measure]:
@@ -149,14 +156,14 @@ def _latency_reason(step: Step, one: Step) -> str | None:
 def measure(
     server: ServerProcess, sessions: Sequence[Session], plan: Plan, one: Step | None, children: bool
 ) -> Step:
-    """One window; when its latency alone breaks the count (against ``one``), a second window
-    on the same sessions, judged pooled with the first: one stall of a shared machine is not
-    the breaking point, a tail that stays is. (``--smoke`` always takes the second window, so
-    CI runs that path too.)"""
+    """One window; for the 1 session step (``one`` None), and when its latency alone breaks
+    the count (against ``one``), a second window on the same sessions, pooled with the first:
+    one stall of a shared machine is neither the baseline nor the breaking point, a tail that
+    stays is. (``--smoke`` always takes the second window, so CI runs that path too.)"""
     seconds = plan.seconds(WINDOW_SECONDS, 0.5)
     time.sleep(plan.seconds(SETTLE_SECONDS, 0.2))
     step = measure_window(server, sessions, seconds, children)
-    if one is not None and (plan.smoke or _breaks_on_latency_alone(step, one)):
+    if one is None or plan.smoke or _breaks_on_latency_alone(step, one):
         step = step.pooled(measure_window(server, sessions, seconds, children))
     return step
 
@@ -188,6 +195,7 @@ def measure_window(
         sessions=len(sessions),
         latencies=latencies,
         fps=[f.fps for f in figures],
+        decoded_fps=[f.decoded_fps for f in figures],
         client_cpu=sum(f.cpu for f in figures) if children else own_used,
         server_cpu=server_used,
         lost=count * len(sessions) - len(latencies),
@@ -263,7 +271,7 @@ class ChildSession:
         self._write(f"figures {stamps}")
         line = self._read()
         if not line.startswith("result "):
-            return WindowFigures([], 0.0, 0.0)
+            return WindowFigures([], 0.0, 0.0, 0.0)
         figures = WindowFigures(**json.loads(line[len("result ") :]))
         return figures
 
@@ -293,7 +301,7 @@ class ChildSession:
 
 
 def _failed(mode: str, count: int, error: str) -> Step:
-    return Step(mode, count, [], [], 0.0, 0.0, 0, error)
+    return Step(mode, count, [], [], [], 0.0, 0.0, 0, error)
 
 
 # ---------------------------------------------------------------- the table
@@ -384,7 +392,8 @@ def _progress(step: Step, one: Step, reason: str | None) -> None:
     _say(
         f"{step.mode} x{step.sessions}: p50 {percentile(step.latencies, 50) * 1e3:.2f} ms, "
         f"p99 {step.p99 * 1e3:.2f} ms ({step.p99 / one.p99:.2f}x 1 session), "
-        f"fps median {fps[len(fps) // 2]:.1f} worst {fps[0]:.1f}, lost {step.lost}, "
+        f"fps median {fps[len(fps) // 2]:.1f} worst {fps[0]:.1f} "
+        f"(decoded: worst {min(step.decoded_fps):.1f}), lost {step.lost}, "
         f"CPU clients {step.client_cpu:.2f} server {step.server_cpu:.2f} cores"
         + (f" ({step.windows} windows pooled)" if step.windows > 1 else "")
         + (f" -> breaks: {reason}" if reason else "")
