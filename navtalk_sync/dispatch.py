@@ -28,6 +28,7 @@ from __future__ import annotations
 import collections
 import contextlib
 import logging
+import queue
 import threading
 import time
 from typing import Any, Callable, Iterable, Iterator
@@ -40,6 +41,9 @@ __all__ = ["Handle", "Subscription", "EventBus"]
 log = logging.getLogger(__name__)
 
 Callback = Callable[[Event], Any]
+
+#: Put in the dispatcher queue by ``stop()``: wakes the dispatcher so it sees it must stop.
+_WAKE = object()
 
 
 def _matches(matcher: str | type[Event], event: Event) -> bool:
@@ -167,10 +171,15 @@ class EventBus:
         self._thread_name = thread_name
         self._handlers: list[Handle] = []
         self._subscriptions: list[Subscription] = []
-        self._queue: collections.deque[Event] = collections.deque()
+        # The dispatcher takes events without the lock: a SimpleQueue wakes it with one
+        # futex call, where a Condition woke it into a lock the reader still held (about twice
+        # the hand-off time). Everything that puts events holds ``_cond``, which keeps the
+        # queue in the order subscriptions saw; ``_full()`` bounds it.
+        self._queue: queue.SimpleQueue[object] = queue.SimpleQueue()
         self._cond = threading.Condition()
         self._stopping = False
         self._released = False  # True once closing: the reader no longer waits for room
+        self._room_wanted = False  # the reader waits for room: the dispatcher must say so
         self._dispatcher_waiting = 0
         self._ended_with: NavTalkError | None = None
         self._thread: threading.Thread | None = None
@@ -239,9 +248,8 @@ class EventBus:
                 self._wait_for_room()
             if self._stopping and self._thread is None:
                 return
-            self._queue.append(event)
-            self.max_depth = max(self.max_depth, len(self._queue))
-            self._cond.notify_all()
+            self._queue.put(event)
+            self.max_depth = max(self.max_depth, self._queue.qsize())
 
     def _wait_for_room(self) -> None:
         """The reader pauses (under the lock, which the wait releases) until there is room."""
@@ -252,16 +260,22 @@ class EventBus:
             handle, since = running
             log.warning(
                 "%d events wait for callback %s (running for %.1f s): the reader pauses",
-                len(self._queue), _callback_name(handle.callback), started - since,
+                self._queue.qsize(), _callback_name(handle.callback), started - since,
             )  # fmt: skip
-        while self._full() and not self._released:
-            self._cond.wait(0.1)
+        # Raised before the queue is looked at again: a dispatcher taking an event from now on
+        # sees it and wakes us (the timeout is only a safety net).
+        self._room_wanted = True
+        try:
+            while self._full() and not self._released:
+                self._cond.wait(0.1)
+        finally:
+            self._room_wanted = False
         self.reader_wait_seconds += time.monotonic() - started
 
     def _full(self) -> bool:
         # A callback that waits for later events (wait_for, ask) inside the dispatcher would
         # wait forever behind a reader that waits for it: the bound is lifted meanwhile.
-        return len(self._queue) >= self._maxsize and not self._dispatcher_waiting
+        return self._queue.qsize() >= self._maxsize and not self._dispatcher_waiting
 
     @contextlib.contextmanager
     def waiting(self) -> Iterator[None]:
@@ -286,7 +300,7 @@ class EventBus:
 
     @property
     def depth(self) -> int:
-        return len(self._queue)
+        return self._queue.qsize()
 
     # -- the dispatcher thread
     def start(self) -> None:
@@ -298,14 +312,15 @@ class EventBus:
 
     def _run(self) -> None:
         while True:
-            with self._cond:
-                while not self._queue and not self._stopping:
-                    self._cond.wait()
-                if not self._queue:
-                    return
-                event = self._queue.popleft()
-                self._cond.notify_all()  # room for a waiting reader
-            self._deliver(event)
+            event = self._queue.get()
+            if self._room_wanted:
+                with self._cond:
+                    self._cond.notify_all()  # room for the waiting reader
+            if event is not _WAKE:
+                assert isinstance(event, Event)
+                self._deliver(event)
+            if self._stopping and self._queue.empty():
+                return  # what was published before stop() is delivered
 
     def _deliver(self, event: Event) -> None:
         for handle in self._handlers:
@@ -344,19 +359,32 @@ class EventBus:
             self._stopping = self._released = True
             self._cond.notify_all()
             thread = self._thread
+            if thread is not None:
+                self._queue.put(_WAKE)
         if thread is None or thread is threading.current_thread():
             return
         thread.join(timeout)
         if thread.is_alive():
             with self._cond:
-                self.discarded += len(self._queue)
-                if self._queue:
-                    log.warning("close(): %d undelivered events discarded", len(self._queue))
-                self._queue.clear()
-                self._cond.notify_all()
+                discarded = self._discard_queued()
+                self.discarded += discarded
+                if discarded:
+                    log.warning("close(): %d undelivered events discarded", discarded)
             thread.join(0.2)
             if thread.is_alive():
                 log.warning("a callback is still running after close(); its thread is left")
+
+    def _discard_queued(self) -> int:
+        """Empty the dispatcher queue; how many events were in it. The dispatcher, busy in a
+        callback, then finds the queue empty and ends."""
+        discarded = 0
+        while True:
+            try:
+                item = self._queue.get_nowait()
+            except queue.Empty:
+                return discarded
+            if item is not _WAKE:
+                discarded += 1
 
     def in_dispatcher(self) -> bool:
         """True when called from a callback (on the dispatcher thread)."""

@@ -40,6 +40,13 @@ EndCallback = Callable[["int | None", "str | None", "str | None"], None]
 
 _CLOSE = object()  # writer sentinel: send a close frame, then stop writing
 
+#: Bytes the reader asks of the socket at least. websocket-client asks for exactly what it
+#: needs next (2 header bytes, then the payload): two recv() calls a frame, each a poll() and
+#: a recv() on a socket with a timeout. Asking for more lets a burst of small events come in
+#: one call; its frame buffer keeps what is read ahead. Kept small: it copies what is left
+#: after each frame.
+READ_AHEAD = 4096
+
 
 class TransportStats:
     """Counters of one connection. Each is written by one thread only."""
@@ -79,6 +86,7 @@ class Transport:
         self._ping_timeout = ping_timeout
         self._queue: queue.Queue[object] = queue.Queue(maxsize=send_queue_size)
         self._ws = websocket.WebSocket(enable_multithread=True, skip_utf8_validation=True)
+        _read_ahead(self._ws)
         self._lock = threading.Lock()
         self._closing = False
         self._ended = False
@@ -354,6 +362,13 @@ class Transport:
 
     def threads(self) -> list[threading.Thread]:
         return [t for t in (self._reader, self._writer) if t is not None]
+
+
+def _read_ahead(ws: websocket.WebSocket) -> None:
+    """Make ``ws`` read at least ``READ_AHEAD`` bytes a call (its frame buffer keeps the rest:
+    ``frame_buffer.recv_strict`` takes a longer read than it asked for)."""
+    recv = ws.frame_buffer.recv
+    ws.frame_buffer.recv = lambda size: recv(max(size, READ_AHEAD))
 
 
 def _close_payload(data: bytes) -> tuple[int | None, str | None]:
