@@ -16,7 +16,10 @@ subtracts it from its own ``time.monotonic_ns()`` (one clock for every process o
 
 Every client does the same handshake (``?license=...&name=...``, then reads until
 ``realtime.session.updated``) and takes a short warm-up stream that is not counted. Two lines
-per rate: ours against each baseline (our figures are the same on both lines).
+per rate: ours against each baseline (our figures are the same on both lines). A last line:
+the CPU time this process spent per event at the highest rate (all its threads, from
+``time.process_time()`` around each stream; the server's is its own), which busy shared cores
+disturb far less than latency.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ import threading
 import time
 from typing import Callable, Sequence
 
+import attrs
 import websocket
 import websockets
 
@@ -59,36 +63,48 @@ WS_CLIENT = "websocket-client recv"
 
 #: One stream: (events a second, how many).
 Stream = tuple[int, int]
-#: Opens a connection, takes each stream in turn, closes; returns one latency list a stream.
-Client = Callable[[ServerProcess, Sequence[Stream]], list[list[float]]]
+
+
+@attrs.define
+class Received:
+    """What one client took of one stream (or of several, added up): each event's latency in
+    seconds, and the CPU seconds this process spent from asking for the stream to its end."""
+
+    latencies: list[float] = attrs.Factory(list)
+    cpu_seconds: float = 0.0
+
+    def add(self, other: Received) -> None:
+        self.latencies.extend(other.latencies)
+        self.cpu_seconds += other.cpu_seconds
+
+
+#: Opens a connection, takes each stream in turn, closes; returns what each stream gave.
+Client = Callable[[ServerProcess, Sequence[Stream]], list[Received]]
 
 
 def run(plan: Plan) -> list[Measure]:
     streams = [(rate, max(5, round(rate * plan.seconds(s, 0.1)))) for rate, s in RATES.items()]
     clients: dict[str, Client] = {OURS: ours, ASYNCIO: asyncio_baseline, WS_CLIENT: ws_baseline}
-    samples: dict[str, dict[int, list[float]]] = {name: {r: [] for r in RATES} for name in clients}
     names = list(clients)
+    by_rate = {rate: {name: Received() for name in names} for rate in RATES}
     with ServerProcess() as server:
         for round_index in range(plan.count(ROUNDS, 1)):
             shift = round_index % len(names)
             for name in names[shift:] + names[:shift]:  # ours first, then second, ...
                 _progress(f"round {round_index + 1}: {name}")
-                latencies = clients[name](server, [WARM_UP, *streams])[1:]
-                for (rate, _), values in zip(streams, latencies, strict=True):
-                    samples[name][rate].extend(values)
-    return [
-        measure
-        for rate in RATES
-        for measure in _measures(rate, samples[OURS][rate], samples, rate == TARGET_RATE)
-    ]
+                received = clients[name](server, [WARM_UP, *streams])[1:]
+                for (rate, _), got in zip(streams, received, strict=True):
+                    by_rate[rate][name].add(got)
+    latency = [m for rate in RATES for m in _latency_measures(rate, by_rate[rate])]
+    return [*latency, _cpu_measure(max(RATES), by_rate[max(RATES)])]
 
 
-def _measures(
-    rate: int, our_values: list[float], samples: dict[str, dict[int, list[float]]], absolute: bool
-) -> list[Measure]:
-    ours_ms = Figures.of([v * 1000 for v in our_values])
-    versus_asyncio = Figures.of([v * 1000 for v in samples[ASYNCIO][rate]])
-    versus_ws = Figures.of([v * 1000 for v in samples[WS_CLIENT][rate]])
+def _latency_measures(rate: int, by_client: dict[str, Received]) -> list[Measure]:
+    ours_ms, versus_asyncio, versus_ws = (
+        Figures.of([v * 1000 for v in by_client[name].latencies])
+        for name in (OURS, ASYNCIO, WS_CLIENT)
+    )
+    absolute = rate == TARGET_RATE
     met = ours_ms.p50 <= TARGET_RATIO * versus_asyncio.p50
     target = f"ratio <= {TARGET_RATIO}"
     if absolute:
@@ -104,6 +120,18 @@ def _measures(
     ]  # fmt: skip
 
 
+def _cpu_measure(rate: int, by_client: dict[str, Received]) -> Measure:
+    def per_event(name: str) -> Figures:
+        got = by_client[name]
+        count = len(got.latencies)
+        return Figures(got.cpu_seconds / max(1, count) * 1e6, count=count)
+
+    what = f"CPU per event @ {rate:,} ev/s"
+    ours_cpu, baseline_cpu = per_event(OURS), per_event(ASYNCIO)
+    return Measure(row=1, what=what, unit="us", ours=ours_cpu, baseline_name=ASYNCIO,
+                   baseline=baseline_cpu)  # fmt: skip
+
+
 def _progress(text: str) -> None:
     print(f"  row 1: {text}", file=sys.stderr, flush=True)
 
@@ -113,11 +141,12 @@ def _progress(text: str) -> None:
 
 class Trigger:
     """Asks the server for one stamped stream from a helper thread, so the client's own
-    thread is free to receive it; ``join()`` checks exactly one connection took it."""
+    thread is free to receive it; ``finish()`` checks exactly one connection took it."""
 
     def __init__(self, server: ServerProcess, stream: Stream) -> None:
         self._written: int | None = None
         self._count = stream[1]
+        self._cpu_started = time.process_time()
         self._thread = threading.Thread(
             target=self._send, args=(server, *stream), name="bench-stamps", daemon=True
         )
@@ -126,13 +155,16 @@ class Trigger:
     def _send(self, server: ServerProcess, rate: int, count: int) -> None:
         self._written = server.send_stamped_deltas(rate, count)
 
-    def join(self) -> None:
+    def finish(self, latencies: list[float]) -> Received:
+        """Call once the client has every event: what it took, with the CPU time spent."""
+        cpu_seconds = time.process_time() - self._cpu_started
         self._thread.join(SLACK)
         if self._written != self._count:
             raise RuntimeError(
                 f"the server wrote {self._written} stamped deltas, not {self._count}: "
                 "was another connection open?"
             )
+        return Received(latencies, cpu_seconds)
 
 
 def _deadline(stream: Stream) -> float:
@@ -143,7 +175,7 @@ def _deadline(stream: Stream) -> float:
 # ----------------------------------------------------------------------------- the clients
 
 
-def ours(server: ServerProcess, streams: Sequence[Stream]) -> list[list[float]]:
+def ours(server: ServerProcess, streams: Sequence[Stream]) -> list[Received]:
     """``NavTalkClient(media=False)``; the stamp is read in a ``client.on`` callback."""
     current: list[float] = []
     enough = threading.Event()
@@ -164,17 +196,16 @@ def ours(server: ServerProcess, streams: Sequence[Stream]) -> list[list[float]]:
             trigger = Trigger(server, stream)
             if not enough.wait(_deadline(stream) - time.monotonic()):
                 raise TimeoutError(f"{OURS}: {len(current)} of {wanted} deltas arrived")
-            trigger.join()
-            results.append(current)
+            results.append(trigger.finish(current))
     return results
 
 
-def asyncio_baseline(server: ServerProcess, streams: Sequence[Stream]) -> list[list[float]]:
+def asyncio_baseline(server: ServerProcess, streams: Sequence[Stream]) -> list[Received]:
     """A bare asyncio ``websockets`` client: ``async for raw in ws: json.loads(raw)``."""
     return asyncio.run(_asyncio_session(server, streams))
 
 
-async def _asyncio_session(server: ServerProcess, streams: Sequence[Stream]) -> list[list[float]]:
+async def _asyncio_session(server: ServerProcess, streams: Sequence[Stream]) -> list[Received]:
     results = []
     async with websockets.connect(_session_url(server)) as ws:
         async for raw in ws:
@@ -190,12 +221,11 @@ async def _asyncio_session(server: ServerProcess, streams: Sequence[Stream]) -> 
                         received.append(stamp_latency(message["data"]["content"]))
                         if len(received) == stream[1]:
                             break
-            trigger.join()
-            results.append(received)
+            results.append(trigger.finish(received))
     return results
 
 
-def ws_baseline(server: ServerProcess, streams: Sequence[Stream]) -> list[list[float]]:
+def ws_baseline(server: ServerProcess, streams: Sequence[Stream]) -> list[Received]:
     """A bare websocket-client loop: ``ws.recv()`` then ``json.loads``, on one thread."""
     results = []
     ws = websocket.create_connection(_session_url(server), timeout=SLACK)
@@ -209,8 +239,7 @@ def ws_baseline(server: ServerProcess, streams: Sequence[Stream]) -> list[list[f
                 message = json.loads(ws.recv())
                 if _is_stamp(message):
                     received.append(stamp_latency(message["data"]["content"]))
-            trigger.join()
-            results.append(received)
+            results.append(trigger.finish(received))
     finally:
         ws.close()
     return results
