@@ -116,11 +116,16 @@ class VideoFeed(CallbackThread[_Decoded, VideoFrame]):
         with self._cond:
             self.received += 1
             self._arrivals.append(decoded.received_at)
-            if self._pending is not None and self._callbacks:
-                self.dropped += 1  # the consumer did not take the previous frame in time
-            self._pending = decoded
+            first = self._latest is None
             self._latest = decoded
-            self._cond.notify_all()
+            if self._callbacks:
+                if self._pending is not None:
+                    self.dropped += 1  # the consumer did not take the previous frame in time
+                self._pending = decoded
+            # Without callbacks only wait_first() needs waking: waking the thread for every
+            # frame made it contend with the rtc loop for the GIL 25 times a second for nothing.
+            if self._callbacks or first:
+                self._cond.notify_all()
 
     def _media_time(self, frame: av.VideoFrame) -> float:
         """Seconds since the first frame, from RTP timestamps (32 bits: unwrapped)."""
