@@ -15,9 +15,11 @@ processes, so drift hits both):
 A count is sustained while the pooled p99 is at most ``MAX_P99_RATIO`` x the same mode's
 1-session p99 (same run), the worst session still gets ``MIN_FPS`` (80 % of the server's 25
 fps), and no stamp is lost. A mode stops at its first count that is not (its breaking count).
-Per mode the table gets: the sessions sustained; the latency at the breaking count against 1
-session; the worst session's frame rate there; the CPU the clients and the server used there
-(in cores, from /proc/<pid>/stat: this machine has 2, so it shows who ran out first).
+The table gets the sessions each mode sustained (threads beside processes as the baseline,
+then processes alone), and per mode, at its breaking count (or the last count tried): the
+latency against its 1-session step, the worst session's frame rate, and the CPU the clients and
+the server used (cores, from /proc/<pid>/stat) with the whole machine's busy cores (/proc/stat;
+other people's work counts there), so a reader sees who ran out first.
 """
 
 from __future__ import annotations
@@ -278,8 +280,7 @@ class ChildSession:
         line = self._read()
         if not line.startswith("result "):
             return WindowFigures([], 0.0, 0.0, 0.0)
-        figures = WindowFigures(**json.loads(line[len("result ") :]))
-        return figures
+        return WindowFigures(**json.loads(line[len("result ") :]))
 
     def close(self) -> None:
         if self._child.stdin is not None and not self._child.stdin.closed:
