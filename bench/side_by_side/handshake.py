@@ -21,6 +21,10 @@ video frame to RGB (the reply is seen in the picture). Clocks (``time.perf_count
 - speech end -> ``speech_stopped``: the same start, to the server's VAD event reaching a
   callback (ours: ``client.on``, on the dispatcher thread) or the reader: the uplink and the
   socket's way back with a fixed server hang-over between, and no recognition to blur it.
+
+The full run starts with one unmeasured session per side: the server's first recognition
+loads pocketsphinx (a few hundred ms), and the first session in this process pays for
+imports; ``--smoke`` skips it, so there the side that goes first (ours) looks slower.
 """
 
 from __future__ import annotations
