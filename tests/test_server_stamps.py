@@ -60,11 +60,12 @@ def test_no_deltas_is_nothing_sent():
                 deltas.get(timeout=0.3)
 
 
-def test_a_negative_count_is_refused():
+@pytest.mark.parametrize(("rate", "count"), [(0, 5), (100, -1)])
+def test_the_server_refuses_a_rate_that_is_not_positive_or_a_negative_count(rate, count):
     with LocalServer() as server, client_for(server, media=False) as client:
         client.connect(timeout=15)
-        with pytest.raises(ValueError, match="count"):
-            server.send_stamped_deltas(rate=100, count=-1)
+        with pytest.raises(ValueError, match="rate must be positive"):
+            server.send_stamped_deltas(rate=rate, count=count)
 
 
 @pytest.mark.parametrize(("rate", "count"), [(0, 5), (-10, 5), (float("nan"), 5), (100, -1)])

@@ -44,7 +44,7 @@ from .faults import NOTICE_KINDS, Faults
 from .offload import Offloader
 from .records import ConnectionInfo, Journal, MediaInfo, ReceivedMessage
 from .redact import RedactingLogger
-from .stamps import stream_stamped_deltas
+from .stamps import check_stream, stream_stamped_deltas
 from .voice import ToneVoice, Voice
 
 __all__ = ["LocalServer", "ENDPOINT_PATH", "THREAD_NAME", "generate_license"]
@@ -492,6 +492,7 @@ class LocalServer:
         """``count`` reply-text deltas to each connection at ``rate`` a second, each one's text
         the server's ``time.monotonic_ns()`` as it is written (``stamps.stamp_latency`` reads
         it): for measuring event latency. Blocks until all are written; returns how many."""
+        check_stream(rate, count)
         targets = self._targets(connection_id)
         sends = [session.send_raw for session in targets]
         budget = timeout if timeout is not None else count / rate + 10.0
