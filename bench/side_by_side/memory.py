@@ -9,7 +9,7 @@ three run at the same time, so the row takes the two minutes once:
 * ``slow``: ``NavTalkClient`` with an ``on_video_frame`` callback that takes 200 ms a frame
   (5 fps of 25; the library keeps the newest frame and drops the rest, counted);
 * ``none``: ``NavTalkClient`` with media on and no consumer;
-* ``baseline``: ``websockets`` + an aiortc answerer by hand (as bench/media_receive.py), the
+* ``baseline``: ``websockets`` + an aiortc answerer by hand (like ``bare_asyncio.py``), the
   audio track drained, the video track read by ``await track.recv()`` then 200 ms of work
   (``asyncio.sleep``): aiortc queues every decoded frame behind a slow ``recv()``, unbounded.
 
