@@ -33,7 +33,6 @@ from __future__ import annotations
 import base64
 import json
 import shutil
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -42,7 +41,7 @@ from typing import Any, Callable
 import numpy as np
 
 from .plan import Plan
-from .report import Figures, Measure
+from .report import Figures, Measure, progress
 
 #: The frame size (Settings.audio_chunk_samples) and its duration, the physical floor.
 CHUNK_SAMPLES = 1536
@@ -56,10 +55,6 @@ READ_MS = 20
 TONE_LEVEL = 150
 #: The start of every connection's prefix in the audio frames (how we know one on the wire).
 _APPEND_PREFIX = '{"type":"realtime.input_audio_buffer.append"'
-
-
-def _log(text: str) -> None:
-    print(f"row 3: {text}", file=sys.stderr, flush=True)
 
 
 class Timeline:
@@ -254,7 +249,7 @@ def _measure(plan: Plan, rig: Any) -> list[Measure]:
         try:
             for index in range(rounds):
                 for side in ("ours", "base"):
-                    _log(f"round {index + 1}/{rounds}: {side}")
+                    progress(3, f"round {index + 1}/{rounds}: {side}")
                     if side == "ours":
                         stats = ours(server.url, alsa.PACED_INPUT, timeline, seconds)
                         _check(stats)
@@ -273,7 +268,7 @@ def _check(stats: dict[str, Any]) -> None:
     """Figures are only comparable when nothing was dropped on the way."""
     lost = stats["audio_chunks_dropped"] + stats["microphone"]["overflows"]
     if lost:
-        _log(f"warning: {lost} chunks dropped or overflowed in our run")
+        progress(3, f"warning: {lost} chunks dropped or overflowed in our run")
 
 
 def _tone(seconds: float) -> np.ndarray:

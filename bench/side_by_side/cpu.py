@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import asyncio
 import resource
-import sys
 import time
 from typing import Callable
 
@@ -30,7 +29,7 @@ from navtalk_sync.rtc.ice import restrict_host_candidates
 from ..server_process import ServerProcess
 from .bare_asyncio import BareClient
 from .plan import Plan
-from .report import Figures, Measure
+from .report import Figures, Measure, progress
 
 TIMEOUT = 15.0
 BASELINE = "asyncio+aiortc"
@@ -111,7 +110,7 @@ def run(plan: Plan) -> list[Measure]:
                 for index, (load, _) in enumerate(got):
                     loads[name][index].append(load)
                 shown = ", ".join(f"{load:.1f} CPU s/min at {rate:.1f} fps" for load, rate in got)
-                print(f"row 5 round {n + 1}/{rounds} {name}: {shown}", file=sys.stderr)
+                progress(5, f"round {n + 1}/{rounds} {name}: {shown}")
     return [
         _measure(what, loads["ours"][index], loads["bare"][index])
         for index, what in enumerate(PHASES)

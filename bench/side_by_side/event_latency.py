@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import sys
 import threading
 import time
 from typing import Callable, Sequence
@@ -41,7 +40,7 @@ from navtalk_sync.server.stamps import STAMP_RESPONSE_ID, stamp_latency
 
 from ..server_process import ServerProcess
 from .plan import Plan
-from .report import Figures, Measure
+from .report import Figures, Measure, progress
 
 LICENSE = "sk_bench"
 AVATAR = "navtalk.Leo"
@@ -91,7 +90,7 @@ def run(plan: Plan) -> list[Measure]:
         for round_index in range(plan.count(ROUNDS, 1)):
             shift = round_index % len(names)
             for name in names[shift:] + names[:shift]:  # ours first, then second, ...
-                _progress(f"round {round_index + 1}: {name}")
+                progress(1, f"round {round_index + 1}: {name}")
                 received = clients[name](server, [WARM_UP, *streams])[1:]
                 for (rate, _), got in zip(streams, received, strict=True):
                     by_rate[rate][name].add(got)
@@ -130,10 +129,6 @@ def _cpu_measure(rate: int, by_client: dict[str, Received]) -> Measure:
     ours_cpu, baseline_cpu = per_event(OURS), per_event(ASYNCIO)
     return Measure(row=1, what=what, unit="us", ours=ours_cpu, baseline_name=ASYNCIO,
                    baseline=baseline_cpu)  # fmt: skip
-
-
-def _progress(text: str) -> None:
-    print(f"  row 1: {text}", file=sys.stderr, flush=True)
 
 
 # ----------------------------------------------------------------------------- the trigger

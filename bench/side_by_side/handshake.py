@@ -30,7 +30,6 @@ imports; ``--smoke`` skips it, so there the side that goes first (ours) looks sl
 from __future__ import annotations
 
 import asyncio
-import sys
 import threading
 import time
 from typing import Callable, Iterator
@@ -46,7 +45,7 @@ from navtalk_sync.server.pcm import resample
 from ..server_process import ServerProcess
 from .bare_asyncio import BareClient
 from .plan import Plan
-from .report import Figures, Measure
+from .report import Figures, Measure, progress
 
 RATE = 24_000
 PIECE = 1536  # samples: NavTalkClient's default audio_chunk_samples
@@ -213,7 +212,7 @@ def run(plan: Plan) -> list[Measure]:
                 got = sides[name](server.url, speech)
                 results[name].append(got)
                 figures = ", ".join(f"{pick(got) * 1e3:.0f}" for _, pick in LINES)
-                print(f"row 4 round {n + 1}/{rounds} {name}: {figures} ms", file=sys.stderr)
+                progress(4, f"round {n + 1}/{rounds} {name}: {figures} ms")
     return [_measure(what, pick, results["ours"], results["bare"]) for what, pick in LINES]
 
 

@@ -31,7 +31,7 @@ from typing import Any
 import attrs
 
 from .plan import Plan
-from .report import Figures, Measure
+from .report import Figures, Measure, progress
 
 CASES = ("slow", "none", "baseline")
 #: How long the slow consumers take per frame (5 fps of the server's 25).
@@ -39,10 +39,6 @@ CONSUMER_SECONDS = 0.2
 #: The target: growth with the slow consumer (issue 9).
 GROWTH_LIMIT_MB = 10.0
 BASELINE_NAME = "aiortc by hand, slow recv()"
-
-
-def _log(text: str) -> None:
-    print(f"row 6: {text}", file=sys.stderr, flush=True)
 
 
 # -- the children ---------------------------------------------------------------------------
@@ -165,7 +161,7 @@ def run(plan: Plan) -> list[Measure]:
         try:
             for one in watched:
                 _wait_ready(one)
-            _log(f"all connected; sampling RSS for {total:g} s (warm-up {warm_up:g} s)")
+            progress(6, f"all connected; sampling RSS for {total:g} s (warm-up {warm_up:g} s)")
             started = time.monotonic()
             while (now := time.monotonic() - started) < total:
                 for one in watched:
@@ -177,9 +173,10 @@ def run(plan: Plan) -> list[Measure]:
             for one in watched:
                 _finish(one)
     for one in watched:
-        _log(
+        progress(
+            6,
             f"{one.case}: {one.start_mb(warm_up):.1f} -> {one.samples[-1][1]:.1f} MB, "
-            f"{one.slope_mb_per_min(warm_up):+.2f} MB/min; {one.seen}"
+            f"{one.slope_mb_per_min(warm_up):+.2f} MB/min; {one.seen}",
         )
     return _measures({one.case: one for one in watched}, warm_up)
 

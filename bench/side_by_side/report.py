@@ -3,9 +3,15 @@
 from __future__ import annotations
 
 import math
+import sys
 from typing import Iterable, Sequence
 
 import attrs
+
+
+def progress(row: int, text: str) -> None:
+    """A line of a row's progress, on stderr (stdout carries the row's measures)."""
+    print(f"row {row}: {text}", file=sys.stderr, flush=True)
 
 
 def percentile(values: Sequence[float], q: float) -> float:

@@ -40,7 +40,7 @@ from tests.footprint import cpu_seconds
 
 from .live_session import LiveSession, WindowFigures
 from .plan import Plan
-from .report import Figures, Measure, percentile
+from .report import Figures, Measure, percentile, progress
 
 ROW = 8
 #: Stamped deltas a second, to every session.
@@ -133,7 +133,7 @@ def run(plan: Plan) -> list[Measure]:
                     verdicts[mode] = f"breaks at {count}: {reason}"
                     running.discard(mode)
     for mode, verdict in verdicts.items():
-        _say(f"{mode}: {verdict}")
+        progress(8, f"{mode}: {verdict}")
     return measures(steps["threads"], steps["processes"])
 
 
@@ -401,10 +401,11 @@ def _at_the_break(mode: str, steps: list[Step]) -> Iterable[Measure]:
 
 def _progress(step: Step, one: Step, reason: str | None) -> None:
     if step.error is not None:
-        _say(f"{step.mode} x{step.sessions}: {step.error}")
+        progress(8, f"{step.mode} x{step.sessions}: {step.error}")
         return
     fps = sorted(step.fps)
-    _say(
+    progress(
+        8,
         f"{step.mode} x{step.sessions}: p50 {percentile(step.latencies, 50) * 1e3:.2f} ms, "
         f"p99 {step.p99 * 1e3:.2f} ms ({step.p99 / one.p99:.2f}x 1 session), "
         f"fps median {fps[len(fps) // 2]:.1f} worst {fps[0]:.1f} "
@@ -412,9 +413,5 @@ def _progress(step: Step, one: Step, reason: str | None) -> None:
         f"CPU clients {step.client_cpu:.2f} server {step.server_cpu:.2f} machine "
         f"{step.machine_cpu:.2f}/{os.cpu_count()} cores"
         + (f" ({step.windows} windows pooled)" if step.windows > 1 else "")
-        + (f" -> breaks: {reason}" if reason else "")
+        + (f" -> breaks: {reason}" if reason else ""),
     )
-
-
-def _say(text: str) -> None:
-    print(f"row 8: {text}", file=sys.stderr, flush=True)
