@@ -25,13 +25,16 @@
         ├── ConnectionLimitExceeded      ``connection_limit_exceeded``
         └── BackendError                 ``backend_error``       (retryable)
 
-Messages never contain the licence: every text is passed through the redactor before an
-exception is built from it.
+Messages never contain a secret, whatever their source (a server may echo the licence): the
+base class passes every text it is given through ``redaction.redact``, and so do the classes
+that keep a text as an attribute.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from .redaction import redact
 
 if TYPE_CHECKING:
     from .events import Event
@@ -39,6 +42,9 @@ if TYPE_CHECKING:
 
 class NavTalkError(Exception):
     """Base class of every error raised by navtalk_sync."""
+
+    def __init__(self, *args: Any) -> None:
+        super().__init__(*(redact(arg) if isinstance(arg, str) else arg for arg in args))
 
 
 class InvalidArgument(NavTalkError, ValueError):
@@ -73,7 +79,7 @@ class Disconnected(NavTalkError):
     def __init__(self, message: str, code: int | None = None, reason: str | None = None) -> None:
         super().__init__(message)
         self.code = code
-        self.reason = reason
+        self.reason = redact(reason) if reason is not None else None
 
 
 class ReconnectFailed(Disconnected):
@@ -105,9 +111,9 @@ class AvatarLookupFailed(NavTalkError):
         self, message: str, status_code: int | None = None, code: int | str | None = None
     ) -> None:
         super().__init__(message)
-        self.message = message
+        self.message = redact(message)
         self.status_code = status_code
-        self.code = code
+        self.code = redact(code) if isinstance(code, str) else code
 
 
 class AvatarNotFound(AvatarLookupFailed):
@@ -154,7 +160,7 @@ class ServerNotice(NavTalkError):
     retryable: ClassVar[bool] = False
 
     def __init__(self, message: str | None = None, event: Event | None = None) -> None:
-        self.message = message or ""
+        self.message = redact(message or "")
         self.event = event
         super().__init__(f"{self.NOTICE or 'server notice'}: {self.message or 'no message'}")
 
@@ -191,6 +197,18 @@ class ConnectionLimitExceeded(ServerNotice):
 class BackendError(ServerNotice):
     NOTICE = "conversation.connected.backend_error"
     retryable = True
+
+
+def raised_again(error: NavTalkError) -> NavTalkError:
+    """A new exception like ``error`` (same class, message and attributes) whose cause is
+    ``error``, for raising a stored error once more: raising the same object again and again
+    would add the frames of every raise to its traceback, without end."""
+    clone = type(error).__new__(type(error))
+    clone.__dict__.update(error.__dict__)
+    clone.args = error.args
+    clone.__cause__ = error
+    clone.__suppress_context__ = True
+    return clone
 
 
 #: notice wire name -> the exception it raises.

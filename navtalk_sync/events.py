@@ -546,12 +546,15 @@ class FunctionCallArgumentsDelta(ServerEvent):
 def _decode_arguments(value: Any) -> tuple[dict[str, Any] | None, str | None]:
     """(arguments as a dict, arguments as the JSON text) from a string or an object."""
     if isinstance(value, Mapping):
-        return dict(value), json.dumps(value)
+        try:
+            return dict(value), json.dumps(value)
+        except (ValueError, RecursionError):  # nested too deeply to encode again
+            return dict(value), None
     if isinstance(value, str):
         if not value.strip():
             return {}, value
         try:
-            decoded = json.loads(value)
+            decoded = _loads(value)
         except (ValueError, RecursionError):  # not JSON, or nested too deeply to decode
             return None, value
         return (dict(decoded) if isinstance(decoded, Mapping) else None), value
@@ -687,10 +690,23 @@ def canonical_type(name: str) -> str:
     return LEGACY_NAMES.get(name, name)
 
 
+#: Integers with more digits than ``int()`` takes (``sys.get_int_max_str_digits()``) are read
+#: as floats instead: a frame with one is still a frame, and the number is absurd either way.
+_INT_DIGITS = 4300
+
+
+def _parse_int(text: str) -> int | float:
+    return int(text) if len(text) <= _INT_DIGITS else float(text)
+
+
+def _loads(text: str | bytes) -> Any:
+    return json.loads(text, parse_int=_parse_int)
+
+
 def decode_frame(text: str | bytes) -> dict[str, Any]:
     """One text frame -> its JSON object. Raises ``ValueError`` if it is not a JSON object."""
     try:
-        decoded = json.loads(text)
+        decoded = _loads(text)
     except RecursionError:
         raise ValueError("frame is nested too deeply") from None
     if not isinstance(decoded, dict):
