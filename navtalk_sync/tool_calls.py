@@ -2,17 +2,20 @@
 
 The dispatcher hands every ``function_call_arguments.delta``/``.done`` and reply event to
 ``ToolRunner.on_event``, which only files them: a call goes into a bounded queue and runs on
-one of the ``navtalk-tool-<n>`` threads, never on the reader or the dispatcher, so a slow tool
-holds up neither events nor other callbacks. Each call is answered once, with whichever comes
-first: the tool's result, its exception, or its timeout (a ``navtalk-tool-timer`` thread per
-running call). The answer is a ``function_call_output`` item, then ``response.create`` unless
-the tool has ``auto_reply=False``. Anything but a result is also published as a
-``client.tool_error`` event (``ToolFailed``).
+one of the ``navtalk-tool-<n>`` threads (``tool_workers.WorkerPool``), never on the reader or
+the dispatcher, so a slow tool holds up neither events nor other callbacks. Each call is
+answered once, with whichever comes first: the tool's result, its failure (whatever it raised,
+``SystemExit`` included), or its timeout. The timeout counts from when the call arrived, not
+from when a worker took it: a call waiting behind hung tools is answered on time by the
+``navtalk-tool-timer`` thread. The answer is a ``function_call_output`` item, then
+``response.create`` unless the tool has ``auto_reply=False``. Anything but a result is also
+published as a ``client.tool_error`` event (``ToolFailed``).
 
 Bounds and overflow policy: at most ``queue_size`` calls wait; a call beyond that is answered
 at once with a "busy" error output. Argument fragments (``.delta``) are kept for at most
 ``MAX_PENDING_ARGUMENTS`` calls and ``MAX_ARGUMENT_CHARS`` characters each; beyond that the
-oldest call's fragments are forgotten.
+oldest call's fragments are forgotten, and a call whose fragments overflowed is answered with
+a "bad_arguments" error. A tool that will not return is left behind (see ``WorkerPool``).
 
 ``wait_until_quiet`` is the helper for trigger-style tools ("hang up after the goodbye was
 spoken"): it returns once no reply is under way or asked for and ``grace`` seconds have passed
@@ -23,15 +26,14 @@ from __future__ import annotations
 
 import collections
 import json
-import logging
-import queue
 import threading
 import time
 from typing import Any, Callable, Mapping
 
-from . import messages
+from . import messages, user_code
 from .errors import NavTalkError, NavTalkTimeout, NotConnected
 from .events import (
+    CallbackError,
     Event,
     FunctionCallArgumentsDelta,
     FunctionCallArgumentsDone,
@@ -42,11 +44,14 @@ from .events import (
     ResponseTranscriptDone,
     ToolFailed,
 )
-from .tools import BadArguments, Tool, ToolRegistry
+from .logs import get_logger
+from .timeouts import Deadline
+from .tool_workers import DeadlineTimer, WorkerPool
+from .tools import DEFAULT_TOOL_TIMEOUT, BadArguments, Tool, ToolRegistry
 
 __all__ = ["ToolRunner", "WATCHED_EVENTS", "MAX_PENDING_ARGUMENTS", "MAX_ARGUMENT_CHARS"]
 
-log = logging.getLogger(__name__)
+log = get_logger(__name__)
 
 #: The events ``on_event`` wants to see.
 WATCHED_EVENTS = (FunctionCallArgumentsDelta, FunctionCallArgumentsDone, ResponseTranscriptDelta,
@@ -62,19 +67,48 @@ Send = Callable[[Mapping[str, Any]], None]
 Publish = Callable[[Event], None]
 
 
+class _Fragments:
+    """One call's ``.delta`` fragments, with their total length kept as they come."""
+
+    __slots__ = ("chars", "overflowed", "parts")
+
+    def __init__(self) -> None:
+        self.parts: list[str] = []
+        self.chars = 0
+        self.overflowed = False
+
+    def add(self, text: str) -> None:
+        if self.overflowed or self.chars + len(text) > MAX_ARGUMENT_CHARS:
+            self.overflowed, self.parts = True, []
+            return
+        self.parts.append(text)
+        self.chars += len(text)
+
+
 class _Call:
-    """One tool call, answered exactly once (by the worker or by its timer)."""
+    """One tool call, answered exactly once (by a worker, or by the timer at its deadline)."""
 
     def __init__(
-        self, event: FunctionCallArgumentsDone, arguments: Any, tool: Tool | None, session: object
+        self,
+        event: FunctionCallArgumentsDone,
+        arguments: Any,
+        tool: Tool | None,
+        session: object,
     ) -> None:
         self.session = session  # the session that asked: a result goes back to it only
         self.name = event.name
         self.call_id = event.call_id
-        self.arguments = arguments  # a dict, or the text that was not a JSON object
+        self.arguments = arguments  # a dict, the text that was not a JSON object, or _TOO_LONG
         self.tool = tool
+        self.timeout = tool.timeout if tool is not None else DEFAULT_TOOL_TIMEOUT
+        self.deadline = time.monotonic() + self.timeout
+        self.worker: threading.Thread | None = None  # set while a worker runs the tool
         self._answered = False
         self._lock = threading.Lock()
+
+    @property
+    def answered(self) -> bool:
+        return self._answered
 
     def claim(self) -> bool:
         """True for the first caller only: that one sends the answer."""
@@ -88,6 +122,10 @@ class _Job:
 
     def __init__(self, function: Callable[[], Any]) -> None:
         self.function = function
+        self.answered = False  # never expires
+
+
+_TOO_LONG = object()  # the arguments' fragments went past MAX_ARGUMENT_CHARS
 
 
 class ToolRunner:
@@ -108,12 +146,12 @@ class ToolRunner:
         self._publish = publish
         self._replies_pending = replies_pending
         self._current_session = current_session
-        self._workers = workers
-        self._queue: queue.Queue[_Call | _Job | None] = queue.Queue(queue_size)
-        self._threads: list[threading.Thread] = []
-        self._lock = threading.Lock()
+        self._pool: WorkerPool[_Call | _Job] = WorkerPool(
+            self._run_item, self._dropped, workers, queue_size
+        )
+        self._timer: DeadlineTimer[_Call] = DeadlineTimer(self._time_out, lambda c: c.answered)
         self._closed = threading.Event()
-        self._fragments: collections.OrderedDict[str, list[str]] = collections.OrderedDict()
+        self._fragments: collections.OrderedDict[str, _Fragments] = collections.OrderedDict()
         # the avatar's replies, for wait_until_quiet (updated on the dispatcher)
         self._speaking = False
         self._reply_events = 0
@@ -140,11 +178,12 @@ class ToolRunner:
     def _keep_fragment(self, event: FunctionCallArgumentsDelta) -> None:
         if event.call_id is None or not self.active:
             return
-        parts = self._fragments.setdefault(event.call_id, [])
-        if sum(map(len, parts)) + len(event.delta) <= MAX_ARGUMENT_CHARS:
-            parts.append(event.delta)
-        while len(self._fragments) > MAX_PENDING_ARGUMENTS:
-            self._fragments.popitem(last=False)
+        fragments = self._fragments.get(event.call_id)
+        if fragments is None:
+            fragments = self._fragments[event.call_id] = _Fragments()
+            while len(self._fragments) > MAX_PENDING_ARGUMENTS:
+                self._fragments.popitem(last=False)
+        fragments.add(event.delta)
 
     def _arguments(self, event: FunctionCallArgumentsDone) -> Any:
         """The decoded object; else the text that came; deltas when nothing else came."""
@@ -153,12 +192,14 @@ class ToolRunner:
             return dict(event.arguments)
         if event.arguments_json is not None:
             return event.arguments_json
-        if not fragments:
+        if fragments is None:
             return {}
-        text = "".join(fragments)
+        if fragments.overflowed:
+            return _TOO_LONG
+        text = "".join(fragments.parts)
         try:
             decoded = json.loads(text) if text.strip() else {}
-        except ValueError:
+        except (ValueError, RecursionError):
             return text
         return decoded if isinstance(decoded, dict) else text
 
@@ -170,47 +211,36 @@ class ToolRunner:
         call = _Call(event, self._arguments(event), tool, self._current_session())
         if call.call_id is None:
             log.warning("tool call %r came without a call id: its result cannot be sent", call.name)
-        self._start_workers()
-        try:
-            self._queue.put_nowait(call)
-        except queue.Full:
+        if not self._pool.submit(call):
             self._fail(call, "busy", "too many tool calls are waiting; try again later", None)
+            return
+        self._timer.add(call.deadline, call)
 
     def run_later(self, function: Callable[[], Any]) -> None:
         """Run ``function()`` on a worker (for ``after_reply``); raises if the pool is full."""
         if self._closed.is_set():
             raise NotConnected("the client is closed")
-        self._start_workers()
-        try:
-            self._queue.put_nowait(_Job(function))
-        except queue.Full:
-            raise NavTalkError("the tool workers are all busy; try again later") from None
+        if not self._pool.submit(_Job(function)):
+            if self._closed.is_set():
+                raise NotConnected("the client is closed")
+            raise NavTalkError("the tool workers are all busy; try again later")
 
     # ------------------------------------------------------------------ workers
 
-    def _start_workers(self) -> None:
-        with self._lock:
-            if self._threads or self._closed.is_set():
-                return
-            for index in range(self._workers):
-                thread = threading.Thread(
-                    target=self._work, name=f"navtalk-tool-{index}", daemon=True
-                )
-                thread.start()
-                self._threads.append(thread)
+    def _run_item(self, item: _Call | _Job) -> None:
+        if isinstance(item, _Job):
+            outcome = user_code.run(item.function)
+            if isinstance(outcome, user_code.Failure):
+                user_code.report(log, "after_reply() job", item.function, outcome)
+                name = user_code.callback_name(item.function)
+                self._publish(CallbackError(type="client.callback_error", callback=name,
+                                            error=outcome.error))  # fmt: skip
+        elif not item.answered:  # a call that timed out while it waited is not run
+            self._run(item)
 
-    def _work(self) -> None:
-        while True:
-            item = self._queue.get()
-            if item is None:
-                return
-            if isinstance(item, _Job):
-                try:
-                    item.function()
-                except Exception:
-                    log.exception("a job scheduled with after_reply() raised")
-            else:
-                self._run(item)
+    def _dropped(self, item: _Call | _Job) -> None:
+        if isinstance(item, _Call):
+            log.info("tool call %s dropped: the client closed", item.name)
 
     def _run(self, call: _Call) -> None:
         tool = call.tool
@@ -220,33 +250,46 @@ class ToolRunner:
                       "tools": known}  # fmt: skip
             self._fail(call, "unknown", f"no tool named {call.name!r}", None, output)
             return
+        kwargs = self._keyword_arguments(call, tool)
+        if kwargs is None:
+            return
+        call.worker = threading.current_thread()
+        outcome = user_code.run(tool.function, **kwargs)
+        call.worker = None
+        if isinstance(outcome, user_code.Failure):
+            error = outcome.error
+            if call.answered:
+                self.late_results += 1
+                return
+            # a tool that raises is often meant to (the model is told why): logged by _fail at
+            # INFO, reported as an event, with no traceback on the user's console
+            self._fail(call, "raised", f"{type(error).__name__}: {error}", error)
+            return
+        self._deliver(call, tool, outcome)
+
+    def _keyword_arguments(self, call: _Call, tool: Tool) -> dict[str, Any] | None:
+        """The call's arguments for ``tool``, or None once it has been answered with why not."""
+        if call.arguments is _TOO_LONG:
+            text = f"the arguments are longer than {MAX_ARGUMENT_CHARS} characters"
+            self._fail(call, "bad_arguments", text, None)
+            return None
         if not isinstance(call.arguments, dict):
             text = f"the arguments are not a JSON object: {str(call.arguments)[:200]!r}"
             self._fail(call, "bad_arguments", text, None)
-            return
+            return None
         try:
-            kwargs = tool.arguments(call.arguments)
+            return tool.arguments(call.arguments)
         except BadArguments as exc:
             self._fail(call, "bad_arguments", str(exc), exc)
-            return
-        timer = threading.Timer(tool.timeout, self._time_out, (call,))
-        timer.name = "navtalk-tool-timer"
-        timer.daemon = True
-        timer.start()
-        try:
-            result = tool.function(**kwargs)
-        except Exception as exc:
-            self._fail(call, "raised", f"{type(exc).__name__}: {exc}", exc)
-            return
-        finally:
-            timer.cancel()
-            timer.join()
-        self._deliver(call, tool, result)
+        except Exception as exc:  # a converter bug must not cost the call its answer
+            log.exception("converting the arguments of tool call %s failed", call.name)
+            self._fail(call, "bad_arguments", f"{type(exc).__name__}: {exc}", exc)
+        return None
 
     def _deliver(self, call: _Call, tool: Tool, result: Any) -> None:
         try:
             output = result if isinstance(result, str) else json.dumps(result, ensure_ascii=False)
-        except (TypeError, ValueError) as exc:
+        except (TypeError, ValueError, RecursionError) as exc:
             text = f"the tool returned a value that is not JSON: {type(result).__name__}"
             self._fail(call, "bad_result", text, exc)
             return
@@ -258,9 +301,11 @@ class ToolRunner:
         self._answer(call, output, tool.auto_reply)
 
     def _time_out(self, call: _Call) -> None:
-        assert call.tool is not None
-        self._fail(call, "timeout", f"the tool did not finish within {call.tool.timeout:g} s",
-                   None)  # fmt: skip
+        """On the timer thread: the call's time is up, whether it waits or runs."""
+        worker = call.worker
+        self._fail(call, "timeout", f"the tool did not finish within {call.timeout:g} s", None)
+        if worker is not None:
+            self._pool.abandon(worker)
 
     def _fail(self, call: _Call, kind: str, message: str, error: BaseException | None,
               output: Any = None) -> None:  # fmt: skip
@@ -318,36 +363,14 @@ class ToolRunner:
 
     # ------------------------------------------------------------------ closing
 
-    def close(self, timeout: float) -> None:
-        """No new calls; wait up to ``timeout`` for running ones, then join the workers.
-
-        Safe from a tool itself (e.g. a tool that hangs up): its own thread is not joined.
-        """
+    def close(self, deadline: Deadline) -> None:
+        """No new calls; wait until ``deadline`` for running ones, then return. Tools that will
+        not return are left running on their threads (their results are dropped). Safe from a
+        tool itself (e.g. a tool that hangs up): its own thread is not joined. Called again,
+        it waits once more for what is still running."""
         self._closed.set()
-        with self._lock:
-            threads, self._threads = self._threads, []
-        deadline = time.monotonic() + timeout
-        for _ in threads:
-            while True:  # the sentinels queue behind waiting calls; drop those if need be
-                try:
-                    self._queue.put(None, timeout=max(0.01, deadline - time.monotonic()))
-                    break
-                except queue.Full:
-                    self._drop_waiting()
-        current = threading.current_thread()
-        for thread in threads:
-            if thread is not current:
-                thread.join(max(0.01, deadline - time.monotonic()))
-                if thread.is_alive():
-                    log.warning("a tool is still running after close(); %s is left", thread.name)
-
-    def _drop_waiting(self) -> None:
-        try:
-            item = self._queue.get_nowait()
-        except queue.Empty:
-            return
-        if isinstance(item, _Call):
-            log.info("tool call %s dropped: the client closed", item.name)
+        self._pool.close(deadline)
+        self._timer.close(deadline)
 
     def stats(self) -> dict[str, int]:
         return {
@@ -356,4 +379,5 @@ class ToolRunner:
             "tool_calls_failed": self.failed,
             "tool_late_results": self.late_results,
             "tool_results_orphaned": self.orphaned,
+            "tool_threads_abandoned": self._pool.abandoned_total,
         }

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import enum
 import inspect
+import json
+import math
 import re
 import types
 import typing
@@ -21,15 +23,15 @@ from typing import Any, Callable, Iterator, Literal, Mapping
 
 import attrs
 
+from .config import TOOL_NAME
 from .errors import InvalidArgument
+from .timeouts import check_seconds
 
 __all__ = ["Tool", "ToolRegistry", "BadArguments", "make_tool", "DEFAULT_TOOL_TIMEOUT"]
 
 #: Seconds a tool may run before the model is told it timed out.
 DEFAULT_TOOL_TIMEOUT = 30.0
 
-#: OpenAI function names: letters, digits, ``_`` and ``-``, at most 64.
-_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 _MISSING = object()
 
 Converter = Callable[[Any], Any]
@@ -104,27 +106,42 @@ def make_tool(
     if not callable(function):
         raise InvalidArgument(f"a tool must be callable, got {function!r}")
     name = getattr(function, "__name__", None) if name is None else name
-    if not isinstance(name, str) or not _NAME.match(name):
+    if not isinstance(name, str) or not TOOL_NAME.match(name):
         raise InvalidArgument(
             f"a tool name is 1-64 letters, digits, '_' or '-', got {name!r} (pass name=...)"
         )
-    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout > 0:
-        raise InvalidArgument(f"timeout must be a positive number of seconds, got {timeout!r}")
+    if inspect.iscoroutinefunction(function) or inspect.isasyncgenfunction(function):
+        raise InvalidArgument(
+            f"tool {name!r} is an async function; tools run on threads: pass a plain function "
+            "(it may call asyncio.run(...) itself)"
+        )
+    if inspect.isgeneratorfunction(function):
+        raise InvalidArgument(f"tool {name!r} is a generator function; a tool returns its result")
+    seconds = check_seconds(timeout)
+    if not isinstance(auto_reply, bool):
+        raise InvalidArgument(f"auto_reply must be True or False, got {auto_reply!r}")
     summary, argument_docs = _parse_docstring(inspect.getdoc(function) or "")
     if description is None:
         description = summary
     if not isinstance(description, str):
         raise InvalidArgument(f"description must be a string, got {description!r}")
     if parameters is not None:
-        if not isinstance(parameters, Mapping) or parameters.get("type", "object") != "object":
+        if (
+            not isinstance(parameters, Mapping)
+            or parameters.get("type", "object") != "object"
+            or not isinstance(parameters.get("properties", {}), Mapping)
+        ):
             raise InvalidArgument(
-                f"parameters must be a JSON-Schema object ({{'type': 'object', ...}}), "
-                f"got {parameters!r}"
+                f"parameters must be a JSON-Schema object ({{'type': 'object', 'properties': "
+                f"{{...}}}}), got {parameters!r}"
             )
-        return Tool(name, description, dict(parameters), function, float(timeout),
-                    bool(auto_reply))  # fmt: skip
+        try:
+            json.dumps(parameters, allow_nan=False)
+        except (TypeError, ValueError, RecursionError) as exc:
+            raise InvalidArgument(f"parameters must be JSON: {exc}") from None
+        return Tool(name, description, dict(parameters), function, seconds, auto_reply)
     schema, converters, optional = _parameters_from_signature(function, name, argument_docs)
-    return Tool(name, description, schema, function, float(timeout), bool(auto_reply),
+    return Tool(name, description, schema, function, seconds, auto_reply,
                 converters=converters, optional=frozenset(optional))  # fmt: skip
 
 
@@ -165,8 +182,12 @@ def _parameters_from_signature(
     try:
         signature = inspect.signature(function)
         hints = typing.get_type_hints(function, include_extras=True)
-    except (TypeError, ValueError, NameError) as exc:
-        raise InvalidArgument(f"tool {tool!r}: cannot read its signature ({exc})") from None
+    except Exception as exc:  # an annotation that is not a type: "1+", "typing.Nope"...
+        raise InvalidArgument(
+            f"tool {tool!r}: cannot read its type hints ({type(exc).__name__}: {exc}); "
+            "annotate with str, int, float, bool, Literal, an Enum, list, dict or Optional, "
+            "or pass parameters=..."
+        ) from None
     properties: dict[str, Any] = {}
     required: list[str] = []
     optional: list[str] = []
@@ -196,6 +217,11 @@ def _parameters_from_signature(
 def _describe(annotation: Any, where: str) -> tuple[dict[str, Any], Converter, bool]:
     """(JSON schema, converter from JSON, whether None is allowed) for one type hint."""
     origin, args = typing.get_origin(annotation), typing.get_args(annotation)
+    if origin is None and annotation is not Any and not isinstance(annotation, type):
+        raise InvalidArgument(
+            f"{where}: {annotation!r} is not a type; use str, int, float, bool, Literal, an "
+            "Enum, list, dict or Optional, or pass parameters=..."
+        )
     if origin is typing.Annotated:
         schema, convert, nullable = _describe(args[0], where)
         notes = [a for a in args[1:] if isinstance(a, str)]
@@ -215,6 +241,8 @@ def _describe(annotation: Any, where: str) -> tuple[dict[str, Any], Converter, b
     if origin in (list, tuple) or annotation in (list, tuple):
         if origin is tuple and not (len(args) == 2 and args[1] is Ellipsis):
             raise InvalidArgument(f"{where}: only tuple[X, ...] is supported among tuples")
+        if origin is list and len(args) > 1:
+            raise InvalidArgument(f"{where}: a list has one item type, list[X], got {annotation}")
         item = args[0] if args else Any
         items, convert_item, _ = _describe(item, where) if item is not Any else ({}, _any, False)
         container = tuple if (origin or annotation) is tuple else list
@@ -223,7 +251,7 @@ def _describe(annotation: Any, where: str) -> tuple[dict[str, Any], Converter, b
         return {"type": "object"}, _object, False
     if annotation is Any:
         return {}, _any, False
-    simple = _SIMPLE.get(annotation)
+    simple = _SIMPLE.get(annotation) if isinstance(annotation, type) else None
     if simple is None:
         raise InvalidArgument(
             f"{where}: type {annotation!r} cannot be described to the model; use str, int, "
@@ -248,7 +276,7 @@ def _any(value: Any) -> Any:
 
 def _string(value: Any) -> str:
     if not isinstance(value, str):
-        raise BadArguments(f"expected a string, got {value!r}")
+        raise BadArguments(f"expected a string, got {_shown(value)}")
     return value
 
 
@@ -256,32 +284,49 @@ def _integer(value: Any) -> int:
     if isinstance(value, float) and value.is_integer():
         return int(value)
     if isinstance(value, str) and re.fullmatch(r"\s*-?\d+\s*", value):
-        return int(value)  # models sometimes quote numbers
+        try:
+            return int(value)  # models sometimes quote numbers
+        except ValueError:  # more digits than int() takes (sys.get_int_max_str_digits)
+            raise BadArguments(
+                f"expected an integer, got one of {len(value.strip())} digits"
+            ) from None
     if isinstance(value, bool) or not isinstance(value, int):
-        raise BadArguments(f"expected an integer, got {value!r}")
+        raise BadArguments(f"expected an integer, got {_shown(value)}")
     return value
 
 
 def _number(value: Any) -> float:
     if isinstance(value, str):
         try:
-            return float(value)
+            value = float(value)
         except ValueError:
-            pass
+            raise BadArguments(f"expected a number, got {_shown(value)}") from None
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise BadArguments(f"expected a number, got {value!r}")
-    return float(value)
+        raise BadArguments(f"expected a number, got {_shown(value)}")
+    try:
+        number = float(value)
+    except OverflowError:  # an int too large for a float
+        raise BadArguments("expected a number, got an integer too large for a float") from None
+    if not math.isfinite(number):
+        raise BadArguments(f"expected a finite number, got {number!r}")
+    return number
+
+
+def _shown(value: Any) -> str:
+    """A value as the model sent it, cut short: an error output must stay small."""
+    text = repr(value)
+    return text if len(text) <= 80 else f"{text[:77]}..."
 
 
 def _boolean(value: Any) -> bool:
     if not isinstance(value, bool):
-        raise BadArguments(f"expected true or false, got {value!r}")
+        raise BadArguments(f"expected true or false, got {_shown(value)}")
     return value
 
 
 def _object(value: Any) -> dict[str, Any]:
     if not isinstance(value, Mapping):
-        raise BadArguments(f"expected an object, got {value!r}")
+        raise BadArguments(f"expected an object, got {_shown(value)}")
     return dict(value)
 
 
@@ -292,7 +337,7 @@ def _or_none(convert: Converter) -> Converter:
 def _member_of(values: list[Any]) -> Converter:
     def check(value: Any) -> Any:
         if value not in values or isinstance(value, bool) != isinstance(values[0], bool):
-            raise BadArguments(f"expected one of {values!r}, got {value!r}")
+            raise BadArguments(f"expected one of {values!r}, got {_shown(value)}")
         return value
 
     return check
@@ -301,7 +346,7 @@ def _member_of(values: list[Any]) -> Converter:
 def _array_of(convert: Converter, container: type) -> Converter:
     def check(value: Any) -> Any:
         if not isinstance(value, list):
-            raise BadArguments(f"expected a list, got {value!r}")
+            raise BadArguments(f"expected a list, got {_shown(value)}")
         return container(convert(item) for item in value)
 
     return check
