@@ -17,7 +17,8 @@ Bounds and overflow policy:
   kept for every callback), but not the reader: it goes on reading the socket, answering
   pings and feeding subscriptions (so ``wait_for``/``events()``/``ask()`` in other threads see
   events at once) until ``maxsize`` events wait; only then does it pause. Each pause is
-  counted and logged once with the name of the callback that is holding things up.
+  counted and logged (at most once every ``logs.REPEAT_INTERVAL`` seconds) with the name of
+  the callback that is holding things up.
 * A subscription holds ``maxsize`` events. When its consumer falls that far behind, the
   subscription stops taking events and its next ``get()`` raises ``SubscriptionOverflow``:
   nothing is lost silently.
@@ -27,18 +28,21 @@ from __future__ import annotations
 
 import collections
 import contextlib
-import logging
 import queue
 import threading
 import time
 from typing import Any, Callable, Iterable, Iterator
 
-from .errors import NavTalkError, NavTalkTimeout, NotConnected, SubscriptionOverflow
+from . import user_code
+from .errors import NavTalkError, NavTalkTimeout, NotConnected, SubscriptionOverflow, raised_again
 from .events import CallbackError, Event
+from .logs import RepeatLimiter, get_logger
+from .threads import LibraryThread
+from .timeouts import Deadline, check_seconds
 
 __all__ = ["Handle", "Subscription", "EventBus"]
 
-log = logging.getLogger(__name__)
+log = get_logger(__name__)
 
 Callback = Callable[[Event], Any]
 
@@ -67,11 +71,7 @@ class Handle:
 
     def __repr__(self) -> str:
         what = self.matcher if isinstance(self.matcher, str) else self.matcher.__name__
-        return f"<Handle {what!r} -> {_callback_name(self.callback)}>"
-
-
-def _callback_name(fn: Callable[..., Any]) -> str:
-    return getattr(fn, "__qualname__", None) or repr(fn)
+        return f"<Handle {what!r} -> {user_code.callback_name(self.callback)}>"
 
 
 class Subscription:
@@ -114,7 +114,10 @@ class Subscription:
 
     # -- read by the user
     def get(self, timeout: float | None = None) -> Event:
-        """The next event. ``timeout=None`` waits until an event comes or the session ends."""
+        """The next event. ``timeout=None`` waits until an event comes or the session ends;
+        ``timeout=0`` takes one only if it is already here."""
+        if timeout is not None:
+            timeout = check_seconds(timeout, zero_ok=True)
         deadline = None if timeout is None else time.monotonic() + timeout
         with self._bus.waiting(), self._cond:
             while True:
@@ -126,7 +129,7 @@ class Subscription:
                     )
                 if self._ended:
                     assert self._end_error is not None
-                    raise self._end_error
+                    raise raised_again(self._end_error)
                 remaining = None if deadline is None else deadline - time.monotonic()
                 if remaining is not None and remaining <= 0:
                     raise NavTalkTimeout("an event", timeout or 0.0)
@@ -190,6 +193,7 @@ class EventBus:
         self.reader_waits = 0  # times the reader paused for room in the dispatcher queue
         self.reader_wait_seconds = 0.0
         self._running: tuple[Handle, float] | None = None  # the callback running, since when
+        self._pause_warning = RepeatLimiter(log)
 
     # -- callbacks
     def add(self, matcher: str | type[Event], callback: Callback) -> Handle:
@@ -258,9 +262,9 @@ class EventBus:
         running = self._running
         if running is not None:
             handle, since = running
-            log.warning(
+            self._pause_warning.warning(
                 "%d events wait for callback %s (running for %.1f s): the reader pauses",
-                self._queue.qsize(), _callback_name(handle.callback), started - since,
+                self._queue.qsize(), user_code.callback_name(handle.callback), started - since,
             )  # fmt: skip
         # Raised before the queue is looked at again: a dispatcher taking an event from now on
         # sees it and wakes us (the timeout is only a safety net).
@@ -307,7 +311,7 @@ class EventBus:
         with self._cond:
             if self._thread is not None or self._stopping:
                 return
-            self._thread = threading.Thread(target=self._run, name=self._thread_name, daemon=True)
+            self._thread = LibraryThread(target=self._run, name=self._thread_name)
             self._thread.start()
 
     def _run(self) -> None:
@@ -330,30 +334,31 @@ class EventBus:
 
     def _call(self, handle: Handle, event: Event) -> None:
         self._running = (handle, time.monotonic())
-        try:
-            handle.callback(event)
-        except BaseException as exc:  # even SystemExit: the dispatcher must outlive callbacks
-            self._running = None
-            self.callback_errors += 1
-            name = _callback_name(handle.callback)
-            log.exception("callback %s raised while handling %s", name, event.type)
-            if isinstance(event, CallbackError):
-                return  # an error handler that fails is only logged: no loops
-            report = CallbackError(type="client.callback_error", callback=name, error=exc,
-                                   event=event)  # fmt: skip
-            with self._cond:
-                for sub in self._subscriptions:
-                    sub._offer(report)
-            for other in self._handlers:
-                if _matches(other.matcher, report):
-                    self._call(other, report)
+        outcome = user_code.run(handle.callback, event)
         self._running = None
+        if not isinstance(outcome, user_code.Failure):
+            return
+        self.callback_errors += 1  # even SystemExit: the dispatcher must outlive callbacks
+        user_code.report(log, "callback", handle.callback, outcome, event.type)
+        if isinstance(event, CallbackError):
+            return  # an error handler that fails is only logged: no loops
+        report = CallbackError(type="client.callback_error",
+                               callback=user_code.callback_name(handle.callback),
+                               error=outcome.error, event=event)  # fmt: skip
+        with self._cond:
+            for sub in self._subscriptions:
+                sub._offer(report)
+        for other in self._handlers:
+            if _matches(other.matcher, report):
+                self._call(other, report)
 
-    def stop(self, timeout: float) -> None:
-        """Deliver what is queued (up to ``timeout``), then end the dispatcher thread.
+    def stop(self, deadline: Deadline) -> None:
+        """Deliver what is queued until ``deadline``, then end the dispatcher thread.
 
         Called from inside a callback, it does not wait for itself: the thread ends once the
-        running callback returns and the queue is drained.
+        running callback returns and the queue is drained. Past the deadline, what is still
+        queued is discarded (counted) and a callback still running is left to return on its
+        own; the thread then ends.
         """
         with self._cond:
             self._stopping = self._released = True
@@ -363,16 +368,16 @@ class EventBus:
                 self._queue.put(_WAKE)
         if thread is None or thread is threading.current_thread():
             return
-        thread.join(timeout)
+        thread.join(deadline.remaining())
         if thread.is_alive():
             with self._cond:
                 discarded = self._discard_queued()
                 self.discarded += discarded
                 if discarded:
                     log.warning("close(): %d undelivered events discarded", discarded)
-            thread.join(0.2)
-            if thread.is_alive():
-                log.warning("a callback is still running after close(); its thread is left")
+            log.warning(
+                "a callback is still running after close(); its thread ends when it returns"
+            )
 
     def _discard_queued(self) -> int:
         """Empty the dispatcher queue; how many events were in it. The dispatcher, busy in a
