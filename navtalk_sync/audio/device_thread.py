@@ -8,15 +8,16 @@ is left to finish on its own (it is a daemon thread) and closes the device when 
 
 from __future__ import annotations
 
-import logging
 import threading
 from typing import Generic, Protocol, TypeVar
 
 from ..errors import NavTalkError
+from ..logs import get_logger
+from ..threads import LibraryThread
 
 __all__ = ["DeviceThread"]
 
-log = logging.getLogger(__name__)
+log = get_logger(__name__)
 
 
 class OpenDevice(Protocol):
@@ -69,21 +70,25 @@ class DeviceThread(Generic[D]):
                 device.close()
                 raise NavTalkError(f"the {self._what} was closed while it was starting")
             self._device = device
-            self._thread = threading.Thread(
-                target=self._run, args=(device,), name=self._thread_name, daemon=True
-            )
+            self._thread = LibraryThread(target=self._run, args=(device,), name=self._thread_name)
             self._thread.start()
         log.debug("%s started: %s", self._what, device.describe())
         return self
 
+    @property
+    def running(self) -> bool:
+        """The thread is alive (started and not yet ended)."""
+        thread = self._thread
+        return thread is not None and thread.is_alive()
+
     def close(self, timeout: float = 1.0) -> None:
+        """Stop the thread and join it; called again, it joins a thread still running."""
         with self._lock:
-            if self._closed:
-                return
-            self._closed = True
+            first, self._closed = not self._closed, True
             thread = self._thread
-        self._stopping.set()
-        self._closing()
+        if first:
+            self._stopping.set()
+            self._closing()
         if thread is None or thread is threading.current_thread():
             return
         thread.join(timeout)

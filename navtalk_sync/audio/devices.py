@@ -15,15 +15,15 @@ plugged in while a speaker or microphone is open appears only after all of them 
 
 from __future__ import annotations
 
-import logging
 import threading
 
 import attrs
 import pyaudio
 
 from ..errors import AudioDeviceError, InvalidArgument
+from ..logs import get_logger
 
-log = logging.getLogger(__name__)
+log = get_logger(__name__)
 
 __all__ = [
     "AudioDevice",

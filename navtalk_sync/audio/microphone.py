@@ -25,7 +25,6 @@ the wall clock since it started), so the sink sees speech at the pace it was spo
 from __future__ import annotations
 
 import functools
-import logging
 import time
 from typing import Any, Callable
 
@@ -34,6 +33,7 @@ import numpy as np
 import pyaudio
 
 from ..errors import AudioDeviceError, InvalidArgument
+from ..logs import get_logger
 from .device_thread import DeviceThread
 from .devices import (
     AudioDevice,
@@ -49,7 +49,7 @@ from .devices import (
 
 __all__ = ["LEAD_SECONDS", "SEND_RATE", "Microphone", "Sink"]
 
-log = logging.getLogger(__name__)
+log = get_logger(__name__)
 
 #: The rate every chunk handed to the sink has (NavTalk's PCM16 uplink rate).
 SEND_RATE = 24000

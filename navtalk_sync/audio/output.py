@@ -8,12 +8,11 @@ closed by one thread.
 
 from __future__ import annotations
 
-import logging
-
 import av
 import numpy as np
 import pyaudio
 
+from ..logs import get_logger
 from .devices import (
     AudioDevice,
     AudioDeviceError,
@@ -29,7 +28,7 @@ from .devices import (
 
 __all__ = ["BLOCK_SECONDS", "DeviceOutput", "PcmConverter"]
 
-log = logging.getLogger(__name__)
+log = get_logger(__name__)
 
 #: The unit of every write: small enough that a flush takes effect almost at once.
 BLOCK_SECONDS = 0.01

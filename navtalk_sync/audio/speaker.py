@@ -17,12 +17,12 @@ clock: it never runs further ahead of real time than the device's latency plus
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 import numpy as np
 
 from ..errors import InvalidArgument
+from ..logs import get_logger
 from .device_thread import DeviceThread
 from .devices import DeviceSpec
 from .jitter import Pacer, PlaybackQueue
@@ -30,7 +30,7 @@ from .output import BLOCK_SECONDS, DeviceOutput
 
 __all__ = ["PCM", "Speaker"]
 
-log = logging.getLogger(__name__)
+log = get_logger(__name__)
 
 #: What ``Speaker.play()`` accepts.
 PCM = bytes | bytearray | memoryview | np.ndarray

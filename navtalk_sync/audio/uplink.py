@@ -24,7 +24,6 @@ Once the session has ended, writes raise ``NotConnected`` and queued pieces are 
 
 from __future__ import annotations
 
-import logging
 import math
 import os
 import threading
@@ -32,10 +31,15 @@ import time
 from collections import deque
 from typing import Any, Callable, Mapping, Protocol
 
+import numpy as np
+
 from .. import messages
-from ..errors import NavTalkError, NavTalkTimeout, NotConnected
+from ..errors import InvalidArgument, NavTalkError, NavTalkTimeout, NotConnected
+from ..logs import RepeatLimiter, get_logger
+from ..threads import LibraryThread
+from ..timeouts import Deadline
 from .audiofile import open_audio_file
-from .pcm import UPLINK_RATE, Chunker, Converter, silence
+from .pcm import UPLINK_RATE, Chunker, Converter
 
 __all__ = [
     "AudioStream",
@@ -46,7 +50,7 @@ __all__ = [
     "send_file",
 ]
 
-log = logging.getLogger(__name__)
+log = get_logger(__name__)
 
 THREAD_NAME = "navtalk-uplink"
 
@@ -98,6 +102,7 @@ class AudioUplink:
         self.chunks_dropped = 0
         self.chunks_discarded = 0
         self.max_depth = 0
+        self._drop_warning = RepeatLimiter(log)
 
     # ------------------------------------------------------------------ wiring
 
@@ -112,7 +117,7 @@ class AudioUplink:
         with self._cond:
             if self._stopping:  # close() came first: nothing to start
                 return
-            self._thread = threading.Thread(target=self._run, name=THREAD_NAME, daemon=True)
+            self._thread = LibraryThread(target=self._run, name=THREAD_NAME)
             self._thread.start()
 
     def stream(self, name: str = "stream") -> AudioStream:
@@ -135,9 +140,8 @@ class AudioUplink:
         """Queue one piece of 24 kHz mono PCM16LE (see the module text for a full queue)."""
         self._put(_Piece(messages.audio_append(pcm16), len(pcm16)), block)
 
-    def commit(self, silence_tail: float = 0.35) -> None:
-        """Queue ``silence_tail`` seconds of zeros, then ``input_audio_buffer.commit``."""
-        tail = silence(silence_tail)
+    def commit(self, tail: np.ndarray) -> None:
+        """Queue ``tail`` (24 kHz int16 silence), then ``input_audio_buffer.commit``."""
         chunker = Chunker(self.chunk_samples)
         for piece in [*chunker.push(tail), chunker.flush()]:
             if piece:
@@ -186,12 +190,11 @@ class AudioUplink:
             if queued.pcm_bytes:
                 del self._queue[index]
                 self.chunks_dropped += 1
-                if self.chunks_dropped == 1 or self.chunks_dropped % 100 == 0:
-                    log.warning(
-                        "audio queue full (state: %s): dropped the oldest piece (%d so far)",
-                        self._gate(),
-                        self.chunks_dropped,
-                    )
+                self._drop_warning.warning(
+                    "audio queue full (state: %s): dropped the oldest piece (%d so far)",
+                    self._gate(),
+                    self.chunks_dropped,
+                )
                 return
 
     # ------------------------------------------------------------------ the thread
@@ -201,10 +204,16 @@ class AudioUplink:
             piece = self._next_piece()
             if piece is None:
                 return
-            self._deliver(piece)
-            with self._cond:
-                self._in_flight = False
-                self._cond.notify_all()
+            try:
+                self._deliver(piece)
+            except Exception:  # a bug, not the network: say so, drop the piece, go on
+                log.exception("sending a piece of audio failed")
+                with self._cond:
+                    self.chunks_discarded += 1 if piece.pcm_bytes else 0
+            finally:
+                with self._cond:
+                    self._in_flight = False
+                    self._cond.notify_all()
 
     def _next_piece(self) -> _Piece | None:
         """The next piece once the gate is open; None when the thread should stop."""
@@ -268,19 +277,19 @@ class AudioUplink:
         with self._cond:
             return self._cond.wait_for(lambda: self._stopping, seconds)
 
-    def close(self, timeout: float) -> None:
-        """Send what is queued while time allows (gate open), then stop and join the thread."""
-        deadline = time.monotonic() + timeout
+    def close(self, deadline: Deadline) -> None:
+        """Send what is queued while ``deadline`` allows (gate open), then stop and join the
+        thread. Called again, it joins a thread the first call left running."""
         with self._cond:
             self._stopping = True
             self._cond.notify_all()
             thread = self._thread
         if thread is not None and thread is not threading.current_thread():
-            thread.join(max(0.0, deadline - time.monotonic() - 0.2))
+            thread.join(deadline.remaining(0.7))  # the rest of the time is for stopping
             with self._cond:
                 self._abandon = True
                 self._cond.notify_all()
-            thread.join(max(0.1, deadline - time.monotonic()))
+            thread.join(deadline.remaining())
         with self._cond:
             self._closed = True
             self.chunks_discarded += sum(1 for p in self._queue if p.pcm_bytes)
@@ -331,6 +340,8 @@ class AudioStream:
         Whole pieces are queued now; a remainder waits for the next write or ``flush()``.
         Bad audio raises ``InvalidArgument`` before anything of it is queued.
         """
+        if not isinstance(block, bool):
+            raise InvalidArgument(f"block must be True or False, got {block!r}")
         with self._lock:
             pcm = self._converter.convert(samples, sample_rate, channels)
             self._queue(self._chunker.push(pcm), block)

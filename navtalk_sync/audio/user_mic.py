@@ -11,7 +11,7 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from ..errors import NavTalkError
+from ..errors import NavTalkError, NotConnected
 from .devices import DeviceSpec
 from .microphone import SEND_RATE, Microphone
 from .uplink import AudioUplink
@@ -27,6 +27,8 @@ class UserMicrophone:
         self._half_duplex = half_duplex
         self._lock = threading.Lock()
         self._microphone: Microphone | None = None
+        self._stopping: list[Microphone] = []  # stopped, but their thread may not have ended
+        self._closed = False
         self._user_muted = False
         self._avatar_speaking = False
 
@@ -35,7 +37,9 @@ class UserMicrophone:
         return self._microphone is not None
 
     def start(self, device: DeviceSpec, device_rate: int | None) -> None:
-        with self._lock:
+        with self._lock:  # held while the device opens: close() cannot pass in between
+            if self._closed:
+                raise NotConnected("this client is closed")
             if self._microphone is not None:
                 raise NavTalkError("the microphone is already on; stop_microphone() first")
             stream = self._uplink.stream("microphone")
@@ -50,13 +54,25 @@ class UserMicrophone:
             self._microphone = microphone
 
     def stop(self, timeout: float) -> bool:
-        """Stop capturing (joins ``navtalk-mic``); False when it was not on."""
+        """Stop capturing (joins ``navtalk-mic``); False when it was not on. A thread that did
+        not end in time is joined again by the next stop() or close()."""
         with self._lock:
             microphone, self._microphone = self._microphone, None
-        if microphone is None:
-            return False
-        microphone.close(timeout)
-        return True
+            if microphone is not None:
+                self._stopping.append(microphone)
+            stopping = list(self._stopping)
+        for stopped in stopping:
+            stopped.close(timeout)
+            if not stopped.running:
+                with self._lock:
+                    self._stopping.remove(stopped)
+        return microphone is not None
+
+    def close(self, timeout: float) -> None:
+        """Stop for good: ``start()`` raises ``NotConnected`` from now on."""
+        with self._lock:
+            self._closed = True
+        self.stop(timeout)
 
     def mute(self) -> None:
         with self._lock:

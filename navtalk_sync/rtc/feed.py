@@ -1,8 +1,10 @@
 """What the video and voice feeds share: user callbacks called on a thread of their own.
 
 A feed's subclass decides what waits (a one-frame slot, a bounded queue); this base runs the
-named thread that takes the next item, calls every registered callback with it, and reports a
-callback's exception to the error handler instead of letting it end the thread.
+named thread that takes the next item, calls every registered callback with it, and reports
+whatever a callback raises (``SystemExit`` included, see ``user_code``) to the error handler
+instead of letting it end the thread. Preparing an item (decoding a frame the server sent) is
+guarded the same way: an item that cannot be prepared is skipped and logged.
 """
 
 from __future__ import annotations
@@ -11,9 +13,13 @@ import logging
 import threading
 from typing import Callable, Generic, TypeVar
 
+from .. import user_code
+from ..logs import RepeatLimiter, get_logger
+from ..threads import LibraryThread
+
 __all__ = ["CallbackThread"]
 
-log = logging.getLogger(__name__)
+log = get_logger(__name__)
 
 Item = TypeVar("Item")
 Value = TypeVar("Value")
@@ -28,7 +34,8 @@ class CallbackThread(Generic[Item, Value]):
         self._callbacks: list[Callable[[Value], object]] = []
         self._on_error: ErrorHandler | None = None
         self._stopping = False
-        self._thread = threading.Thread(target=self._run, name=thread_name, daemon=True)
+        self._thread = LibraryThread(target=self._run, name=thread_name)
+        self._unprepared = RepeatLimiter(log)
         self.delivered = 0
 
     # ------------------------------------------------------------------ what subclasses give
@@ -81,18 +88,24 @@ class CallbackThread(Generic[Item, Value]):
                 callbacks = list(self._callbacks)
             if not callbacks:
                 continue
-            value = self._prepare(item)
+            value = user_code.run(self._prepare, item)
+            if isinstance(value, user_code.Failure):
+                error = value.error
+                self._unprepared.log(
+                    logging.ERROR, "%s skipped an item it could not prepare", self._thread.name,
+                    exc_info=(type(error), error, error.__traceback__),
+                )  # fmt: skip
+                continue
             for fn in callbacks:
                 self._call(fn, value)
             self.delivered += 1
 
     def _call(self, fn: Callable[[Value], object], value: Value) -> None:
-        try:
-            fn(value)
-        except Exception as exc:
-            log.exception("callback %r raised", fn)
+        outcome = user_code.run(fn, value)
+        if isinstance(outcome, user_code.Failure):
+            user_code.report(log, "callback", fn, outcome, self._thread.name)
             if self._on_error is not None:
-                self._on_error(fn, exc)
+                self._on_error(fn, outcome.error)
 
     def stop(self, timeout: float) -> None:
         """End the thread (after the callback under way, if any) and wake waiters."""

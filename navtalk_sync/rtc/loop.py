@@ -10,15 +10,16 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-import logging
 import threading
 from typing import Any, Coroutine, TypeVar
 
 from ..errors import NavTalkError, NavTalkTimeout, NotConnected
+from ..logs import get_logger
+from ..threads import LibraryThread
 
 __all__ = ["LoopThread"]
 
-log = logging.getLogger(__name__)
+log = get_logger(__name__)
 
 T = TypeVar("T")
 
@@ -51,9 +52,7 @@ class LoopThread:
             if self._thread is not None:
                 return self
             ready = threading.Event()
-            self._thread = threading.Thread(
-                target=self._main, args=(ready,), name=self._name, daemon=True
-            )
+            self._thread = LibraryThread(target=self._main, args=(ready,), name=self._name)
             self._thread.start()
         if not ready.wait(timeout):
             raise NavTalkTimeout(f"the {self._name} loop to start", timeout)
@@ -70,9 +69,14 @@ class LoopThread:
         loop.call_soon(ready.set)
         try:
             loop.run_forever()
+        except BaseException:  # a task raised SystemExit or KeyboardInterrupt through the loop
+            log.exception("the %s loop stopped on an error", self._name)
         finally:
-            self._cancel_remaining(loop)
-            loop.close()
+            self._stopped = True  # nothing may be submitted to a loop that no longer runs
+            try:
+                self._cancel_remaining(loop)
+            finally:
+                loop.close()
 
     @staticmethod
     def _cancel_remaining(loop: asyncio.AbstractEventLoop) -> None:
@@ -91,7 +95,7 @@ class LoopThread:
 
     @property
     def running(self) -> bool:
-        return self._loop is not None and not self._stopped
+        return self._loop is not None and not self._stopped and not self._loop.is_closed()
 
     def in_loop(self) -> bool:
         """True when called on the loop's own thread."""
@@ -103,7 +107,11 @@ class LoopThread:
         if loop is None or self._stopped:
             coro.close()
             raise NotConnected(f"the {self._name} loop is not running")
-        return asyncio.run_coroutine_threadsafe(coro, loop)
+        try:
+            return asyncio.run_coroutine_threadsafe(coro, loop)
+        except RuntimeError:  # closed between the look and the call
+            coro.close()
+            raise NotConnected(f"the {self._name} loop is not running") from None
 
     def run(self, coro: Coroutine[Any, Any, T], timeout: float, what: str = "") -> T:
         """Run ``coro`` on the loop and return its result; cancels it after ``timeout`` s.
@@ -117,6 +125,8 @@ class LoopThread:
         future = self.submit(coro)
         try:
             return future.result(timeout)
+        except RuntimeError as exc:  # the loop closed under the call
+            raise NotConnected(f"the {self._name} loop is not running: {exc}") from None
         except concurrent.futures.TimeoutError:
             future.cancel()
             raise NavTalkTimeout(
@@ -126,17 +136,18 @@ class LoopThread:
             raise NotConnected(f"the {self._name} loop stopped before the call finished") from None
 
     def stop(self, timeout: float = 2.0) -> None:
-        """Cancel what runs, close the loop, join the thread (idempotent)."""
+        """Cancel what runs, close the loop, join the thread. Called again, it joins a thread
+        the first call left running."""
         with self._lock:
-            if self._stopped:
-                thread = None
-            else:
-                self._stopped = True
-                thread = self._thread
+            self._stopped = True
+            thread = self._thread
         loop = self._loop
         if thread is None or loop is None:
             return
-        loop.call_soon_threadsafe(loop.stop)
+        try:
+            loop.call_soon_threadsafe(loop.stop)
+        except RuntimeError:
+            pass  # closed already: the thread is ending or gone
         if thread is not threading.current_thread():
             thread.join(timeout)
             if thread.is_alive():

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-import logging
 import threading
 import time
 from typing import TYPE_CHECKING, Any, Callable, Coroutine, Mapping, Sequence
@@ -28,6 +27,8 @@ from .. import messages
 from ..config import Settings, ice_host_addresses
 from ..errors import MediaError, NavTalkError, NavTalkTimeout, NotConnected
 from ..events import CallbackError, Event, IceServer, MediaChanged
+from ..logs import get_logger
+from ..timeouts import Deadline
 from .ice import restrict_host_candidates
 from .loop import LoopThread
 from .peer import CONNECTED_STATES, Answerer
@@ -40,7 +41,7 @@ if TYPE_CHECKING:  # imported when used: PyAudio and the encoders load only if a
 
 __all__ = ["AvatarMedia", "PUBLIC_STUN"]
 
-log = logging.getLogger(__name__)
+log = get_logger(__name__)
 
 #: What every official client falls back to; used only with ``stun_fallback=True``.
 PUBLIC_STUN = {"urls": ["stun:stun.l.google.com:19302"]}
@@ -150,7 +151,9 @@ class AvatarMedia:
                 speaker.start()
                 self._speaker = speaker
             if settings.record is not None:
-                self.record(settings.record)
+                from .recorder import Recorder
+
+                self._start_recorder(Recorder(settings.record))
 
     # ------------------------------------------------------------------ reader-thread calls
 
@@ -198,14 +201,18 @@ class AvatarMedia:
         future.add_done_callback(self._check_done)
         return future
 
-    def reset(self, timeout: float) -> None:
+    def reset(self, deadline: Deadline) -> None:
         """Forget the last session's peer connection, so the next session's offer is
         answered afresh (reconnection). The threads, the feeds, the speaker (flushed) and a
         recording go on."""
         if self._closed or not self._loop.running:
             return
         try:
-            self._loop.run(self._reset_peer(timeout * 0.8), timeout, "resetting the peer")
+            self._loop.run(
+                self._reset_peer(deadline.remaining(0.8)),
+                deadline.remaining(),
+                "resetting the peer",
+            )
         except NavTalkError as exc:
             log.warning("resetting the media: %s", exc)
         if self._speaker is not None:
@@ -383,18 +390,18 @@ class AvatarMedia:
         """Start recording to ``path`` (.mp4 or .mkv)."""
         from .recorder import Recorder
 
-        if self._closed:
-            raise NotConnected("the client is closed")
+        with self._lifecycle:  # close() cannot pass between the check and the start
+            if self._closed:
+                raise NotConnected("the client is closed")
+            self._start_recorder(Recorder(path))
+
+    def _start_recorder(self, recorder: Recorder) -> None:
+        """(under ``_lifecycle``)"""
         if self._recorder is not None:
             raise NavTalkError("a recording is already running; call stop_recording() first")
-        recorder = Recorder(path)
         recorder.start()  # creates the file: an unwritable path fails here
         with self._lock:
-            if self._recorder is None:
-                self._recorder = recorder
-                return
-        recorder.close(1.0)  # another thread started one meanwhile
-        raise NavTalkError("a recording is already running; call stop_recording() first")
+            self._recorder = recorder
 
     def stop_recording(self, timeout: float) -> RecordingSummary | None:
         """Finish the file; None when nothing was being recorded.
@@ -428,31 +435,29 @@ class AvatarMedia:
 
     # ------------------------------------------------------------------ closing
 
-    def close(self, timeout: float) -> None:
-        """Finish the recording, close the peer connection, stop every media thread."""
+    def close(self, deadline: Deadline) -> None:
+        """Finish the recording, close the peer connection, stop every media thread, before
+        ``deadline``. Called again, it finishes what the first call left running."""
         with self._lifecycle:
-            if self._closed:
-                return
             self._closed = True
-        deadline = time.monotonic() + timeout
-
-        def left(share: float = 1.0) -> float:
-            return max(0.05, (deadline - time.monotonic()) * share)
-
         try:
-            self.stop_recording(left(0.5))
+            self.stop_recording(deadline.remaining(0.5))
         except NavTalkError as exc:
             log.warning("the recording did not finish cleanly: %s", exc)
         if self._loop.running:
             try:
-                self._loop.run(self._close_peer(left(0.6)), left(0.7), "closing the peer")
+                self._loop.run(
+                    self._close_peer(deadline.remaining(0.6)),
+                    deadline.remaining(0.7),
+                    "closing the peer",
+                )
             except NavTalkError as exc:
                 log.warning("closing the peer connection: %s", exc)
-        self._loop.stop(left(0.5))
-        self.video.stop(left(0.3))
-        self.voice.stop(left(0.3))
+        self._loop.stop(deadline.remaining(0.5))
+        self.video.stop(deadline.remaining(0.3))
+        self.voice.stop(deadline.remaining(0.3))
         if self._speaker is not None:
-            self._speaker.close(left())
+            self._speaker.close(deadline.remaining())
         self._set_state("closed")
 
     async def _close_peer(self, timeout: float) -> None:

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 from typing import Any, Callable, Iterable, Mapping
 
 import av
@@ -22,11 +21,12 @@ from aiortc import MediaStreamTrack, RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamError
 from aiortc.sdp import candidate_from_sdp
 
+from ..logs import get_logger
 from .ice import configuration
 
 __all__ = ["Answerer", "parse_candidate"]
 
-log = logging.getLogger(__name__)
+log = get_logger(__name__)
 
 #: ICE states in which media can flow (aiortc reports ``completed`` once checks are done).
 CONNECTED_STATES = ("connected", "completed")

@@ -29,7 +29,6 @@ but stays, empty, in an ``.mkv``.
 from __future__ import annotations
 
 import contextlib
-import logging
 import math
 import threading
 import time
@@ -42,10 +41,12 @@ import attrs
 import av
 
 from ..errors import InvalidArgument, NavTalkTimeout, RecordingError
+from ..logs import get_logger
+from ..threads import LibraryThread
 
 __all__ = ["Recorder", "RecordingError", "RecordingSummary"]
 
-log = logging.getLogger(__name__)
+log = get_logger(__name__)
 
 Kind = Literal["video", "audio"]
 Frame = av.VideoFrame | av.AudioFrame
@@ -414,7 +415,7 @@ class Recorder:
                 video=self._wanted["video"],
                 audio=self._wanted["audio"],
             )
-            self._thread = threading.Thread(target=self._run, name="navtalk-recorder", daemon=True)
+            self._thread = LibraryThread(target=self._run, name="navtalk-recorder")
             self._state = "recording"
             self._thread.start()
         log.info("recording to %s", self.path)

@@ -10,7 +10,6 @@ frames, never older ones, and holds no more than one waiting frame in memory.
 from __future__ import annotations
 
 import collections
-import logging
 import os
 import threading
 import time
@@ -20,11 +19,13 @@ import av
 import numpy as np
 
 from ..errors import InvalidArgument, NavTalkTimeout
+from ..logs import get_logger
+from ..paths import check_new_file
 from .feed import CallbackThread
 
 __all__ = ["VideoFrame", "VideoFeed"]
 
-log = logging.getLogger(__name__)
+log = get_logger(__name__)
 
 #: RTP timestamps are 32-bit counters.
 _RTP_WRAP = 1 << 32
@@ -57,16 +58,18 @@ class VideoFrame:
         return int(self.image.shape[0])
 
     def save(self, path: str | os.PathLike[str]) -> None:
-        """Write the picture as a PNG file."""
-        target = os.fspath(path)
-        if not target.lower().endswith(".png"):
-            raise InvalidArgument(f"save() writes PNG files; the path must end in .png: {target!r}")
-        with av.open(target, "w", format="image2") as out:
-            stream = out.add_stream("png")
-            stream.width, stream.height, stream.pix_fmt = self.width, self.height, "rgb24"
-            picture = av.VideoFrame.from_ndarray(np.ascontiguousarray(self.image), format="rgb24")
-            for packet in (*stream.encode(picture), *stream.encode()):
-                out.mux(packet)
+        """Write the picture as a PNG file; ``InvalidArgument`` when it cannot be written."""
+        target = check_new_file(path, "path", (".png",))
+        try:
+            with av.open(target, "w", format="image2") as out:
+                stream = out.add_stream("png")
+                stream.width, stream.height, stream.pix_fmt = self.width, self.height, "rgb24"
+                image = np.ascontiguousarray(self.image)
+                picture = av.VideoFrame.from_ndarray(image, format="rgb24")
+                for packet in (*stream.encode(picture), *stream.encode()):
+                    out.mux(packet)
+        except (OSError, av.FFmpegError) as exc:
+            raise InvalidArgument(f"cannot write the picture to {target!r}: {exc}") from None
 
     def __repr__(self) -> str:
         return f"<VideoFrame #{self.index} {self.width}x{self.height} t={self.timestamp:.3f}s>"

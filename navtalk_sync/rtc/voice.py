@@ -10,18 +10,18 @@ never holds up the picture or the events.
 from __future__ import annotations
 
 import collections
-import logging
 import time
 
 import attrs
 import av
 import numpy as np
 
+from ..logs import get_logger
 from .feed import CallbackThread
 
 __all__ = ["AvatarAudio", "SpeakingDetector", "VoiceFeed", "frame_to_pcm"]
 
-log = logging.getLogger(__name__)
+log = get_logger(__name__)
 
 
 @attrs.frozen(repr=False)
