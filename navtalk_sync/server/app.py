@@ -35,6 +35,8 @@ from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
+from ..logs import get_logger
+from ..redaction import remember_secret
 from . import ear, espeak, frames
 from .avatar_api import API_PATH, AvatarApi
 from .avatars import DEFAULT_AVATARS, Avatar
@@ -49,7 +51,7 @@ from .voice import ToneVoice, Voice
 
 __all__ = ["LocalServer", "ENDPOINT_PATH", "THREAD_NAME", "generate_license"]
 
-log = logging.getLogger(__name__)
+log = get_logger(__name__)
 
 #: The one path that upgrades (protocol 1.1).
 ENDPOINT_PATH = "/wss/v2/realtime-chat"
@@ -218,6 +220,7 @@ class LocalServer:
             audio_deltas=bool(audio_deltas),
             host_addresses=_loopback_addresses(host),
         )
+        remember_secret(self._context.license, self)  # kept out of every log line, ours too
         if not self._context.avatars or not all(
             isinstance(a, Avatar) for a in self._context.avatars
         ):

@@ -21,7 +21,6 @@ import email.utils
 import functools
 import hmac
 import json
-import logging
 import struct
 import zlib
 from http import HTTPStatus
@@ -31,6 +30,7 @@ import numpy as np
 from websockets.datastructures import Headers
 from websockets.http11 import Request, Response
 
+from ..logs import get_logger
 from .admission import parse_query
 from .avatars import Avatar, find_avatar
 from .face import draw_face
@@ -38,7 +38,7 @@ from .faults import Faults
 
 __all__ = ["API_PATH", "AvatarApi", "encode_png"]
 
-log = logging.getLogger(__name__)
+log = get_logger(__name__)
 
 #: Where the open API lives on the server (the real base is https://api.navtalk.ai + this).
 API_PATH = "/api/open/v1"

@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 import uuid
 from typing import Any, Coroutine, Mapping, Sequence
 
@@ -40,6 +39,7 @@ from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
 from websockets.protocol import State
 
+from ..logs import get_logger
 from . import frames, pcm, validate
 from .admission import Admission, admit
 from .avatars import Avatar
@@ -65,7 +65,7 @@ __all__ = [
     "refused_connection",
 ]
 
-log = logging.getLogger(__name__)
+log = get_logger(__name__)
 
 #: ``model=`` value of a transparency (mirror) session (protocol 12).
 TRANSPARENCY_MODEL = "transparency"

@@ -22,18 +22,18 @@ without it.
 from __future__ import annotations
 
 import importlib.util
-import logging
 import threading
 import time
 from typing import Any, Callable
 
 import numpy as np
 
+from ..logs import get_logger
 from .pcm import as_pcm16, resample
 
 __all__ = ["Recognizer", "PocketsphinxEar", "available", "INSTALL_HINT"]
 
-log = logging.getLogger(__name__)
+log = get_logger(__name__)
 
 #: A speech recognizer: (int16 mono samples, sample rate in Hz) -> the words heard ("" if none).
 Recognizer = Callable[[np.ndarray, int], str]

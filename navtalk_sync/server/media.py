@@ -21,13 +21,13 @@ from __future__ import annotations
 import asyncio
 import collections
 import fractions
-import logging
 
 import av
 import numpy as np
 from aiortc import MediaStreamTrack
 from aiortc.mediastreams import MediaStreamError
 
+from ..logs import get_logger
 from .face import draw_face
 from .pcm import as_pcm16, resample
 
@@ -40,7 +40,7 @@ __all__ = [
     "MAX_QUEUED_SECONDS",
 ]
 
-log = logging.getLogger(__name__)
+log = get_logger(__name__)
 
 #: The voice track's rate (Opus's native rate).
 SAMPLE_RATE = 48000

@@ -18,7 +18,6 @@ like any other refused message.
 from __future__ import annotations
 
 import asyncio
-import logging
 import socket
 from typing import Any, Callable, Mapping, Sequence
 
@@ -26,13 +25,14 @@ from aiortc import RTCBundlePolicy, RTCPeerConnection, RTCSessionDescription
 from aiortc.rtcicetransport import RTCIceCandidate
 from aiortc.sdp import candidate_from_sdp
 
+from ..logs import get_logger
 from ..rtc.ice import configuration, restrict_host_candidates
 from .media import AvatarMedia
 from .validate import IceCandidate, InvalidMessage
 
 __all__ = ["ServerPeer", "CLOSE_TIMEOUT", "MAX_EARLY_CANDIDATES"]
 
-log = logging.getLogger(__name__)
+log = get_logger(__name__)
 
 #: How long closing the peer connection may take before it is given up on.
 CLOSE_TIMEOUT = 3.0

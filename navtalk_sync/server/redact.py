@@ -3,7 +3,10 @@
 The licence travels in the upgrade request's query string, and ``websockets`` logs the request
 line at DEBUG level. Its logger is therefore wrapped in ``RedactingLogger``, which formats each
 message itself and removes every ``license=`` value (ours or a client's wrong guess) and the
-server's own key before the record exists. The server's own log lines never include the key.
+server's own key before the record exists. ``websockets`` also logs every frame it sends or
+receives, cut short in the middle, where a cut secret can no longer be recognised: those lines
+keep the frame's kind and length, never its content. The server's own modules log through
+``navtalk_sync.logs``, whose filter hides the key too (the server registers it).
 """
 
 from __future__ import annotations
@@ -18,6 +21,10 @@ _QUERY_LICENSE = re.compile(r"(license=)[^&#\s'\"]*", re.IGNORECASE)
 #: The avatar API takes the licence as a header too; websockets logs request headers at DEBUG.
 _HEADER_LICENSE = re.compile(r"^(<?\s*license:[ \t]*)\S.*$", re.IGNORECASE | re.MULTILINE)
 _KEY = re.compile(r"sk_navtalk_[A-Za-z0-9_\-]+")
+#: websockets' frame lines: ``> TEXT '{"type": ...}' [106 bytes]``.
+_FRAME_DUMP = re.compile(
+    r"^([<>] (?:TEXT|BINARY|CONT|CLOSE|PING|PONG)) .*?(\[\d+ bytes?\])?$", re.S
+)
 
 
 def redact(text: str, secret: str | None = None) -> str:
@@ -54,4 +61,5 @@ class RedactingLogger(logging.LoggerAdapter):  # type: ignore[type-arg]  # gener
             except (TypeError, ValueError, KeyError):
                 text = f"{text} {args!r}"
         kwargs.setdefault("stacklevel", 2)
+        text = _FRAME_DUMP.sub(lambda m: f"{m.group(1)} {m.group(2) or ''}".rstrip(), text)
         self.logger.log(level, redact(text, self._secret), **kwargs)
