@@ -18,8 +18,6 @@ from __future__ import annotations
 import http.client
 import ipaddress
 import json
-import logging
-import math
 import os
 import urllib.error
 import urllib.request
@@ -29,8 +27,11 @@ from urllib.parse import quote, urlsplit
 
 import attrs
 
-from .config import DEFAULT_URL, LICENSE_ENV, Settings, _remember_secret, redact
+from .config import DEFAULT_URL, LICENSE_ENV, Settings
 from .errors import AvatarLookupFailed, AvatarNotFound, InvalidArgument
+from .logs import get_logger
+from .redaction import known_secret, redact, redact_value
+from .timeouts import check_seconds
 
 __all__ = [
     "AvatarInfo",
@@ -41,7 +42,7 @@ __all__ = [
     "get_avatar",
 ]
 
-log = logging.getLogger(__name__)
+log = get_logger(__name__)
 
 #: The hosted open API (protocol 1.2).
 DEFAULT_API_URL = "https://api.navtalk.ai/api/open/v1"
@@ -133,10 +134,7 @@ def get_avatar(
     """
     key = _licence(license)
     base = _base_url(base_url)
-    if not isinstance(timeout, (int, float)) or isinstance(timeout, bool) or not timeout > 0:
-        raise InvalidArgument(f"timeout must be a positive number of seconds, got {timeout!r}")
-    if math.isinf(timeout):
-        raise InvalidArgument("timeout must be finite; every blocking call has a timeout")
+    seconds = check_seconds(timeout)
     if avatar_id is not None:
         what = f"avatar id {_text('avatar_id', avatar_id)!r}"
         url = f"{base}/avatar/detail?avatarId={quote(avatar_id, safe='')}"
@@ -146,9 +144,10 @@ def get_avatar(
     else:
         raise InvalidArgument("name an avatar: pass name=... or avatar_id=...")
     log.debug("looking up %s at %s", what, base)
-    status, body = _fetch(url, key, float(timeout))
-    data = _unwrap(status, body, what)
-    return AvatarInfo.from_data(_choose(data, name if avatar_id is None else None, what))
+    with known_secret(key):  # so redact() hides it in the answer, whatever its shape
+        status, body = _fetch(url, key, seconds)
+        data = redact_value(_unwrap(status, body, what))
+        return AvatarInfo.from_data(_choose(data, name if avatar_id is None else None, what))
 
 
 def api_url_for(ws_url: str) -> str:
@@ -209,20 +208,29 @@ def _licence(license: str | None) -> str:
     # with the value in its message; refuse it here without repeating it.
     if not key.isprintable() or any(ch.isspace() for ch in key):
         raise InvalidArgument("the licence must not contain whitespace or control characters")
-    _remember_secret(key)  # so redact() hides it whatever its shape
     return key
 
 
 def _text(argument: str, value: Any) -> str:
     if not isinstance(value, str) or not value.strip():
         raise InvalidArgument(f"{argument} must be a non-empty string, got {value!r}")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise InvalidArgument(f"{argument} is not valid text (a lone surrogate?)") from None
     return value
 
 
 def _base_url(value: Any) -> str:
     if not isinstance(value, str):
         raise InvalidArgument(f"base_url must be a string, got {type(value).__name__}")
-    parts = urlsplit(value)
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018  # reading it checks it
+    except ValueError as exc:
+        raise InvalidArgument(f"base_url is not a URL ({exc}): {redact(value)!r}") from None
+    if parts.username is not None or parts.password is not None:
+        raise InvalidArgument("base_url must not hold a user or password (the licence is sent)")
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise InvalidArgument(
             f"base_url must be an https:// (or http://) URL with a host, got {redact(value)!r}"
@@ -277,9 +285,10 @@ def _fetch(url: str, key: str, timeout: float) -> tuple[int, bytes]:
                 return exc.code, b""
     except (urllib.error.URLError, OSError, http.client.HTTPException) as exc:
         reason = getattr(exc, "reason", exc)
-        raise AvatarLookupFailed(
-            redact(f"the avatar API at {_origin(url)} could not be reached: {reason}")
-        ) from None
+        failure = AvatarLookupFailed(
+            f"the avatar API at {_origin(url)} could not be reached: {reason}"
+        )
+    raise failure  # out here: the original error must not ride along as its context
 
 
 def _origin(url: str) -> str:

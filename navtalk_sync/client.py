@@ -8,7 +8,6 @@ runs on the reader thread.
 
 from __future__ import annotations
 
-import logging
 import os
 import threading
 import time
@@ -16,7 +15,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, Sequence, Ty
 
 import attrs
 
-from . import messages
+from . import messages, user_code
 from .audio.pcm import UPLINK_RATE, silence
 from .audio.uplink import AudioStream, AudioUplink, send_file
 from .audio.user_mic import UserMicrophone
@@ -24,9 +23,16 @@ from .avatars import AvatarInfo, check_avatar
 from .config import DEFAULT_URL, Settings, record_path
 from .connection import Connection
 from .dispatch import EventBus, Handle, Subscription
-from .errors import Disconnected, InvalidArgument, NavTalkError, NavTalkTimeout, NotConnected
-from .events import Disconnected as DisconnectedEvent
+from .errors import (
+    Disconnected,
+    InvalidArgument,
+    NavTalkError,
+    NavTalkTimeout,
+    NotConnected,
+    raised_again,
+)
 from .events import (
+    CallbackError,
     Event,
     IceServer,
     ResponseAudioDone,
@@ -34,8 +40,10 @@ from .events import (
     ResponseTranscriptDelta,
     ResponseTranscriptDone,
 )
+from .events import Disconnected as DisconnectedEvent
 from .history import History
 from .images import MIN_INTERVAL, ImageFeed, ImageInput, to_data_url
+from .logs import get_logger
 from .replies import ReplyCollector
 from .retry import ReconnectPolicy
 from .rtc.media import AvatarMedia
@@ -43,6 +51,7 @@ from .rtc.video import VideoFrame
 from .rtc.voice import AvatarAudio
 from .selectors import describe_selector, event_matcher, event_matchers
 from .session import State
+from .timeouts import Deadline, check_seconds
 from .tool_calls import WATCHED_EVENTS, ToolRunner
 from .tools import DEFAULT_TOOL_TIMEOUT, Tool, ToolRegistry, make_tool
 
@@ -51,7 +60,7 @@ if TYPE_CHECKING:
 
 __all__ = ["NavTalkClient"]
 
-log = logging.getLogger(__name__)
+log = get_logger(__name__)
 
 F = TypeVar("F", bound=Callable[[Event], Any])
 
@@ -84,6 +93,7 @@ class NavTalkClient:
         ping_timeout: float = 10.0,
         event_queue_size: int = 10_000,
         send_queue_size: int = 256,
+        max_message_size: int = 16 * 1024 * 1024,
         reconnect: bool | ReconnectPolicy = False,
         media: bool = True,
         speaker: bool | int | str | None = None,
@@ -106,6 +116,7 @@ class NavTalkClient:
             connect_timeout=connect_timeout, send_timeout=send_timeout,
             close_timeout=close_timeout, ping_interval=ping_interval, ping_timeout=ping_timeout,
             event_queue_size=event_queue_size, send_queue_size=send_queue_size,
+            max_message_size=max_message_size,
             reconnect=reconnect,
             media=media, speaker=speaker, record=record, ice_host_addresses=ice_host_addresses,
             stun_fallback=stun_fallback, media_timeout=media_timeout,
@@ -127,13 +138,13 @@ class NavTalkClient:
             self._media.on_speaking(self._microphone.avatar_speaking)
         self._lock = threading.Lock()
         self._connection: Connection | None = None
-        self._closed = False
-        self._close_done = threading.Event()
+        self._closed = False  # close() was called: nothing new may start
+        self._close_lock = threading.Lock()  # one close() at a time does the work
         self._ask_lock = threading.Lock()
         # history and images (issue 6)
         self._history = History(history.turns() if isinstance(history, History) else ())
         self._seed_turns = () if isinstance(history, History) else self._settings.history
-        self._image_feed: ImageFeed | None = None
+        self._image_feed: ImageFeed | None = None  # kept until its thread has ended
         # function calling (issue 6): Python tools, answered on navtalk-tool-* workers
         self._tools = ToolRegistry()
         self._tool_runner = ToolRunner(
@@ -220,7 +231,7 @@ class NavTalkClient:
         if callback is None:
 
             def register(fn: F) -> F:
-                self._bus.add(matcher, fn)
+                self._bus.add(matcher, _callable(fn))
                 return fn
 
             return register
@@ -230,6 +241,9 @@ class NavTalkClient:
 
     def off(self, handle_or_callback: Handle | Callable[[Event], Any]) -> bool:
         """Unregister a callback (by handle, or every registration of the function)."""
+        if not isinstance(handle_or_callback, Handle) and not callable(handle_or_callback):
+            raise InvalidArgument(f"off() takes what on() returned or a callback, got "
+                                  f"{handle_or_callback!r}")  # fmt: skip
         return self._bus.remove(handle_or_callback)
 
     def events(
@@ -255,7 +269,9 @@ class NavTalkClient:
         Raises ``NavTalkTimeout`` after ``timeout`` seconds, or the session's end error if it
         ends first. The predicate runs in the calling thread.
         """
-        deadline = time.monotonic() + _check_timeout(timeout)
+        deadline = time.monotonic() + check_seconds(timeout)
+        if predicate is not None and not callable(predicate):
+            raise InvalidArgument(f"predicate must be callable or None, got {predicate!r}")
         with self._bus.subscribe(event_matchers(what), 10_000) as sub:
             while True:
                 try:
@@ -272,9 +288,10 @@ class NavTalkClient:
 
         Raises a ``ServerNotice`` subclass for a notice during setup, ``ConnectionFailed`` for a
         refused handshake, ``TransportError`` for an unreachable server, ``NavTalkTimeout``.
-        A client whose connect() failed is closed: make a new one to try again.
+        A client whose connect() failed (for whatever reason, Ctrl-C included) is closed: make
+        a new one to try again.
         """
-        timeout = self._settings.connect_timeout if timeout is None else _check_timeout(timeout)
+        seconds = self._settings.connect_timeout if timeout is None else check_seconds(timeout)
         with self._lock:
             if self._closed:
                 raise NotConnected("this client is closed; make a new NavTalkClient")
@@ -286,11 +303,11 @@ class NavTalkClient:
             self._connection = connection = Connection(
                 self._settings, self._bus, self._media, self._history, self._replay_turns
             )
-        self._uplink.attach(connection)
-        self._bus.start()
         try:
-            connection.open(timeout)
-        except NavTalkError:
+            self._uplink.attach(connection)
+            self._bus.start()
+            connection.open(seconds)
+        except BaseException:
             self.close()
             raise
         return self
@@ -300,35 +317,40 @@ class NavTalkClient:
 
         Returns within ``timeout`` seconds (default ``close_timeout``), aborting the socket if
         the server does not answer the close in time. From inside a callback it returns at once
-        and the dispatcher thread ends when that callback returns.
+        and the dispatcher thread ends when that callback returns. A close() that ran out of
+        time or was interrupted (Ctrl-C) is finished by the next one.
         """
-        timeout = self._settings.close_timeout if timeout is None else _check_timeout(timeout)
+        seconds = self._settings.close_timeout if timeout is None else check_seconds(timeout)
+        deadline = Deadline(seconds)
         with self._lock:
-            first = not self._closed
-            self._closed = True
-        deadline = time.monotonic() + timeout
-        if not first:  # another close() is under way, perhaps from a callback
-            if self._bus.in_dispatcher():
-                return  # the first close() may be joining this very thread
-            self._close_done.wait(timeout)
-            self._bus.join(max(0.0, deadline - time.monotonic()))
-            return
-        self._bus.release()  # a reader held back by a full queue must see the close
+            self._closed = True  # from now on nothing new may start
+        inside_callback = self._bus.in_dispatcher()
+        wait = 0.0 if inside_callback else deadline.remaining()
+        if not self._close_lock.acquire(timeout=wait):
+            return  # another close() is at it (perhaps the one this callback holds up)
         try:
-            # capture stops, then queued audio goes out while the socket is still open (bounded)
-            self._microphone.stop(timeout * 0.2)
-            self.stop_image_feed(timeout * 0.2)
-            self._tool_runner.close(timeout * 0.2)
-            self._uplink.close(timeout * 0.3)
-            if self._connection is not None:
-                self._connection.close(timeout * 0.8)
-            else:
-                if self._media is not None:
-                    self._media.close(timeout * 0.5)
-                self._bus.end_subscriptions(NotConnected("the client is closed"))
-            self._bus.stop(max(0.05, deadline - time.monotonic()))
+            self._shut_down(deadline)
         finally:
-            self._close_done.set()
+            self._close_lock.release()
+
+    def _shut_down(self, deadline: Deadline) -> None:
+        """Every part, in order, within ``deadline``. Each step may be run again: it then
+        finishes what an earlier, interrupted or late, run left."""
+        self._bus.release()  # a reader held back by a full queue must see the close
+        # Steps that may wait on user code get a share of what is left; the socket and the
+        # dispatcher get the rest. Capture stops first, then queued audio goes out while the
+        # socket is still open.
+        self._microphone.close(deadline.remaining(0.2))
+        self._stop_image_feed(deadline.remaining(0.2))
+        self._tool_runner.close(deadline.part(0.2))
+        self._uplink.close(deadline.part(0.3))
+        if self._connection is not None:
+            self._connection.close(deadline.part(0.8))
+        else:
+            if self._media is not None:
+                self._media.close(deadline.part(0.5))
+            self._bus.end_subscriptions(NotConnected("the client is closed"))
+        self._bus.stop(deadline)
 
     def __enter__(self) -> NavTalkClient:
         return self
@@ -369,7 +391,7 @@ class NavTalkClient:
 
     def wait_for_video(self, timeout: float) -> VideoFrame:
         """Block until the avatar's picture has arrived; returns the newest frame."""
-        return self._require_media().video.wait_first(_check_timeout(timeout))
+        return self._require_media().video.wait_first(check_seconds(timeout))
 
     def record(self, path: str | os.PathLike[str]) -> None:
         """Record the avatar's picture and voice to ``path`` (.mp4 or .mkv) from now on.
@@ -378,14 +400,15 @@ class NavTalkClient:
         ``close()`` finishes the file.
         """
         media = self._require_media()
-        checked = record_path(path)
+        checked = record_path(path, InvalidArgument)
         if checked is None:
             raise InvalidArgument("record() needs a path ending in .mp4 or .mkv, got None")
+        self._require_open()
         media.record(checked)
 
     def stop_recording(self, timeout: float = 10.0) -> RecordingSummary | None:
         """Finish the recording file (waits for the encoder); None if none was running."""
-        return self._require_media().stop_recording(_check_timeout(timeout))
+        return self._require_media().stop_recording(check_seconds(timeout))
 
     @property
     def media_state(self) -> str:
@@ -401,10 +424,8 @@ class NavTalkClient:
 
     def send_message(self, message: Mapping[str, Any]) -> None:
         """Send one client message as built by ``navtalk_sync.messages`` (advanced use)."""
-        if (
-            not isinstance(message, Mapping)
-            or message.get("type") not in messages.CLIENT_MESSAGE_TYPES
-        ):
+        kind = message.get("type") if isinstance(message, Mapping) else None
+        if not isinstance(kind, str) or kind not in messages.CLIENT_MESSAGE_TYPES:
             raise InvalidArgument(
                 "send_message() takes a client message from navtalk_sync.messages "
                 f"(types: {', '.join(sorted(messages.CLIENT_MESSAGE_TYPES))})"
@@ -415,6 +436,7 @@ class NavTalkClient:
         """Say ``text`` as the user; with ``respond`` the avatar answers it (C3, then C5)."""
         if not isinstance(text, str) or not text.strip():
             raise InvalidArgument(f"text must be a non-empty string, got {text!r}")
+        _flag("respond", respond)
         connection = self._require_connection()
         connection.send(messages.user_text_item(text))
         if respond:
@@ -430,7 +452,7 @@ class NavTalkClient:
         Raises ``NavTalkTimeout``, ``ResponseFailed``, or the error that ended the session
         (also when a reconnection follows: the new session does not know the question).
         """
-        deadline = time.monotonic() + _check_timeout(timeout)
+        deadline = time.monotonic() + check_seconds(timeout)
         if not self._ask_lock.acquire(timeout=timeout):
             raise NavTalkTimeout("an earlier ask() to finish", timeout)
         try:
@@ -452,7 +474,7 @@ class NavTalkClient:
                     raise NavTalkTimeout("the reply to ask()", timeout) from None
                 if isinstance(event, DisconnectedEvent):
                     # even when a new session follows: it knows nothing of this question
-                    raise _lost(event)
+                    raise raised_again(_lost(event))
                 result = reply.add(event)
                 if result is not None:
                     return result
@@ -491,6 +513,7 @@ class NavTalkClient:
         unsupported file raises ``InvalidArgument`` before anything is sent; ``close()`` from
         another thread ends a paced send (``NotConnected``). Queueing is as in send_audio().
         """
+        _flag("realtime", realtime)
         self._require_connection()
         return send_file(self._uplink, path, realtime)
 
@@ -517,8 +540,9 @@ class NavTalkClient:
         Sends ``silence_tail`` seconds of zeros (so the last word is not cut; 0 for none) and
         then ``realtime.input_audio_buffer.commit``, after all audio queued before it.
         """
+        tail = silence(silence_tail)  # a bad length is refused before anything else
         self._require_connection()
-        self._uplink.commit(silence_tail)
+        self._uplink.commit(tail)
 
     def clear_audio(self) -> int:
         """Transparency mode: drop the audio not yet sent here, and ask the server to drop
@@ -542,11 +566,11 @@ class NavTalkClient:
         the first audio can take a moment to flow: start it before asking the user to speak.
         """
         self._require_connection()
-        self._microphone.start(device, device_rate)
+        self._microphone.start(device, device_rate)  # NotConnected once close() has begun
 
     def stop_microphone(self, timeout: float = 1.0) -> bool:
         """Stop capturing (the thread is joined); False if the microphone was not on."""
-        return self._microphone.stop(_check_timeout(timeout))
+        return self._microphone.stop(check_seconds(timeout))
 
     def mute(self) -> None:
         """Mute the microphone: it goes on sending, silence instead of what it hears, so the
@@ -560,7 +584,7 @@ class NavTalkClient:
     def wait_audio_sent(self, timeout: float = 10.0) -> None:
         """Block until every piece of audio queued so far has been handed to the socket."""
         self._require_connection()
-        self._uplink.wait_sent(_check_timeout(timeout))
+        self._uplink.wait_sent(check_seconds(timeout))
 
     # ------------------------------------------------------------------ history and images
 
@@ -581,8 +605,9 @@ class NavTalkClient:
         calling thread; queued like any message (a full send queue blocks up to
         ``send_timeout``). Vision works only with OpenAI-provider avatars.
         """
-        connection = self._require_connection()
-        connection.send(messages.input_image(to_data_url(image), reply=bool(reply)))
+        _flag("reply", reply)
+        url = to_data_url(image)  # bad input is refused before anything else is looked at
+        self._require_connection().send(messages.input_image(url, reply=reply))
 
     def start_image_feed(
         self, source: Callable[[], ImageInput | None], interval: float = MIN_INTERVAL
@@ -592,10 +617,11 @@ class NavTalkClient:
 
         ``source`` returns an image (as ``send_image`` takes) or None to skip a period. A frame
         that fails (the source raises, a bad image, the session not ready, a full send queue) is
-        skipped and counted in ``stats()``; nothing queues up behind a slow socket.
+        skipped and counted in ``stats()``; a source that raises is also reported as
+        ``client.callback_error``. Nothing queues up behind a slow socket.
         """
+        feed = ImageFeed(source, self._send_from_feed, interval, self._user_code_failed)
         self._require_connection()
-        feed = ImageFeed(source, self._send_from_feed, interval)
         with self._lock:
             if self._closed:
                 raise NotConnected("this client is closed")
@@ -605,12 +631,23 @@ class NavTalkClient:
 
     def stop_image_feed(self, timeout: float = 1.0) -> bool:
         """Stop the image feed (its thread is joined); False if none was running."""
+        return self._stop_image_feed(check_seconds(timeout))
+
+    def _stop_image_feed(self, timeout: float) -> bool:
         with self._lock:
-            feed, self._image_feed = self._image_feed, None
+            feed = self._image_feed
         if feed is None:
             return False
-        feed.stop(_check_timeout(timeout))
+        feed.stop(timeout)
+        with self._lock:
+            if self._image_feed is feed and not feed.running:
+                self._image_feed = None  # a feed still in its source is stopped again later
         return True
+
+    def _user_code_failed(self, fn: Callable[..., Any], error: BaseException) -> None:
+        """Report a failure of user code run outside the dispatcher (it was logged already)."""
+        name = user_code.callback_name(fn)
+        self._bus.publish(CallbackError(type="client.callback_error", callback=name, error=error))
 
     def _send_from_feed(self, message: Mapping[str, Any], timeout: float) -> None:
         self._require_connection().send(message, timeout)
@@ -694,20 +731,22 @@ class NavTalkClient:
         """Block until the avatar has finished speaking: no reply under way or asked for, and
         ``grace`` seconds since the last one ended (``realtime.response.audio.done``), so the
         last words have played. Raises ``NavTalkTimeout`` or ``NotConnected``."""
-        if isinstance(grace, bool) or not isinstance(grace, (int, float)) or grace < 0:
-            raise InvalidArgument(f"grace must be a number of seconds >= 0, got {grace!r}")
-        self._tool_runner.wait_until_quiet(float(grace), _check_timeout(timeout))
+        grace = check_seconds(grace, "grace", zero_ok=True)
+        self._tool_runner.wait_until_quiet(grace, check_seconds(timeout))
 
     def after_reply(
         self, function: Callable[[], Any], grace: float = 2.0, timeout: float = 60.0
     ) -> None:
         """Call ``function()`` on a tool worker once the avatar has finished speaking (as
         ``wait_until_quiet``; also if that times out). For trigger tools, e.g. a tool that
-        hangs up: ``client.after_reply(client.close)`` lets the goodbye be heard first."""
+        hangs up: ``client.after_reply(client.close)`` lets the goodbye be heard first.
+        Whatever ``function`` raises is reported as ``client.callback_error``."""
         _callable(function)
-        _check_timeout(timeout)
+        grace = check_seconds(grace, "grace", zero_ok=True)
+        timeout = check_seconds(timeout)
+        self._require_open()
 
-        def run() -> None:
+        def after_reply() -> None:
             try:
                 self.wait_until_quiet(grace, timeout)
             except NavTalkTimeout:
@@ -716,7 +755,8 @@ class NavTalkClient:
                 return  # closed meanwhile: nothing left to do it for
             function()
 
-        self._tool_runner.run_later(run)
+        after_reply.__qualname__ = user_code.callback_name(function)  # how failures name it
+        self._tool_runner.run_later(after_reply)
 
     def _send_tool_message(self, message: Mapping[str, Any]) -> None:
         self._require_connection().send(message)
@@ -742,6 +782,11 @@ class NavTalkClient:
             raise NotConnected("not connected; call connect() first")
         return connection
 
+    def _require_open(self) -> None:
+        """Work that starts a thread may not start once close() has begun."""
+        if self._closed:
+            raise NotConnected("this client is closed")
+
 
 def _lost(event: DisconnectedEvent) -> NavTalkError:
     """The error for a call whose session ended under it."""
@@ -759,13 +804,12 @@ def _tool_schemas(tools: Any) -> Any:
     return tools
 
 
+def _flag(name: str, value: Any) -> None:
+    if not isinstance(value, bool):  # "no" would read as True
+        raise InvalidArgument(f"{name} must be True or False, got {value!r}")
+
+
 def _callable(fn: Any) -> Any:
     if not callable(fn):
         raise InvalidArgument(f"callback must be callable, got {fn!r}")
     return fn
-
-
-def _check_timeout(timeout: Any) -> float:
-    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout > 0:
-        raise InvalidArgument(f"timeout must be a positive number of seconds, got {timeout!r}")
-    return float(timeout)

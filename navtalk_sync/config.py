@@ -1,20 +1,21 @@
-"""Settings (validated at construction), the session URL, and licence redaction."""
+"""Settings (validated at construction) and the session URL."""
 
 from __future__ import annotations
 
 import ipaddress
-import logging
-import math
+import json
 import os
 import re
-import threading
 from typing import Any, Iterable, Mapping, Sequence
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 import attrs
 
-from .errors import ConfigError
+from .errors import ConfigError, InvalidArgument
+from .paths import check_new_file
+from .redaction import install_redaction, redact, remember_secret
 from .retry import ReconnectPolicy
+from .timeouts import check_seconds
 
 __all__ = [
     "Settings",
@@ -32,74 +33,30 @@ DEFAULT_URL = "wss://transfer.navtalk.ai/wss/v2/realtime-chat"
 #: The path appended to a base URL that names no path (``ws://127.0.0.1:8765``).
 ENDPOINT_PATH = "/wss/v2/realtime-chat"
 LICENSE_ENV = "NAVTALK_LICENSE"
-
-# --------------------------------------------------------------------------- redaction
-
-_KEY_PATTERN = re.compile(r"sk_navtalk_[A-Za-z0-9_\-]*")
-_QUERY_PATTERN = re.compile(r"(license=)[^&#\s'\"]+", re.IGNORECASE)
-_secrets: set[str] = set()
-_secrets_lock = threading.Lock()
-
-
-def _remember_secret(secret: str) -> None:
-    """Licences of any shape get redacted once a Settings object has seen them."""
-    with _secrets_lock:
-        _secrets.add(secret)
-
-
-def redact(text: str) -> str:
-    """``text`` with every licence hidden.
-
-    ``sk_navtalk_…`` becomes ``sk_***``, ``license=…`` becomes ``license=***``, and any licence a
-    ``Settings`` has seen (whatever its shape) is hidden too.
-    """
-    with _secrets_lock:
-        known = sorted(_secrets, key=len, reverse=True)
-    for secret in known:
-        text = text.replace(secret, "sk_***" if secret.startswith("sk_") else "***")
-    text = _KEY_PATTERN.sub("sk_***", text)
-    return _QUERY_PATTERN.sub(r"\1***", text)
-
-
-class _RedactingFilter(logging.Filter):
-    """Rewrites a log record's message so no licence reaches any handler."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        try:
-            message = record.getMessage()
-        except Exception:  # a broken format string is the logger's problem, not ours
-            return True
-        clean = redact(message)
-        if clean != message:
-            record.msg, record.args = clean, None
-        return True
-
-
-_FILTER = _RedactingFilter()
-
-
-def install_redaction(*logger_names: str) -> None:
-    """Attach the redacting filter to these loggers (idempotent).
-
-    Filters apply only to records created on the logger itself, so each module's logger gets it,
-    and so does websocket-client's ``websocket`` logger, whose trace output prints the URL.
-    """
-    for name in logger_names:
-        logger = logging.getLogger(name)
-        if _FILTER not in logger.filters:
-            logger.addFilter(_FILTER)
-
+#: OpenAI function names: letters, digits, ``_`` and ``-``, at most 64.
+TOOL_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
 # --------------------------------------------------------------------------- validators
 
 
-def _positive(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+def _seconds(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
     if value is None and attribute.name == "ping_interval":
         return
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
-        raise ConfigError(f"{attribute.name} must be a positive number of seconds, got {value!r}")
-    if math.isinf(value):
-        raise ConfigError(f"{attribute.name} must be finite; every blocking call has a timeout")
+    check_seconds(value, attribute.name, error=ConfigError)
+
+
+#: The most audio the uplink queue may hold: ten minutes (28.8 MB of 24 kHz PCM16).
+MAX_AUDIO_HOLD = 600.0
+
+
+def _audio_hold(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+    if check_seconds(value, attribute.name, error=ConfigError) > MAX_AUDIO_HOLD:
+        raise ConfigError(f"{attribute.name} must be at most {MAX_AUDIO_HOLD:g} s, got {value!r}")
+
+
+def _flag(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+    if not isinstance(value, bool):  # "no" and 0 are not False: say so rather than guess
+        raise ConfigError(f"{attribute.name} must be True or False, got {value!r}")
 
 
 def _positive_int(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
@@ -110,6 +67,11 @@ def _positive_int(instance: Any, attribute: attrs.Attribute[Any], value: Any) ->
 def _optional_positive_int(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
     if value is not None:
         _positive_int(instance, attribute, value)
+
+
+def _message_size(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or not 1024 <= value <= 2**31:
+        raise ConfigError(f"{attribute.name} must be bytes from 1024 to 2**31, got {value!r}")
 
 
 def _chunk_samples(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
@@ -124,13 +86,28 @@ def _optional_text(instance: Any, attribute: attrs.Attribute[Any], value: Any) -
         raise ConfigError(f"{attribute.name} must be a non-empty string or None, got {value!r}")
 
 
+def _query_text(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+    """Text that goes into the session URL, where it is percent-encoded as UTF-8."""
+    _optional_text(instance, attribute, value)
+    if value is not None and not _encodable(value):
+        raise ConfigError(f"{attribute.name} is not valid text (a lone surrogate?)")
+
+
+def _encodable(value: str) -> bool:
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def _check_license(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
     if not isinstance(value, str) or not value.strip():
         raise ConfigError(
             f"no licence: pass license=... or set the {LICENSE_ENV} environment variable"
         )
-    if any(ch.isspace() for ch in value):
-        raise ConfigError("the licence must not contain whitespace")
+    if any(ch.isspace() for ch in value) or not value.isprintable():
+        raise ConfigError("the licence must not contain whitespace or control characters")
 
 
 def _history_turns(value: Any) -> tuple[str, ...]:
@@ -140,7 +117,7 @@ def _history_turns(value: Any) -> tuple[str, ...]:
     """
     if value is None:
         return ()
-    if isinstance(value, (str, bytes)) or not isinstance(value, Iterable):
+    if isinstance(value, (str, bytes, Mapping)) or not isinstance(value, Iterable):
         raise ConfigError("history must be a list of strings or {'role', 'text'} mappings")
     turns = []
     for entry in value:
@@ -148,12 +125,12 @@ def _history_turns(value: Any) -> tuple[str, ...]:
         if isinstance(entry, str):
             text = entry
         elif isinstance(entry, Mapping):
-            if entry.get("role", "user") != "user":
+            if not _is_user(entry.get("role", "user")):
                 continue
             text = entry.get("text", entry.get("content"))
         else:
             text = getattr(entry, "text", None)
-            if getattr(entry, "role", "user") != "user":
+            if not _is_user(getattr(entry, "role", "user")):
                 continue
         if not isinstance(text, str):
             raise ConfigError(f"history entry without text: {entry!r}")
@@ -162,23 +139,46 @@ def _history_turns(value: Any) -> tuple[str, ...]:
     return tuple(turns)
 
 
+def _is_user(role: Any) -> bool:
+    # An `is str` check first: a role such as a numpy array has no single truth value.
+    return isinstance(role, str) and role == "user"
+
+
 def _tool_schemas(value: Any) -> tuple[Mapping[str, Any], ...]:
     if value is None:
         return ()
     if isinstance(value, Mapping) or not isinstance(value, Sequence):
         raise ConfigError("tools must be a list of OpenAI-Realtime function tool schemas")
+    names: set[str] = set()
     for tool in value:
         if not isinstance(tool, Mapping) or not isinstance(tool.get("name"), str):
             raise ConfigError(f"a tool schema needs at least a 'name': {tool!r}")
+        name = tool["name"]
+        if not TOOL_NAME.match(name):
+            raise ConfigError(f"a tool name is 1-64 letters, digits, '_' or '-', got {name!r}")
+        if name in names:
+            raise ConfigError(f"tools= names {name!r} twice")
+        names.add(name)
+        try:
+            json.dumps(tool, allow_nan=False)
+        except (TypeError, ValueError, RecursionError) as exc:
+            raise ConfigError(f"the schema of tool {name!r} is not JSON: {exc}") from None
     return tuple(dict(tool, type=tool.get("type", "function")) for tool in value)
 
 
 def _check_url(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
     if not isinstance(value, str):
         raise ConfigError(f"url must be a string, got {type(value).__name__}")
-    parts = urlsplit(value)
-    if parts.scheme not in ("ws", "wss") or not parts.hostname:
-        raise ConfigError(f"url must be a ws:// or wss:// URL with a host, got {redact(value)!r}")
+    accepted = "a ws:// or wss:// URL with a host (and a port from 1 to 65535)"
+    try:
+        parts = urlsplit(value)
+        port = parts.port  # reading it checks it
+    except ValueError as exc:
+        raise ConfigError(f"url must be {accepted}: {exc}, got {redact(value)!r}") from None
+    if parts.scheme not in ("ws", "wss") or not parts.hostname or port == 0:
+        raise ConfigError(f"url must be {accepted}, got {redact(value)!r}")
+    if any(ch.isspace() or not ch.isprintable() for ch in value):
+        raise ConfigError(f"url must not contain spaces or control characters, got {value!r}")
     if any(key.lower() == "license" for key, _ in parse_qsl(parts.query)):
         raise ConfigError("pass the licence as license=..., not inside url")
 
@@ -186,14 +186,11 @@ def _check_url(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> No
 _RECORD_SUFFIXES = (".mp4", ".mkv")
 
 
-def record_path(value: Any) -> str | None:
-    """A recording path as a string; ``ConfigError`` unless it ends in .mp4 or .mkv."""
+def record_path(value: Any, error: type[InvalidArgument] = ConfigError) -> str | None:
+    """A recording path as a string; ``error`` unless it ends in .mp4 or .mkv."""
     if value is None:
         return None
-    path = os.fspath(value) if isinstance(value, (str, os.PathLike)) else None
-    if not isinstance(path, str) or not path.lower().endswith(_RECORD_SUFFIXES):
-        raise ConfigError(f"record must be a path ending in .mp4 or .mkv, got {value!r}")
-    return path
+    return check_new_file(value, "record", _RECORD_SUFFIXES, error)
 
 
 def _speaker(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
@@ -209,8 +206,10 @@ def _speaker(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None
 
 
 def _host_addresses(value: Any) -> str | tuple[str, ...] | None:
-    if value is None or value == "auto":
-        return None if value is None else "auto"
+    if value is None:
+        return None
+    if isinstance(value, str) and value == "auto":
+        return "auto"
     if isinstance(value, str) or not isinstance(value, Iterable):
         raise ConfigError(
             f"ice_host_addresses must be 'auto', None or a list of IP addresses, got {value!r}"
@@ -262,8 +261,8 @@ class Settings:
     """
 
     license: str = attrs.field(validator=_check_license)
-    avatar_id: str | None = attrs.field(default=None, validator=_optional_text)
-    avatar_name: str | None = attrs.field(default=None, validator=_optional_text)
+    avatar_id: str | None = attrs.field(default=None, validator=_query_text)
+    avatar_name: str | None = attrs.field(default=None, validator=_query_text)
     url: str = attrs.field(default=DEFAULT_URL, validator=_check_url)
     voice: str | None = attrs.field(default=None, validator=_optional_text)
     prompt: str | None = attrs.field(default=None, validator=_optional_text)
@@ -272,21 +271,25 @@ class Settings:
     # ---- history replay (issue 6: History)
     #: replay only the last this many user turns of ``history`` (None: all of them)
     history_max_turns: int | None = attrs.field(default=None, validator=_optional_positive_int)
-    greet_first: bool = False
-    model: str | None = attrs.field(default=None, validator=_optional_text)
+    greet_first: bool = attrs.field(default=False, validator=_flag)
+    model: str | None = attrs.field(default=None, validator=_query_text)
     #: seconds connect() waits for realtime.session.updated
-    connect_timeout: float = attrs.field(default=15.0, validator=_positive)
+    connect_timeout: float = attrs.field(default=15.0, validator=_seconds)
     #: seconds a send waits for room in the bounded send queue
-    send_timeout: float = attrs.field(default=10.0, validator=_positive)
+    send_timeout: float = attrs.field(default=10.0, validator=_seconds)
     #: seconds close() may take before it aborts the socket
-    close_timeout: float = attrs.field(default=1.0, validator=_positive)
+    close_timeout: float = attrs.field(default=1.0, validator=_seconds)
     #: seconds between keepalive pings when nothing else is sent (None: no pings)
-    ping_interval: float | None = attrs.field(default=20.0, validator=_positive)
+    ping_interval: float | None = attrs.field(default=20.0, validator=_seconds)
     #: seconds without a pong after a ping before the connection counts as dead
-    ping_timeout: float = attrs.field(default=10.0, validator=_positive)
+    ping_timeout: float = attrs.field(default=10.0, validator=_seconds)
     #: bound of the queue between the reader and the dispatcher (events are never dropped:
     #: when it is full the reader waits, and the socket backs up)
     event_queue_size: int = attrs.field(default=10_000, validator=_positive_int)
+    #: the longest message (in bytes) the client takes from the server; a longer one ends the
+    #: session before any of it is read (the largest legitimate ones, SDP offers and audio
+    #: deltas, are tens of kilobytes)
+    max_message_size: int = attrs.field(default=16 * 1024 * 1024, validator=_message_size)
     #: bound of the queue of frames waiting to be written (a full queue blocks the sender up to
     #: send_timeout, then raises)
     send_queue_size: int = attrs.field(default=256, validator=_positive_int)
@@ -295,7 +298,7 @@ class Settings:
 
     # ---- the avatar's WebRTC media (protocol 7)
     #: answer the server's WebRTC offer and receive the avatar's picture and voice
-    media: bool = True
+    media: bool = attrs.field(default=True, validator=_flag)
     #: play the avatar's voice: None/False (no), True (default output), a device index or name
     speaker: bool | int | str | None = attrs.field(default=None, validator=_speaker)
     #: record the avatar's picture and voice to this .mp4/.mkv file from the start
@@ -306,29 +309,33 @@ class Settings:
         default="auto", converter=_host_addresses
     )
     #: use stun:stun.l.google.com:19302 when the server names no ICE servers
-    stun_fallback: bool = False
+    stun_fallback: bool = attrs.field(default=False, validator=_flag)
     #: seconds from connected.success until the media must be connected
-    media_timeout: float = attrs.field(default=15.0, validator=_positive)
+    media_timeout: float = attrs.field(default=15.0, validator=_seconds)
     #: seconds without a video frame before the media counts as stalled
-    stall_timeout: float = attrs.field(default=3.0, validator=_positive)
+    stall_timeout: float = attrs.field(default=3.0, validator=_seconds)
     #: end the session (MediaError) when the media fails, instead of going on without it
-    media_required: bool = False
+    media_required: bool = attrs.field(default=False, validator=_flag)
 
     # ---- the user's audio (protocol 4.1, 4.2)
     #: samples of 24 kHz audio per input_audio_buffer.append (1536 = 64 ms = 4096 base64 chars)
     audio_chunk_samples: int = attrs.field(default=1536, validator=_chunk_samples)
     #: seconds of audio the uplink queue holds before the gate opens or behind a slow socket
     #: (full: blocking sends wait up to send_timeout, the microphone drops its oldest audio)
-    audio_hold_seconds: float = attrs.field(default=5.0, validator=_positive)
+    audio_hold_seconds: float = attrs.field(default=5.0, validator=_audio_hold)
     #: hold the user's audio until the avatar's media (ICE) is connected too, not only until
     #: realtime.session.updated (what the iOS SDK and the Flutter sample do)
-    audio_wait_for_media: bool = False
+    audio_wait_for_media: bool = attrs.field(default=False, validator=_flag)
     #: mute the microphone (send silence) while the avatar's voice is heard, so a speaker's
     #: sound reaching the microphone cannot barge in on the avatar
-    half_duplex: bool = False
+    half_duplex: bool = attrs.field(default=False, validator=_flag)
 
     def __attrs_post_init__(self) -> None:
-        _remember_secret(self.license)
+        remember_secret(self.license, self)
+        parts = urlsplit(self.url)
+        for credential in (parts.username, parts.password):  # ws://user:password@host
+            if credential:
+                remember_secret(credential, self)
         if self.avatar_id is None and self.avatar_name is None:
             raise ConfigError("name an avatar: pass avatar_id=... or avatar_name=...")
         if self.audio_wait_for_media and not self.media:
@@ -374,7 +381,7 @@ class Settings:
 
     def __repr__(self) -> str:
         key, value = self.avatar
-        return f"<Settings url={self.url!r} {key}={value!r} license='sk_***'>"
+        return f"<Settings url={redact(self.url)!r} {key}={value!r} license='sk_***'>"
 
 
 def build_url(settings: Settings) -> str:

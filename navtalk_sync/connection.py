@@ -18,7 +18,6 @@ question comes from inside the session), never the other way round.
 from __future__ import annotations
 
 import collections
-import logging
 import threading
 import time
 from typing import Any, Callable, Mapping
@@ -30,12 +29,15 @@ from .dispatch import EventBus
 from .errors import NavTalkError, NotConnected, ReconnectFailed
 from .events import IceServer, Reconnected, Reconnecting
 from .history import History
+from .logs import get_logger
 from .rtc.media import AvatarMedia
 from .session import READY_STATES, Session, State
+from .threads import LibraryThread
+from .timeouts import Deadline
 
 __all__ = ["Connection"]
 
-log = logging.getLogger(__name__)
+log = get_logger(__name__)
 
 THREAD_NAME = "navtalk-reconnect"
 
@@ -160,9 +162,7 @@ class Connection:
                 return None  # the first connect() raises instead
             self._outage = True
             self.disconnects += 1
-            thread = threading.Thread(
-                target=self._reconnect, args=(error,), name=THREAD_NAME, daemon=True
-            )
+            thread = LibraryThread(target=self._reconnect, args=(error,), name=THREAD_NAME)
         return lambda: self._start(thread)
 
     def _start(self, thread: threading.Thread) -> None:
@@ -174,7 +174,17 @@ class Connection:
             thread.start()
 
     def _reconnect(self, error: NavTalkError) -> None:
-        """The attempts of one outage, on the ``navtalk-reconnect`` thread."""
+        """The attempts of one outage, on the ``navtalk-reconnect`` thread. Whatever goes
+        wrong in them ends the outage with ``ReconnectFailed``: the waiters are never left
+        waiting on a thread that died."""
+        try:
+            self._attempts(error)
+        except BaseException as exc:
+            log.exception("reconnecting failed")
+            failure = NavTalkError(f"reconnecting failed: {type(exc).__name__}: {exc}")
+            self._give_up(self.reconnect_attempts, failure, 0.0)
+
+    def _attempts(self, error: NavTalkError) -> None:
         policy = self._policy
         assert policy is not None
         lost_at = time.monotonic()
@@ -204,7 +214,7 @@ class Connection:
         self.reconnect_attempts += 1
         self._retire(self._session)
         if self._media is not None:
-            self._media.reset(self._settings.close_timeout)
+            self._media.reset(Deadline(self._settings.close_timeout))
         turns = self._replayable_turns()
         self._replayed = len(turns)
         settings = attrs.evolve(
@@ -270,7 +280,7 @@ class Connection:
 
     def _retire(self, session: Session) -> None:
         """Join an ended session's socket threads and keep its counters."""
-        session.retire(self._settings.close_timeout)
+        session.retire(Deadline(self._settings.close_timeout))
         stats = session.stats()
         with self._lock:
             if session is self._retired:
@@ -281,26 +291,22 @@ class Connection:
 
     # ------------------------------------------------------------------ closing
 
-    def close(self, timeout: float) -> None:
-        """End the conversation: stop a reconnection, close the session, join the threads."""
-        deadline = time.monotonic() + timeout
+    def close(self, deadline: Deadline) -> None:
+        """End the conversation before ``deadline``: stop a reconnection, close the session,
+        join the threads. Called again, it finishes what the first call left."""
         with self._lock:
             self._closing = True
             session = self._session
             threads = list(self._threads)
         self._stop.set()
-        session.close(timeout * 0.8)
+        session.close(deadline.part(0.8))
         for thread in threads:
             if thread is not threading.current_thread():
-                thread.join(max(0.05, deadline - time.monotonic()))
+                thread.join(deadline.remaining())
         with self._lock:
             latest = self._session
         if latest is not session:  # swapped in while we closed the one before
-            latest.close(max(0.05, deadline - time.monotonic()))
-
-    def threads(self) -> list[threading.Thread]:
-        with self._lock:
-            return [t for t in self._threads if t.is_alive()]
+            latest.close(deadline)
 
     # ------------------------------------------------------------------ stats
 

@@ -15,7 +15,9 @@ after ``realtime.session.created`` (protocol 3.3: assistant turns are not replay
 from __future__ import annotations
 
 import collections
+import contextlib
 import json
+import math
 import os
 import threading
 import time
@@ -33,6 +35,7 @@ from .events import (
     ResponseTranscriptDelta,
     ResponseTranscriptDone,
 )
+from .paths import check_new_file, check_path, read_regular_file
 
 __all__ = ["Turn", "History", "ROLES", "KINDS", "DEFAULT_MAX_TURNS"]
 
@@ -47,6 +50,11 @@ REPLAYED_KINDS = ("text", "speech")
 DEFAULT_MAX_TURNS = 10_000
 #: Replies whose deltas are being put together at once (more: the oldest is given up).
 _MAX_OPEN_REPLIES = 16
+#: Characters of one reply put together from deltas (more are not kept: a reply that never
+#: ends must not grow without bound).
+_MAX_REPLY_CHARS = 1_000_000
+#: The largest history file ``load()`` reads (10,000 turns take about 2 MB).
+MAX_HISTORY_BYTES = 100 * 1024 * 1024
 _FILE_FORMAT = "navtalk-history"
 _FILE_VERSION = 1
 
@@ -72,7 +80,7 @@ def _optional_str(instance: Any, attribute: attrs.Attribute[Any], value: Any) ->
 
 
 def _check_time(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
         raise InvalidArgument(f"a turn's time must be seconds since the epoch, got {value!r}")
 
 
@@ -141,7 +149,10 @@ class History:
         self._lock = threading.Lock()
         self._turns: collections.deque[Turn] = collections.deque(maxlen=max_turns)
         self._replies: dict[str | None, list[str]] = {}
+        self._reply_chars: dict[str | None, int] = {}
         self.dropped = 0
+        if isinstance(turns, (str, bytes, Mapping)) or not isinstance(turns, Iterable):
+            raise InvalidArgument(f"a History is made from Turn records, got {turns!r}")
         for turn in turns:
             if not isinstance(turn, Turn):
                 raise InvalidArgument(f"a History holds Turn records, got {turn!r}")
@@ -209,7 +220,10 @@ class History:
         elif isinstance(event, FunctionCallArgumentsDone):
             arguments = event.arguments_json
             if event.arguments is not None:
-                arguments = json.dumps(event.arguments, ensure_ascii=False)
+                try:
+                    arguments = json.dumps(event.arguments, ensure_ascii=False)
+                except (ValueError, RecursionError):  # nested deeper than JSON goes
+                    arguments = "(arguments too deeply nested to record)"
             call_id = event.call_id
             self.add("assistant", "tool_call", arguments or "", name=event.name, call_id=call_id)
 
@@ -236,12 +250,17 @@ class History:
     def _reply_piece(self, response_id: str | None, text: str) -> None:
         with self._lock:
             if response_id not in self._replies and len(self._replies) >= _MAX_OPEN_REPLIES:
-                del self._replies[next(iter(self._replies))]  # a reply that never ended
-            self._replies.setdefault(response_id, []).append(text)
+                oldest = next(iter(self._replies))  # a reply that never ended
+                del self._replies[oldest], self._reply_chars[oldest]
+            chars = self._reply_chars.get(response_id, 0) + len(text)
+            if chars <= _MAX_REPLY_CHARS:
+                self._replies.setdefault(response_id, []).append(text)
+                self._reply_chars[response_id] = chars
 
     def _reply_end(self, response_id: str | None, text: str | None) -> None:
         with self._lock:
             pieces = self._replies.pop(response_id, None)
+            self._reply_chars.pop(response_id, None)
         if text is None and pieces is not None:
             text = "".join(pieces)
         if text is not None and text.strip():
@@ -259,9 +278,11 @@ class History:
 
     @classmethod
     def from_json(cls, text: str, max_turns: int = DEFAULT_MAX_TURNS) -> History:
+        if not isinstance(text, (str, bytes)):
+            raise InvalidArgument(f"a history is JSON text, got {type(text).__name__}")
         try:
             document = json.loads(text)
-        except ValueError as exc:
+        except (ValueError, RecursionError) as exc:
             raise InvalidArgument(f"a history is JSON: {exc}") from None
         if not isinstance(document, Mapping) or document.get("format") != _FILE_FORMAT:
             raise InvalidArgument(f'not a saved history (no "format": "{_FILE_FORMAT}")')
@@ -273,19 +294,25 @@ class History:
         return cls((Turn.from_dict(record) for record in turns), max_turns)
 
     def save(self, path: str | os.PathLike[str]) -> None:
-        """Write the history to ``path`` as JSON (replacing the file whole, never half)."""
-        target = os.fspath(path)
+        """Write the history to ``path`` as JSON (replacing the file whole, never half).
+        ``InvalidArgument`` when it cannot be written (nothing is left behind then)."""
+        target = check_new_file(path)
         temporary = f"{target}.tmp-{os.getpid()}"
-        with open(temporary, "w", encoding="utf-8") as file:
-            file.write(self.to_json())
-        os.replace(temporary, target)
+        try:
+            with open(temporary, "w", encoding="utf-8") as file:
+                file.write(self.to_json())
+            os.replace(temporary, target)
+        except OSError as exc:
+            with contextlib.suppress(OSError):
+                os.unlink(temporary)
+            raise InvalidArgument(f"cannot write the history to {target!r}: {exc}") from None
 
     @classmethod
     def load(cls, path: str | os.PathLike[str], max_turns: int = DEFAULT_MAX_TURNS) -> History:
         """Read a history written by ``save()``; ``InvalidArgument`` for a bad file."""
+        source = check_path(path)
         try:
-            with open(path, encoding="utf-8") as file:
-                text = file.read()
+            text = read_regular_file(source, MAX_HISTORY_BYTES, "history")
         except OSError as exc:
-            raise InvalidArgument(f"cannot read the history {os.fspath(path)!r}: {exc}") from None
-        return cls.from_json(text, max_turns)
+            raise InvalidArgument(f"cannot read the history {source!r}: {exc}") from None
+        return cls.from_json(text.decode("utf-8", errors="replace"), max_turns)

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import base64
 import io
-import logging
 import os
 import threading
 from fractions import Fraction
@@ -24,8 +23,12 @@ from typing import Any, Callable, Mapping
 import av
 import numpy as np
 
-from . import messages
+from . import messages, user_code
 from .errors import InvalidArgument, NavTalkError
+from .logs import RepeatLimiter, get_logger
+from .paths import check_path, read_regular_file
+from .threads import LibraryThread
+from .timeouts import check_seconds
 
 __all__ = [
     "MAX_SIDE",
@@ -37,7 +40,7 @@ __all__ = [
     "to_data_url",
 ]
 
-log = logging.getLogger(__name__)
+log = get_logger(__name__)
 
 #: The long side of a sent image, in pixels (the Flutter sample's limit, protocol 10).
 MAX_SIDE = 720
@@ -75,7 +78,7 @@ def to_jpeg(image: ImageInput) -> bytes:
     elif isinstance(image, (bytes, bytearray, memoryview)):
         frame = _frame_from_bytes(bytes(image), "the image bytes")
     elif isinstance(image, (str, os.PathLike)):
-        frame = _frame_from_bytes(_read_file(image), f"the file {os.fspath(image)!r}")
+        frame = _frame_from_bytes(_read_file(image), f"the file {check_path(image)!r}")
     else:
         raise InvalidArgument(
             "an image is a file path, JPEG/PNG bytes or a numpy RGB array, "
@@ -85,14 +88,11 @@ def to_jpeg(image: ImageInput) -> bytes:
 
 
 def _read_file(path: str | os.PathLike[str]) -> bytes:
+    name = check_path(path)
     try:
-        size = os.path.getsize(path)
-        if size > MAX_INPUT_BYTES:
-            raise InvalidArgument(f"the image file {os.fspath(path)!r} is too large ({size} bytes)")
-        with open(path, "rb") as file:
-            return file.read()
+        return read_regular_file(name, MAX_INPUT_BYTES, "image file")
     except OSError as exc:
-        raise InvalidArgument(f"cannot read the image file {os.fspath(path)!r}: {exc}") from None
+        raise InvalidArgument(f"cannot read the image file {name!r}: {exc}") from None
 
 
 def _frame_from_array(array: np.ndarray) -> av.VideoFrame:
@@ -163,9 +163,10 @@ class ImageFeed:
     """Sends ``source()``'s image every ``interval`` seconds on the ``navtalk-image`` thread.
 
     ``source`` returns an image (any type ``to_jpeg`` takes) or None to skip a period. Frames
-    go with ``reply: 0``. A raising source, a bad image, a session that is not ready or a socket
-    that cannot take the frame at once skips that period (counted in ``stats()``, logged). The
-    feed runs until ``stop()`` (the client's ``close()`` stops it).
+    go with ``reply: 0``. A raising source (whatever it raises: it is reported to ``on_error``),
+    a bad image, a session that is not ready or a socket that cannot take the frame at once
+    skips that period (counted in ``stats()``, logged). The feed runs until ``stop()`` (the
+    client's ``close()`` stops it).
     """
 
     def __init__(
@@ -173,18 +174,20 @@ class ImageFeed:
         source: Callable[[], ImageInput | None],
         send: Callable[[Mapping[str, Any], float], None],
         interval: float = MIN_INTERVAL,
+        on_error: Callable[[Callable[..., Any], BaseException], None] = lambda fn, exc: None,
     ) -> None:
         if not callable(source):
             raise InvalidArgument(f"the image source must be callable, got {source!r}")
-        if isinstance(interval, bool) or not isinstance(interval, (int, float)):
-            raise InvalidArgument(f"interval must be a number of seconds, got {interval!r}")
-        if not interval >= MIN_INTERVAL:
+        seconds = check_seconds(interval, "interval")
+        if seconds < MIN_INTERVAL:
             raise InvalidArgument(f"interval must be at least {MIN_INTERVAL} s, got {interval}")
         self._source = source
         self._send = send
-        self._interval = float(interval)
+        self._on_error = on_error
+        self._skips = RepeatLimiter(log)
+        self._interval = seconds
         self._stopping = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="navtalk-image", daemon=True)
+        self._thread = LibraryThread(target=self._run, name="navtalk-image")
         self.sent = 0
         self.skipped = 0
 
@@ -209,18 +212,27 @@ class ImageFeed:
 
     def _run(self) -> None:
         while not self._stopping.is_set():
-            self._send_one()
+            try:
+                self._send_one()
+            except Exception:  # a bug, not the source: say so, keep the feed going
+                self.skipped += 1
+                log.exception("image feed: sending a frame failed")
             self._stopping.wait(self._interval)
 
     def _send_one(self) -> None:
-        try:
-            image = self._source()
-            if image is None:
-                return
-            message = messages.input_image(to_data_url(image), reply=False)
-        except Exception as exc:  # the source is user code: report, go on
+        image = user_code.run(self._source)
+        if isinstance(image, user_code.Failure):
             self.skipped += 1
-            log.warning("image source: skipped a frame: %r", exc)
+            user_code.report(log, "image source", self._source, image)
+            self._on_error(self._source, image.error)
+            return
+        if image is None:
+            return
+        try:
+            message = messages.input_image(to_data_url(image), reply=False)
+        except InvalidArgument as exc:
+            self.skipped += 1
+            self._skips.warning("image feed: skipped a frame the source gave: %s", exc)
             return
         try:
             # no waiting: a frame that cannot go now is stale by the next period anyway

@@ -13,12 +13,14 @@ from typing import Any, Callable
 import attrs
 
 from .errors import (
+    ConfigError,
     ConnectionFailed,
     Disconnected,
     NavTalkTimeout,
     ServerNotice,
     TransportError,
 )
+from .timeouts import check_seconds
 
 __all__ = ["ReconnectPolicy", "NORMAL_CLOSURE"]
 
@@ -26,29 +28,28 @@ __all__ = ["ReconnectPolicy", "NORMAL_CLOSURE"]
 NORMAL_CLOSURE = 1000
 
 
-def _positive(instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
-        raise ValueError(f"{attribute.name} must be a positive number, got {value!r}")
+def _seconds(instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
+    check_seconds(value, attribute.name, error=ConfigError)
 
 
-def _at_least_one(instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 1:
-        raise ValueError(f"{attribute.name} must be a number >= 1, got {value!r}")
+def _optional_seconds(instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
+    if value is not None:
+        _seconds(instance, attribute, value)
+
+
+def _factor(instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 1 <= value <= 100:
+        raise ConfigError(f"{attribute.name} must be a number from 1 to 100, got {value!r}")
 
 
 def _fraction(instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 1:
-        raise ValueError(f"{attribute.name} must be a number in [0, 1), got {value!r}")
+        raise ConfigError(f"{attribute.name} must be a number in [0, 1), got {value!r}")
 
 
 def _attempts(instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{attribute.name} must be a positive integer, got {value!r}")
-
-
-def _optional_positive(instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
-    if value is not None:
-        _positive(instance, attribute, value)
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 1_000_000:
+        raise ConfigError(f"{attribute.name} must be an integer from 1 to 1000000, got {value!r}")
 
 
 @attrs.frozen(kw_only=True)
@@ -68,16 +69,21 @@ class ReconnectPolicy:
     """
 
     max_attempts: int = attrs.field(default=8, validator=_attempts)
-    first_delay: float = attrs.field(default=0.5, validator=_positive)
-    max_delay: float = attrs.field(default=15.0, validator=_positive)
-    factor: float = attrs.field(default=2.0, validator=_at_least_one)
+    first_delay: float = attrs.field(default=0.5, validator=_seconds)
+    max_delay: float = attrs.field(default=15.0, validator=_seconds)
+    factor: float = attrs.field(default=2.0, validator=_factor)
     jitter: float = attrs.field(default=0.25, validator=_fraction)
-    max_duration: float = attrs.field(default=120.0, validator=_positive)
-    attempt_timeout: float | None = attrs.field(default=None, validator=_optional_positive)
+    max_duration: float = attrs.field(default=120.0, validator=_seconds)
+    attempt_timeout: float | None = attrs.field(default=None, validator=_optional_seconds)
 
     def delay(self, attempt: int, draw: Callable[[], float] = random.random) -> float:
         """Seconds to wait before attempt number ``attempt`` (1 for the first)."""
-        base = min(self.max_delay, self.first_delay * self.factor ** (attempt - 1))
+        base = self.first_delay
+        for _ in range(attempt - 1):  # grown step by step: factor ** attempt may overflow
+            if base >= self.max_delay:
+                break
+            base *= self.factor
+        base = min(self.max_delay, base)
         spread = 1.0 + self.jitter * (2.0 * draw() - 1.0)
         return max(0.0, base * spread)
 

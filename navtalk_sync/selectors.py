@@ -39,8 +39,14 @@ def event_matcher(what: str | type[Event]) -> str | type[Event]:
 
 
 def event_matchers(what: str | type[Event] | Iterable[str | type[Event]]) -> tuple[Any, ...]:
+    """One selector, or a non-empty list or tuple of them."""
     if isinstance(what, (str, type)):
         return (event_matcher(what),)
+    if not isinstance(what, (list, tuple, set, frozenset)) or not what:
+        raise InvalidArgument(
+            "select events with '*', an event type name, an Event class, or a non-empty list "
+            f"of those, got {what!r}"
+        )
     return tuple(event_matcher(w) for w in what)
 
 

@@ -15,7 +15,7 @@ import time
 from typing import Any, Callable, Mapping
 
 from . import messages
-from .config import Settings, build_url, redact
+from .config import Settings, build_url
 from .dispatch import EventBus
 from .errors import (
     NOTICE_ERRORS,
@@ -47,12 +47,15 @@ from .events import (
     Disconnected as DisconnectedEvent,
 )
 from .history import History
+from .logs import RepeatLimiter, get_logger
+from .redaction import may_hold_secret, redact, redact_value
 from .rtc.media import AvatarMedia
+from .timeouts import Deadline
 from .transport import Transport
 
 __all__ = ["State", "Session"]
 
-log = logging.getLogger(__name__)
+log = get_logger(__name__)
 
 #: The close reason the service gives when the balance runs out (protocol section 8).
 INSUFFICIENT_POINTS = "insufficient points"
@@ -122,6 +125,8 @@ class Session:
         #: replies asked for (response.create sent) that have not ended yet
         self.responses_pending = 0
         self.malformed_frames = 0
+        self._malformed = RepeatLimiter(log)
+        self._reaction_failed = RepeatLimiter(log)
         self.events_received = 0
         self._state_watchers: list[Callable[[], None]] = []
 
@@ -195,6 +200,7 @@ class Session:
             send_queue_size=self._settings.send_queue_size,
             ping_interval=self._settings.ping_interval,
             ping_timeout=self._settings.ping_timeout,
+            max_message_size=self._settings.max_message_size,
         )
         with self._lock:
             if self._closing:
@@ -209,7 +215,7 @@ class Session:
                 exc if isinstance(exc, NavTalkError) else NavTalkError(f"connect() failed: {exc!r}")
             )
             self._end(None if self._closing else error, None, None)
-            transport.close(self._settings.close_timeout)
+            transport.close(Deadline(self._settings.close_timeout))
             raise
 
     def _open(self, transport: Transport, deadline: float, timeout: float) -> None:
@@ -225,7 +231,7 @@ class Session:
         if not self._ready.wait(max(0.0, deadline - time.monotonic())):
             raise NavTalkTimeout("realtime.session.updated", timeout, f"state: {self._state.value}")
         if self._end_error is not None:
-            raise self._end_error
+            raise self._end_error  # once per session: raising it again elsewhere makes a copy
         if self._state not in READY_STATES:
             raise NotConnected("the client was closed while connecting")
 
@@ -271,17 +277,28 @@ class Session:
             frame = decode_frame(text)
         except ValueError as exc:
             self.malformed_frames += 1
-            log.warning("skipped a malformed frame (%s): %.80r", exc, redact(text))
+            self._malformed.warning("skipped a malformed frame (%s): %s", exc, _preview(text))
             return
+        if may_hold_secret(text):  # a server may echo the licence: hide it before anyone sees
+            frame = redact_value(frame)
         event = parse_event(frame)
         self.events_received += 1
         if self._history is not None:
-            self._history.observe(event)
+            self._guarded(self._history.observe, event)
         if isinstance(event, (ResponseAudioDone, ResponseError)) and self.responses_pending:
             # a reply ended; counted before anyone can see the event (ask() relies on it)
             self.responses_pending -= 1
         self._bus.publish(event, wait=True)
-        self._react(event)
+        self._guarded(self._react, event)
+
+    def _guarded(self, step: Callable[[Event], None], event: Event) -> None:
+        """One reaction to a frame: a bug it trips over costs that frame, not the session."""
+        try:
+            step(event)
+        except Exception:
+            self._reaction_failed.log(
+                logging.ERROR, "reacting to %s failed", event.type, exc_info=True
+            )
 
     def _react(self, event: Event) -> None:
         if isinstance(event, ConnectedSuccess):
@@ -442,27 +459,27 @@ class Session:
             self._end_error = error
             self._finish(error, None, None, was_ready=True)
 
-    def close(self, timeout: float) -> None:
-        """Deliberate close: returns within ``timeout`` and joins the transport threads."""
+    def close(self, deadline: Deadline) -> None:
+        """Deliberate close before ``deadline``; joins the transport threads. Called again, it
+        finishes what the first call left."""
         with self._lock:
             self._closing = True
             if not self._ended:
                 self._set_state(State.CLOSING)
-        deadline = time.monotonic() + timeout
         if self._media is not None:
-            self._media.close(timeout * 0.5)
+            self._media.close(deadline.part(0.5))
         transport = self._transport
         if transport is not None:
-            transport.close(max(0.05, deadline - time.monotonic()))
+            transport.close(deadline)
         self._end(None, None, None)
         self.give_up(None)
 
-    def retire(self, timeout: float) -> None:
+    def retire(self, deadline: Deadline) -> None:
         """Join the socket's threads of a session that ended with ``retrying``; its media
         and waiters pass to the next session."""
         transport = self._transport
         if transport is not None:
-            transport.close(timeout)
+            transport.close(deadline)
 
     # ------------------------------------------------------------------ stats
 
@@ -475,3 +492,10 @@ class Session:
             "send_queue_depth": transport.send_queue_depth if transport else 0,
             **(transport.stats.as_dict() if transport else {}),
         }
+
+
+def _preview(text: str) -> str:
+    """The start of a frame for a log line, secrets hidden; not shown when escapes could spell
+    one (a malformed frame cannot be decoded to find out)."""
+    start = text[:80]
+    return "(not shown)" if "\\" in start else repr(redact(start))

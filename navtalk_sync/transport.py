@@ -17,7 +17,6 @@ The URL holds the licence; only the redacted form is ever logged or put in an ex
 from __future__ import annotations
 
 import functools
-import logging
 import queue
 import socket
 import struct
@@ -29,10 +28,13 @@ import websocket
 
 from .config import redact
 from .errors import ConnectionFailed, NavTalkTimeout, NotConnected, TransportError
+from .logs import get_logger
+from .threads import LibraryThread
+from .timeouts import Deadline
 
 __all__ = ["Transport", "TransportStats"]
 
-log = logging.getLogger(__name__)
+log = get_logger(__name__)
 
 #: ``on_end(code, reason, error)``: close code and reason from the server's close frame,
 #: or ``error`` (a short description) when the connection broke without one.
@@ -77,6 +79,7 @@ class Transport:
         send_queue_size: int,
         ping_interval: float | None,
         ping_timeout: float,
+        max_message_size: int = 16 * 1024 * 1024,
     ) -> None:
         self._url = url
         self.display_url = redact(url)
@@ -87,6 +90,7 @@ class Transport:
         self._queue: queue.Queue[object] = queue.Queue(maxsize=send_queue_size)
         self._ws = websocket.WebSocket(enable_multithread=True, skip_utf8_validation=True)
         _read_ahead(self._ws)
+        _limit_message_size(self._ws, max_message_size)
         self._lock = threading.Lock()
         self._closing = False
         self._ended = False
@@ -110,9 +114,12 @@ class Transport:
         """Run the opening handshake (blocking, at most ``timeout`` seconds)."""
         try:
             self._ws.connect(self._url, timeout=timeout)
+            error = None
         except Exception as exc:
-            self._ws.shutdown()
-            raise self._open_error(exc, timeout) from None
+            error = self._open_error(exc, timeout)
+        if error is not None:  # raised out here: websocket-client's error (the server's
+            self._ws.shutdown()  # answer, headers and all) must not ride along as context
+            raise error
         if self._closing:  # close() came while the handshake finished
             self._ws.shutdown()
             raise NotConnected("the client was closed while connecting")
@@ -137,12 +144,8 @@ class Transport:
     def start(self) -> None:
         """Start the reader and writer threads (after ``open()``)."""
         with self._lock:  # close() on another thread sees both started, or neither
-            self._reader = threading.Thread(
-                target=self._read_loop, name="navtalk-ws-reader", daemon=True
-            )
-            self._writer = threading.Thread(
-                target=self._write_loop, name="navtalk-ws-writer", daemon=True
-            )
+            self._reader = LibraryThread(target=self._read_loop, name="navtalk-ws-reader")
+            self._writer = LibraryThread(target=self._write_loop, name="navtalk-ws-writer")
             self._reader.start()
             self._writer.start()
 
@@ -242,6 +245,9 @@ class Transport:
         error: str | None = None
         try:
             code, reason = self._receive_until_close()
+        except MessageTooLarge as exc:
+            error = str(exc)
+            log.warning("%s: the connection is ended", exc)
         except (websocket.WebSocketException, OSError, ValueError) as exc:
             error = self._abort_reason or redact(f"{type(exc).__name__}: {exc}".rstrip(": "))
         except Exception as exc:  # a bug, not the network: say so loudly, end cleanly
@@ -321,21 +327,21 @@ class Transport:
         except queue.Full:
             self.abort()
 
-    def close(self, timeout: float) -> None:
-        """Close gracefully within ``timeout``, else abort. Joins both threads."""
-        deadline = time.monotonic() + timeout
+    def close(self, deadline: Deadline) -> None:
+        """Close gracefully before ``deadline``, else abort. Joins both threads; called again,
+        it joins what the first call left running."""
         self.request_close()
         with self._lock:
             started = self._reader is not None
         if not started:  # open() may be running: just wake it
             self.abort()
             return
-        # Give the close handshake most of the budget, keep the rest for joining.
-        if not self._reader_done.wait(max(0.0, (deadline - time.monotonic()) * 0.7)):
+        # Give the close handshake most of the time, keep the rest for joining.
+        if not self._reader_done.wait(deadline.remaining(0.7)):
             self.abort()
         for thread in (self._writer, self._reader):
             if thread is not None and thread is not threading.current_thread():
-                thread.join(max(0.1, deadline - time.monotonic()))
+                thread.join(deadline.remaining())
         self._ws.shutdown()
         self._count_unsent()
 
@@ -360,8 +366,31 @@ class Transport:
             except OSError:
                 pass
 
-    def threads(self) -> list[threading.Thread]:
-        return [t for t in (self._reader, self._writer) if t is not None]
+
+class MessageTooLarge(Exception):
+    """The server announced a message longer than the client takes (nothing of it was read)."""
+
+    def __init__(self, size: int, limit: int) -> None:
+        super().__init__(
+            f"the server sent a message of {size} bytes, more than max_message_size ({limit})"
+        )
+
+
+def _limit_message_size(ws: websocket.WebSocket, limit: int) -> None:
+    """Refuse a frame whose header announces more than ``limit`` bytes (counting the earlier
+    fragments of its message) before any of its payload is read, so a hostile or broken server
+    cannot make the client buffer a gigabyte."""
+    buffer = ws.frame_buffer
+    recv_length = buffer.recv_length
+
+    def checked() -> None:
+        recv_length()
+        pending = ws.cont_frame.cont_data
+        size = (buffer.length or 0) + (len(pending[1]) if pending else 0)
+        if size > limit:
+            raise MessageTooLarge(size, limit)
+
+    buffer.recv_length = checked  # type: ignore[method-assign]
 
 
 def _read_ahead(ws: websocket.WebSocket) -> None:
@@ -375,4 +404,4 @@ def _close_payload(data: bytes) -> tuple[int | None, str | None]:
     if len(data) < 2:
         return None, None
     code = struct.unpack("!H", data[:2])[0]
-    return code, data[2:].decode("utf-8", errors="replace")
+    return code, redact(data[2:].decode("utf-8", errors="replace"))

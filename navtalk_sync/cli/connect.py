@@ -44,7 +44,8 @@ def session_client(args: argparse.Namespace, **options: Any) -> Iterator[NavTalk
             yield client
         return
     if args.url is not None:  # a server already running: any licence it takes
-        with NavTalkClient(license or "local", url=args.url, **settings) as client:
+        # a `navtalk-sync serve` takes any licence; this one reads as one in any log
+        with NavTalkClient(license or "sk_navtalk_local", url=args.url, **settings) as client:
             yield client
         return
     from ..server import LocalServer  # the client itself never imports the server

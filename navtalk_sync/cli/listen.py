@@ -11,7 +11,8 @@ from typing import Any
 
 import attrs
 
-from .. import NavTalkTimeout, events, redact
+from .. import NavTalkTimeout, events
+from ..redaction import redact_value
 from .common import EXIT_OK
 from .connect import add_connection_arguments, session_client
 
@@ -78,9 +79,12 @@ def event_line(event: events.Event) -> str:
         "fields": fields,
         "raw": json_safe(event.raw),
     }
-    # Redacting the serialised line also reaches licences nested anywhere in raw frames; the
-    # replacement (sk_***) has no character JSON would need to escape.
-    return redact(json.dumps(record, ensure_ascii=False))
+    # Redacted before it is serialised: JSON escapes would hide a secret from the patterns.
+    return json.dumps(redact_value(record), ensure_ascii=False)
+
+
+#: Keys of a raw frame whose values are credentials (an ICE server's), never printed.
+_CREDENTIAL_KEYS = frozenset({"credential", "password"})
 
 
 def json_safe(value: Any) -> Any:
@@ -91,10 +95,14 @@ def json_safe(value: Any) -> Any:
         return json_safe(value.value)
     if isinstance(value, (bytes, bytearray, memoryview)):
         return {"base64": base64.b64encode(bytes(value)).decode("ascii")}
-    if attrs.has(type(value)):
-        return {f.name: json_safe(getattr(value, f.name)) for f in attrs.fields(type(value))}
+    if attrs.has(type(value)):  # fields kept out of reprs (an ICE credential) are not shown
+        shown = [f for f in attrs.fields(type(value)) if f.repr]
+        return {f.name: json_safe(getattr(value, f.name)) for f in shown}
     if isinstance(value, dict) or hasattr(value, "items"):
-        return {str(key): json_safe(item) for key, item in value.items()}
+        return {
+            str(key): "***" if key in _CREDENTIAL_KEYS else json_safe(item)
+            for key, item in value.items()
+        }
     if isinstance(value, (list, tuple, set, frozenset)):
         return [json_safe(item) for item in value]
     if isinstance(value, BaseException):

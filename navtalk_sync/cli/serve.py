@@ -19,6 +19,7 @@ import attrs
 
 from ..server.avatars import DEFAULT_AVATARS, Avatar, avatar_id_for
 from ..server.faults import Faults
+from ..threads import LibraryThread
 from .common import EXIT_OK
 
 #: Fields of Faults that take raw frames: each --fault for them adds one frame.
@@ -220,7 +221,7 @@ class _Dropper:
         self._server = server
         self._interval = interval
         self._stopping = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="navtalk-cli-dropper", daemon=True)
+        self._thread = LibraryThread(target=self._run, name="navtalk-cli-dropper")
         self._thread.start()
 
     def _run(self) -> None:
