@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import threading
 import time
 
@@ -95,12 +96,22 @@ def test_a_deeply_nested_frame_is_malformed_not_fatal(server):
         assert client.stats()["malformed_frames"] == 1
 
 
-def test_an_impossible_url_is_a_transport_error_and_leaves_nothing_running():
-    client = nt.NavTalkClient("sk_navtalk_" + "q" * 32, avatar_name="a", url="ws://127.0.0.1:99999")
+def test_an_unreachable_url_is_a_transport_error_and_leaves_nothing_running():
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    client = nt.NavTalkClient(
+        "sk_navtalk_" + "q" * 32, avatar_name="a", url=f"ws://127.0.0.1:{port}"
+    )
     with pytest.raises(nt.TransportError, match="cannot open"):
         client.connect(timeout=5)
     assert client.state == "failed"
     assert not dispatcher_threads()
+
+
+def test_an_impossible_url_is_refused_when_the_client_is_made():
+    with pytest.raises(nt.ConfigError, match="port"):
+        nt.NavTalkClient("sk_navtalk_" + "q" * 32, avatar_name="a", url="ws://127.0.0.1:99999")
 
 
 def test_ask_after_greet_first_returns_its_own_reply(server):

@@ -302,7 +302,7 @@ def test_lifecycle_misuse_gets_clear_errors(server):
     client.connect(timeout=10)
     with pytest.raises(nt.NavTalkError, match="already called"):
         client.connect(timeout=10)
-    with pytest.raises(nt.InvalidArgument, match="timeout must be a positive"):
+    with pytest.raises(nt.InvalidArgument, match="timeout must be a number of seconds > 0"):
         client.ask("x", timeout=0)
     with pytest.raises(nt.InvalidArgument, match="client message"):
         client.send_message({"type": "made.up"})
