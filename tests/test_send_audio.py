@@ -281,14 +281,19 @@ def test_audio_wait_for_media_needs_media():
 # ------------------------------------------------------------------ a slow socket
 
 
-class SlowRelay:
-    """A TCP relay on 127.0.0.1 that passes the client's bytes on slowly (a slow uplink)."""
+class StallingRelay:
+    """A TCP relay on 127.0.0.1 that stops reading the client's bytes from ``stall()`` until
+    ``resume()`` (a stalled uplink). A throttled relay is not enough: loopback's socket buffers
+    absorb many seconds of audio at any rate, and only sometimes back up the client's queue."""
 
-    def __init__(self, target_port: int, bytes_per_second: int) -> None:
+    def __init__(self, target_port: int) -> None:
         self._listener = socket.create_server(("127.0.0.1", 0))
+        # a small window, set before the handshake that announces it: less for a stall to hide
+        self._listener.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
         self.port = self._listener.getsockname()[1]
         self._target = target_port
-        self._rate = bytes_per_second
+        self._flowing = threading.Event()
+        self._flowing.set()
         self._sockets: list[socket.socket] = [self._listener]
         self._threads: list[threading.Thread] = []
         self._accept = threading.Thread(target=self._run, name="test-relay", daemon=True)
@@ -299,7 +304,6 @@ class SlowRelay:
             client, _ = self._listener.accept()
         except OSError:
             return
-        client.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
         upstream = socket.create_connection(("127.0.0.1", self._target))
         self._sockets += [client, upstream]
         for source, sink, slow in ((client, upstream, True), (upstream, client, False)):
@@ -309,10 +313,8 @@ class SlowRelay:
 
     def _pipe(self, source: socket.socket, sink: socket.socket, slow: bool) -> None:
         try:
-            while data := source.recv(2048 if slow else 65536):
+            while (not slow or self._flowing.wait(30)) and (data := source.recv(65536)):
                 sink.sendall(data)
-                if slow:
-                    time.sleep(len(data) / self._rate)
         except OSError:
             pass
         for s in (source, sink):
@@ -321,32 +323,59 @@ class SlowRelay:
             except OSError:
                 pass
 
+    def stall(self) -> None:
+        self._flowing.clear()
+
+    def resume(self) -> None:
+        self._flowing.set()
+
     def close(self) -> None:
+        self._flowing.set()
         for s in self._sockets:
             s.close()
         for thread in [self._accept, *self._threads]:
             thread.join(5)
 
 
-def test_nothing_is_reordered_or_lost_behind_a_slow_socket(server):
-    relay = SlowRelay(server.port, bytes_per_second=150_000)
+def test_nothing_is_reordered_or_lost_behind_a_stalled_socket(server):
+    relay = StallingRelay(server.port)
     try:
         url = server.url.replace(f":{server.port}", f":{relay.port}")
         client = nt.NavTalkClient(
             server.license, url=url, avatar_name="navtalk.Leo", media=False,
-            send_queue_size=2, send_timeout=20, audio_hold_seconds=1.0,
+            send_queue_size=2, send_timeout=30, audio_hold_seconds=1.0,
+            ping_interval=None,  # a ping waits behind the audio: no pong while it is stalled
         )  # fmt: skip
         with client:
             client.connect(timeout=10)
-            samples = (np.arange(24_000 * 4) % 20_000).astype(np.int16)  # 4 s, 63 pieces
-            stream = client.audio_stream()
-            for start in range(0, len(samples), 1000):
-                stream.write(samples[start : start + 1000])
-            stream.flush()
-            client.wait_audio_sent(30)
-            assert client.stats()["audio_queue_max_depth"] > 2  # it did back up
-            pcm = received_pcm(server, pieces_expected(len(samples)), timeout=30)
-        assert np.array_equal(pcm, samples)
+            # up to 90 s of audio: more than the socket buffers on both sides can hold
+            samples = (np.arange(24_000 * 90) % 20_000).astype(np.int16)
+            written = []
+            backed_up = threading.Event()
+
+            def write() -> None:
+                stream = client.audio_stream()
+                for start in range(0, len(samples), 24_000):
+                    if backed_up.is_set():
+                        break
+                    piece = samples[start : start + 24_000]
+                    for at in range(0, len(piece), 1000):
+                        stream.write(piece[at : at + 1000])
+                    written.append(piece)
+                stream.flush()
+
+            relay.stall()
+            writer = threading.Thread(target=write, name="test-writer")
+            writer.start()
+            wait_until(lambda: client.stats()["audio_queue_depth"] > 2, 30)  # it backs up
+            backed_up.set()
+            relay.resume()
+            writer.join(60)
+            assert not writer.is_alive()
+            client.wait_audio_sent(60)
+            sent = np.concatenate(written)
+            pcm = received_pcm(server, pieces_expected(len(sent)), timeout=60)
+        assert np.array_equal(pcm, sent)
     finally:
         relay.close()
 
