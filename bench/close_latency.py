@@ -163,6 +163,43 @@ def _in_attempt(server: LocalServer) -> nt.NavTalkClient:
     return client
 
 
+#: Released once a round is over: what the states below leave hanging in user code.
+_RELEASE = threading.Event()
+
+
+def _callback_blocked(server: LocalServer) -> nt.NavTalkClient:
+    client = _client(server, media=False)
+    client.connect(timeout=10)
+    entered = threading.Event()
+
+    def block(event: object) -> None:
+        entered.set()
+        _RELEASE.wait(30)
+
+    client.on("realtime.response.audio_transcript.delta", block)
+    client.send_text("hello")
+    _until(entered.is_set)
+    return client
+
+
+def _user_code_hung(server: LocalServer) -> nt.NavTalkClient:
+    client = _client(server, media=False)
+
+    def hang() -> str:
+        """Hangs."""
+        _RELEASE.wait(30)
+        return "late"
+
+    client.add_tool(hang, timeout=60)
+    client.connect(timeout=10)
+    client.start_image_feed(lambda: _RELEASE.wait(30) and None)
+    for index in range(4):
+        server.send_event({"type": "realtime.response.function_call_arguments.done",
+                           "data": {"function_name": "hang", "call_id": f"h{index}"}})  # fmt: skip
+    time.sleep(0.3)
+    return client
+
+
 STATES: dict[str, Callable[[LocalServer], nt.NavTalkClient]] = {
     "session_ready (baseline)": _ready,
     "live (video flowing)": _live,
@@ -171,6 +208,8 @@ STATES: dict[str, Callable[[LocalServer], nt.NavTalkClient]] = {
     "server gone silent": _silent,
     "reconnecting: backoff": _in_backoff,
     "reconnecting: attempt": _in_attempt,
+    "a callback blocked": _callback_blocked,
+    "4 tools + image source hung": _user_code_hung,
 }
 
 
@@ -178,10 +217,12 @@ def close_in(state: Callable[[LocalServer], nt.NavTalkClient], rounds: int) -> l
     times = []
     for _ in range(rounds):
         with LocalServer() as server:
+            _RELEASE.clear()
             client = state(server)
             started = time.perf_counter()
             client.close()
             times.append(time.perf_counter() - started)
+            _RELEASE.set()
             listener = getattr(client, "_bench_listener", None)
             if listener is not None:
                 listener.close()
