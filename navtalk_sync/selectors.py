@@ -14,15 +14,15 @@ from .events import CLIENT_EVENT_TYPES, EVENT_TYPES, Event, canonical_type
 
 __all__ = ["describe_selector", "event_matcher", "event_matchers"]
 
+_ACCEPTED = "select events with '*', an event type name or an Event class"
+
 
 def event_matcher(what: str | type[Event]) -> str | type[Event]:
     """Validate an event selector: ``"*"``, a wire or ``client.`` name, or an Event class."""
     if isinstance(what, type) and issubclass(what, Event):
         return what
     if not isinstance(what, str) or not what:
-        raise InvalidArgument(
-            f"an event selector is '*', an event type name or an Event class, got {what!r}"
-        )
+        raise InvalidArgument(f"{_ACCEPTED}, got {what!r}")
     if what == "*":
         return what
     name = canonical_type(what)
@@ -43,10 +43,7 @@ def event_matchers(what: str | type[Event] | Iterable[str | type[Event]]) -> tup
     if isinstance(what, (str, type)):
         return (event_matcher(what),)
     if not isinstance(what, (list, tuple, set, frozenset)) or not what:
-        raise InvalidArgument(
-            "select events with '*', an event type name, an Event class, or a non-empty list "
-            f"of those, got {what!r}"
-        )
+        raise InvalidArgument(f"{_ACCEPTED}, or a non-empty list of those, got {what!r}")
     return tuple(event_matcher(w) for w in what)
 
 
