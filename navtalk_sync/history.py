@@ -36,6 +36,7 @@ from .events import (
     ResponseTranscriptDone,
 )
 from .paths import check_new_file, check_path, read_regular_file
+from .redaction import redact
 
 __all__ = ["Turn", "History", "ROLES", "KINDS", "DEFAULT_MAX_TURNS"]
 
@@ -262,7 +263,7 @@ class History:
             pieces = self._replies.pop(response_id, None)
             self._reply_chars.pop(response_id, None)
         if text is None and pieces is not None:
-            text = "".join(pieces)
+            text = redact("".join(pieces))  # a secret split across pieces was hidden in neither
         if text is not None and text.strip():
             self.add("assistant", "reply", text)
 

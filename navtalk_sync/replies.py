@@ -10,6 +10,7 @@ from .events import (
     ResponseTranscriptDelta,
     ResponseTranscriptDone,
 )
+from .redaction import redact
 
 __all__ = ["ReplyCollector"]
 
@@ -39,7 +40,7 @@ class ReplyCollector:
         if isinstance(event, ResponseAudioDone):
             # a server that sends no transcript.done ends the reply here
             if self.started and response_id in (None, self.response_id):
-                return "".join(self.parts)
+                return self.joined()
             return None
         if not self.started:
             self.started, self.response_id = True, response_id
@@ -49,5 +50,10 @@ class ReplyCollector:
             self.parts.append(event.text)
             return None
         if isinstance(event, ResponseTranscriptDone):
-            return event.text if event.text is not None else "".join(self.parts)
+            return event.text if event.text is not None else self.joined()
         return None
+
+    def joined(self) -> str:
+        """The pieces as one text, redacted again: a secret split across two pieces was
+        hidden in neither."""
+        return redact("".join(self.parts))

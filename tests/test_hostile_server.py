@@ -100,6 +100,30 @@ def test_a_licence_echoed_mid_session_reaches_no_exception_event_or_reply(
     assert any(isinstance(e, ev.Disconnected) and "bye" in (e.reason or "") for e in seen)
 
 
+@pytest.mark.parametrize("licence", ["sk_navtalk_" + "X" * 32, ODD_LICENCE])
+def test_a_licence_split_across_reply_pieces_is_hidden_in_the_reply_put_together(
+    make_server, licence
+):
+    server = make_server(license=licence)
+    half = len(licence) // 2
+    reply = [
+        {"type": "realtime.response.audio_transcript.delta",
+         "data": {"content": f"key {licence[:half]}", "response_id": "r-split"}},
+        {"type": "realtime.response.audio_transcript.delta",
+         "data": {"content": f"{licence[half:]} ok", "response_id": "r-split"}},
+        {"type": "realtime.response.audio.done", "data": {"response_id": "r-split"}},
+    ]  # fmt: skip
+    server.faults.frames_before_reply = [json.dumps(frame) for frame in reply]
+    with client_for(server, media=False) as client:
+        client.connect(timeout=10)
+        text = client.ask("anything", timeout=10)
+        wait_until(lambda: any(t.role == "assistant" for t in client.history.turns()), 10)
+        replies = [t.text for t in client.history.turns() if t.role == "assistant"]
+    assert text.startswith("key ") and text.endswith(" ok")
+    for said in (text, *replies):
+        assert_clean(said, licence)
+
+
 def test_a_password_in_the_url_is_never_shown():
     url = "ws://alice:hunter2-very-secret@127.0.0.1:1"
     client = nt.NavTalkClient("sk_test_x", avatar_name="a", url=url)
