@@ -286,13 +286,13 @@ class Settings:
     #: bound of the queue between the reader and the dispatcher (events are never dropped:
     #: when it is full the reader waits, and the socket backs up)
     event_queue_size: int = attrs.field(default=10_000, validator=_positive_int)
+    #: bound of the queue of frames waiting to be written (a full queue blocks the sender up to
+    #: send_timeout, then raises)
+    send_queue_size: int = attrs.field(default=256, validator=_positive_int)
     #: the longest message (in bytes) the client takes from the server; a longer one ends the
     #: session before any of it is read (the largest legitimate ones, SDP offers and audio
     #: deltas, are tens of kilobytes)
     max_message_size: int = attrs.field(default=16 * 1024 * 1024, validator=_message_size)
-    #: bound of the queue of frames waiting to be written (a full queue blocks the sender up to
-    #: send_timeout, then raises)
-    send_queue_size: int = attrs.field(default=256, validator=_positive_int)
     #: reconnect after losing a ready session (None: never; see ReconnectPolicy)
     reconnect: ReconnectPolicy | None = attrs.field(default=None, converter=_reconnect_policy)
 

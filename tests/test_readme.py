@@ -1,19 +1,25 @@
-"""The README's events table is generated from the event classes, so it cannot drift.
+"""The README's events table and settings signature are generated from the code, so they
+cannot drift: the table from the event classes, the signature from ``NavTalkClient``'s
+keyword arguments (which a test holds to ``config.Settings``, where each setting is declared).
 
-Regenerate it after changing an event class: ``python -m tests.test_readme --write``.
+Regenerate both after changing either: ``python -m tests.test_readme --write``.
 """
 
 from __future__ import annotations
 
+import inspect
 import sys
+import textwrap
 from pathlib import Path
+from typing import Any, Callable
 
 import attrs
 
+import navtalk_sync as nt
 from navtalk_sync import events
+from navtalk_sync.config import Settings
 
 README = Path(__file__).resolve().parent.parent / "README.md"
-BEGIN, END = "<!-- events table: begin -->", "<!-- events table: end -->"
 
 
 def _summary(cls: type) -> str:
@@ -42,24 +48,78 @@ def events_table() -> str:
     return "\n".join(lines)
 
 
-def _readme_table() -> str:
+def _client_arguments() -> list[inspect.Parameter]:
+    parameters = inspect.signature(nt.NavTalkClient.__init__).parameters.values()
+    return [p for p in parameters if p.name != "self"]
+
+
+def _default(value: Any) -> str:
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, str):
+        return f'"{value}"'
+    return repr(value)
+
+
+def settings_signature() -> str:
+    parts = []
+    for argument in _client_arguments():
+        if argument.kind is argument.KEYWORD_ONLY and "*" not in parts:
+            parts.append("*")
+        parts.append(f"{argument.name}={_default(argument.default)}")
+    call = "`NavTalkClient(" + ", ".join(parts) + ")`"
+    return textwrap.fill(call, 96, break_long_words=False, break_on_hyphens=False)
+
+
+#: The generated blocks: the README's marker name, and what goes between its markers.
+BLOCKS: dict[str, Callable[[], str]] = {
+    "events table": events_table,
+    "settings signature": settings_signature,
+}
+
+
+def _span(text: str, name: str) -> tuple[int, int]:
+    begin, end = f"<!-- {name}: begin -->", f"<!-- {name}: end -->"
+    return text.index(begin) + len(begin), text.index(end)
+
+
+def _readme_block(name: str) -> str:
     text = README.read_text(encoding="utf-8")
-    start, end = text.index(BEGIN) + len(BEGIN), text.index(END)
+    start, end = _span(text, name)
     return text[start:end].strip()
 
 
+REGENERATE = "run: python -m tests.test_readme --write"
+
+
 def test_the_readme_events_table_matches_the_event_classes():
-    assert _readme_table() == events_table(), "run: python -m tests.test_readme --write"
+    assert _readme_block("events table") == events_table(), REGENERATE
+
+
+def test_the_readme_settings_signature_matches_the_client():
+    assert _readme_block("settings signature") == settings_signature(), REGENERATE
+
+
+def test_the_client_takes_each_setting_once_with_its_declared_default():
+    """``Settings`` declares each setting; the client's keyword arguments are the same names in
+    the same order, and leaving them all out gives the settings' own defaults."""
+    assert [a.name for a in _client_arguments()] == [f.name for f in attrs.fields(Settings)]
+    made = nt.NavTalkClient("sk_test_123456", avatar_name="a")
+    assert made.settings == Settings.create("sk_test_123456", avatar_name="a")
+    made.close()
 
 
 def _write() -> None:
     text = README.read_text(encoding="utf-8")
-    start, end = text.index(BEGIN) + len(BEGIN), text.index(END)
-    README.write_text(f"{text[:start]}\n{events_table()}\n{text[end:]}", encoding="utf-8")
+    for name, block in BLOCKS.items():
+        start, end = _span(text, name)
+        text = f"{text[:start]}\n{block()}\n{text[end:]}"
+    README.write_text(text, encoding="utf-8")
 
 
 if __name__ == "__main__":
     if sys.argv[1:] == ["--write"]:
         _write()
     else:
-        print(events_table())
+        for block in BLOCKS.values():
+            print(block(), end="\n\n")
