@@ -357,10 +357,9 @@ class SessionUpdated(ServerEvent):
 
 
 @attrs.frozen(repr=False)
-class SignalingOffer(ServerEvent):
-    """The server's WebRTC offer. ``sdp`` has CRLF line endings, or is None if unusable."""
+class _SessionDescription(ServerEvent):
+    """A WebRTC session description. ``sdp`` has CRLF line endings, or is None if unusable."""
 
-    TYPE: ClassVar[str] = "webrtc.signaling.offer"
     sdp: str | None = attrs.field(default=None, repr=False)
     sdp_type: str | None = None
 
@@ -373,7 +372,14 @@ class SignalingOffer(ServerEvent):
 
 
 @attrs.frozen(repr=False)
-class SignalingAnswer(SignalingOffer):
+class SignalingOffer(_SessionDescription):
+    """The server's WebRTC offer. ``sdp`` has CRLF line endings, or is None if unusable."""
+
+    TYPE: ClassVar[str] = "webrtc.signaling.offer"
+
+
+@attrs.frozen(repr=False)
+class SignalingAnswer(_SessionDescription):
     """A WebRTC answer from the server (not expected: the client answers)."""
 
     TYPE: ClassVar[str] = "webrtc.signaling.answer"

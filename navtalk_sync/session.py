@@ -311,8 +311,7 @@ class Session:
                 self._set_state(State.CONNECTED)
             if self._media is not None:
                 self._media.start(event.ice_servers)
-        elif event.type == SignalingOffer.TYPE and self._media is not None:
-            assert isinstance(event, SignalingOffer)
+        elif isinstance(event, SignalingOffer) and self._media is not None:
             self._media.offer(event.sdp)
         elif isinstance(event, SignalingIceCandidate) and self._media is not None:
             self._media.candidate(event.candidate, event.sdp_mid, event.sdp_mline_index)

@@ -16,7 +16,7 @@ import time
 import pytest
 
 import navtalk_sync as nt
-from navtalk_sync.events import MediaChanged
+from navtalk_sync.events import MediaChanged, SignalingAnswer, SignalingOffer
 from navtalk_sync.server import Faults, LocalServer
 
 from .helpers import client_for, wait_until
@@ -332,3 +332,19 @@ def test_host_candidate_choice_is_per_client(server, offerer):
 
     assert addresses(answers[1]) == {"127.0.0.1"}
     assert "127.0.0.1" not in addresses(answers[2])  # aioice's own choice leaves loopback out
+
+
+def test_an_answer_from_the_server_is_not_an_offer(make_server):
+    server = make_server()
+    offers: list[SignalingOffer] = []
+    answers: list[SignalingAnswer] = []
+    with client_for(server, media=False) as client:
+        client.on(SignalingOffer, offers.append)
+        client.on(SignalingAnswer, answers.append)
+        client.connect(timeout=10)
+        wait_until(lambda: offers, timeout=10)  # the session's own offer
+        answer = {"type": "webrtc.signaling.answer", "data": {"sdp": {"type": "answer",
+                  "sdp": offers[0].sdp}}}  # fmt: skip
+        server.send_event(answer)
+        wait_until(lambda: answers, timeout=10)
+    assert [type(o) for o in offers] == [SignalingOffer]
