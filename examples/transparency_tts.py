@@ -42,24 +42,30 @@ def synthesize(text: str, path: Path) -> str:
 
 
 class Lips:
-    """Watches the avatar's voice (20 ms chunks) and keeps a frame from well into a word."""
+    """Watches the avatar's voice (20 ms chunks) and keeps the frame shown at its loudest in
+    the first second: the mouth is widest on a loud vowel, and a frame taken a little late
+    (a busy machine decodes video behind the voice) is still mid-word."""
 
     def __init__(self, client: nt.NavTalkClient) -> None:
         self._client = client
         self.loud_chunks = 0
+        self.loudest = 0.0
         self.first_loud = self.last_loud = 0.0
         self.snapshot: nt.VideoFrame | None = None
         self.heard = threading.Event()
 
     def listen(self, chunk: nt.AvatarAudio) -> None:
-        if np.abs(chunk.pcm).mean() < 1000:
+        loudness = float(np.abs(chunk.pcm).mean())
+        if loudness < 1000:
             return  # silence, or a quiet moment between words
         self.loud_chunks += 1
         self.last_loud = time.monotonic()
         if self.loud_chunks == 1:
             self.first_loud = self.last_loud
-        if self.loud_chunks == 8:  # 160 ms of voice: the mouth is open by now
+        if self.loud_chunks <= 50 and loudness > self.loudest:
+            self.loudest = loudness
             self.snapshot = self._client.latest_frame()
+        if self.loud_chunks == 8:  # 160 ms of voice: it is speaking
             self.heard.set()
 
     def wait_until_quiet(self, quiet: float = 1.0, timeout: float = 30.0) -> None:
