@@ -647,7 +647,7 @@ class NavTalkClient:
     def _user_code_failed(self, fn: Callable[..., Any], error: BaseException) -> None:
         """Report a failure of user code run outside the dispatcher (it was logged already)."""
         name = user_code.callback_name(fn)
-        self._bus.publish(CallbackError(type="client.callback_error", callback=name, error=error))
+        self._bus.publish(CallbackError(callback=name, error=error))
 
     def _send_from_feed(self, message: Mapping[str, Any], timeout: float) -> None:
         self._require_connection().send(message, timeout)

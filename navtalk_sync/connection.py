@@ -196,9 +196,7 @@ class Connection:
             if attempt > policy.max_attempts or elapsed + delay > policy.max_duration:
                 self._give_up(attempt - 1, error, elapsed)
                 return
-            self._bus.publish(
-                Reconnecting(type="client.reconnecting", attempt=attempt, delay=delay, error=error)
-            )
+            self._bus.publish(Reconnecting(attempt=attempt, delay=delay, error=error))
             if self._stop.wait(delay):
                 return  # close(): it ends the conversation
             result = self._attempt()
@@ -256,7 +254,6 @@ class Connection:
         log.info("reconnected after %d attempt(s), %.2f s without a session", attempts, downtime)
         self._bus.publish(
             Reconnected(
-                type="client.reconnected",
                 attempts=attempts,
                 downtime=downtime,
                 session_id=session.session_id,

@@ -342,8 +342,7 @@ class EventBus:
         user_code.report(log, "callback", handle.callback, outcome, event.type)
         if isinstance(event, CallbackError):
             return  # an error handler that fails is only logged: no loops
-        report = CallbackError(type="client.callback_error",
-                               callback=user_code.callback_name(handle.callback),
+        report = CallbackError(callback=user_code.callback_name(handle.callback),
                                error=outcome.error, event=event)  # fmt: skip
         with self._cond:
             for sub in self._subscriptions:

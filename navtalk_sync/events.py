@@ -740,14 +740,26 @@ def parse_event(msg: Mapping[str, Any]) -> ServerEvent:
 # --------------------------------------------------------------------------- client-side events
 
 
+def _own_type(event: ClientEvent) -> str:
+    return type(event).TYPE
+
+
 @attrs.frozen(repr=False)
 class ClientEvent(Event):
-    """Something the client itself reports; its ``type`` starts with ``client.``."""
+    """Something the client itself reports; its ``type`` starts with ``client.``.
+
+    Each kind names its type once, in ``TYPE``, as server events do; ``type`` defaults to it.
+    """
+
+    TYPE: ClassVar[str] = ""
+    type: str = attrs.field(default=attrs.Factory(_own_type, takes_self=True), kw_only=True)
 
 
 @attrs.frozen(repr=False)
 class StateChanged(ClientEvent):
     """``client.state``: the connection moved from ``previous`` to ``state``."""
+
+    TYPE: ClassVar[str] = "client.state"
 
     state: str = ""
     previous: str = ""
@@ -762,6 +774,8 @@ class Disconnected(ClientEvent):
     a ``client.disconnected`` with ``reconnecting`` False is the end of the conversation.
     """
 
+    TYPE: ClassVar[str] = "client.disconnected"
+
     code: int | None = None
     reason: str | None = None
     error: BaseException | None = None
@@ -773,6 +787,8 @@ class Reconnecting(ClientEvent):
     """``client.reconnecting``: attempt number ``attempt`` starts in ``delay`` seconds;
     ``error`` is why the session (or the previous attempt) ended."""
 
+    TYPE: ClassVar[str] = "client.reconnecting"
+
     attempt: int = 0
     delay: float = 0.0
     error: BaseException | None = None
@@ -783,6 +799,8 @@ class Reconnected(ClientEvent):
     """``client.reconnected``: a new session is ready after ``attempts`` attempts and
     ``downtime`` seconds without one; ``replayed_turns`` user turns were replayed into it."""
 
+    TYPE: ClassVar[str] = "client.reconnected"
+
     attempts: int = 0
     downtime: float = 0.0
     session_id: str | None = None
@@ -792,6 +810,8 @@ class Reconnected(ClientEvent):
 @attrs.frozen(repr=False)
 class CallbackError(ClientEvent):
     """``client.callback_error``: a user callback raised while handling ``event``."""
+
+    TYPE: ClassVar[str] = "client.callback_error"
 
     callback: str = ""
     error: BaseException | None = None
@@ -806,6 +826,8 @@ class MediaChanged(ClientEvent):
     ``flowing`` (video frames arrive), ``stalled`` (no frame for ``stall_timeout``),
     ``failed`` (no offer or no ICE connection in time, or ICE failed), ``closed``.
     """
+
+    TYPE: ClassVar[str] = "client.media"
 
     state: str = ""
     previous: str = ""
@@ -822,6 +844,8 @@ class ToolFailed(ClientEvent):
     ``busy`` (too many calls waiting). The model got an error output saying ``message``.
     """
 
+    TYPE: ClassVar[str] = "client.tool_error"
+
     name: str | None = None
     call_id: str | None = None
     kind: str = ""
@@ -831,11 +855,14 @@ class ToolFailed(ClientEvent):
 
 #: ``client.`` name -> class, for the client-side events.
 CLIENT_EVENT_TYPES: Mapping[str, type[ClientEvent]] = {
-    "client.state": StateChanged,
-    "client.disconnected": Disconnected,
-    "client.reconnecting": Reconnecting,
-    "client.reconnected": Reconnected,
-    "client.callback_error": CallbackError,
-    "client.media": MediaChanged,
-    "client.tool_error": ToolFailed,
+    cls.TYPE: cls
+    for cls in (
+        StateChanged,
+        Disconnected,
+        Reconnecting,
+        Reconnected,
+        CallbackError,
+        MediaChanged,
+        ToolFailed,
+    )
 }

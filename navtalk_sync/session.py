@@ -177,9 +177,7 @@ class Session:
             self._state = state
             # Published under the lock so state events keep the order of the transitions.
             self._bus.publish(
-                StateChanged(
-                    type="client.state", state=state.value, previous=previous.value, reason=reason
-                )
+                StateChanged(state=state.value, previous=previous.value, reason=reason)
             )
             for watcher in self._state_watchers:
                 watcher()
@@ -440,7 +438,6 @@ class Session:
     ) -> None:
         self._bus.publish(
             DisconnectedEvent(
-                type="client.disconnected",
                 code=code,
                 reason=reason,
                 error=error,

@@ -233,8 +233,7 @@ class ToolRunner:
             if isinstance(outcome, user_code.Failure):
                 user_code.report(log, "after_reply() job", item.function, outcome)
                 name = user_code.callback_name(item.function)
-                self._publish(CallbackError(type="client.callback_error", callback=name,
-                                            error=outcome.error))  # fmt: skip
+                self._publish(CallbackError(callback=name, error=outcome.error))
         elif not item.answered:  # a call that timed out while it waited is not run
             self._run(item)
 
@@ -314,7 +313,7 @@ class ToolRunner:
             return
         self.failed += 1
         log.info("tool call %s failed (%s): %s", call.name, kind, message)  # and an event
-        self._publish(ToolFailed(type="client.tool_error", name=call.name, call_id=call.call_id,
+        self._publish(ToolFailed(name=call.name, call_id=call.call_id,
                                  kind=kind, message=message, error=error))  # fmt: skip
         if output is None:
             output = {"status": "error", "error": message}

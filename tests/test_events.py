@@ -348,3 +348,10 @@ def test_fuzz_raw_text_never_crashes_decoder(text):
     except ValueError:
         return
     assert isinstance(parse_event(frame), ev.ServerEvent)
+
+
+def test_client_events_name_their_type_once():
+    for name, cls in ev.CLIENT_EVENT_TYPES.items():
+        assert name.startswith("client.")
+        assert cls().type == cls.TYPE == name
+    assert ev.Reconnecting(attempt=2).type == "client.reconnecting"

@@ -102,9 +102,7 @@ class AvatarMedia:
             if previous == state or previous == "closed":
                 return
             self._state = state
-            self._publish(
-                MediaChanged(type="client.media", state=state, previous=previous, reason=reason)
-            )
+            self._publish(MediaChanged(state=state, previous=previous, reason=reason))
             if (previous in _UP) != (state in _UP):
                 self._on_change()  # under the lock, so the session sees changes in order
         log.debug("media %s -> %s%s", previous, state, f" ({reason})" if reason else "")
@@ -431,7 +429,7 @@ class AvatarMedia:
 
     def _callback_failed(self, fn: Callable[..., object], exc: BaseException) -> None:
         name = getattr(fn, "__qualname__", repr(fn))
-        self._publish(CallbackError(type="client.callback_error", callback=name, error=exc))
+        self._publish(CallbackError(callback=name, error=exc))
 
     # ------------------------------------------------------------------ closing
 
