@@ -64,9 +64,5 @@ class Deadline:
         """A deadline for one step: ``share`` of the time left now."""
         return Deadline(self.remaining(share))
 
-    @property
-    def expired(self) -> bool:
-        return time.monotonic() >= self._end
-
     def __repr__(self) -> str:
         return f"<Deadline {self.remaining():.3f} s left>"

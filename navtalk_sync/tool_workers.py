@@ -149,11 +149,6 @@ class WorkerPool(Generic[Item]):
             if item is not _STOP:
                 self._on_dropped(item)
 
-    def threads(self) -> list[threading.Thread]:
-        """Workers and abandoned threads still alive."""
-        with self._lock:
-            return [t for t in (*self._workers, *self._abandoned) if t.is_alive()]
-
 
 class DeadlineTimer(Generic[Item]):
     """One ``navtalk-tool-timer`` thread calling ``expire(item)`` at each item's deadline.

@@ -48,12 +48,6 @@ class UplinkAudio:
                 self.dropped_samples += cut // 2
         return np.frombuffer(pcm, dtype="<i2").astype(np.int16)
 
-    @property
-    def total_samples(self) -> int:
-        """Samples received so far, dropped ones included."""
-        with self._lock:
-            return self.dropped_samples + len(self._pcm) // 2
-
     def received(self) -> bytes:
         """The PCM kept (everything received unless more than the bound arrived)."""
         with self._lock:
