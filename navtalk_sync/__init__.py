@@ -45,6 +45,7 @@ from .errors import (
 from .events import Event
 from .history import History, Turn
 from .retry import ReconnectPolicy
+from .rtc.media import MediaState
 from .rtc.recorder import RecordingSummary
 from .rtc.video import VideoFrame
 from .rtc.voice import AvatarAudio
@@ -57,6 +58,7 @@ __all__ = [
     "NavTalkClient",
     "Settings",
     "State",
+    "MediaState",
     "Event",
     "VideoFrame",
     "AvatarAudio",

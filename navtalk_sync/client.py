@@ -46,7 +46,7 @@ from .images import MIN_INTERVAL, ImageFeed, ImageInput, to_data_url
 from .logs import get_logger
 from .replies import ReplyCollector
 from .retry import ReconnectPolicy
-from .rtc.media import AvatarMedia
+from .rtc.media import AvatarMedia, MediaState
 from .rtc.video import VideoFrame
 from .rtc.voice import AvatarAudio
 from .selectors import describe_selector, event_matcher, event_matchers
@@ -411,9 +411,10 @@ class NavTalkClient:
         return self._require_media().stop_recording(check_seconds(timeout))
 
     @property
-    def media_state(self) -> str:
-        """The avatar media's state (see ``client.media`` events), ``"off"`` without media."""
-        return self._media.state if self._media else "off"
+    def media_state(self) -> MediaState:
+        """The avatar media's state (see ``client.media`` events), ``"off"`` without media;
+        a ``MediaState``, which compares equal to its name as a string."""
+        return self._media.state if self._media else MediaState.OFF
 
     def _require_media(self) -> AvatarMedia:
         if self._media is None:

@@ -24,6 +24,7 @@ from typing import Any, Callable, Mapping
 
 import attrs
 
+from .audio.uplink import AudioGate
 from .config import Settings
 from .dispatch import EventBus
 from .errors import NavTalkError, NotConnected, ReconnectFailed
@@ -124,7 +125,7 @@ class Connection:
         """Send on the current session (``NotConnected`` while there is no ready one)."""
         self._session.send(message, timeout)
 
-    def audio_gate(self) -> str:
+    def audio_gate(self) -> AudioGate:
         return self._session.audio_gate()
 
     def add_state_watcher(self, watcher: Callable[[], None]) -> None:

@@ -15,6 +15,7 @@ import time
 from typing import Any, Callable, Mapping
 
 from . import messages
+from .audio.uplink import AudioGate
 from .config import Settings, build_url
 from .dispatch import EventBus
 from .errors import (
@@ -152,22 +153,22 @@ class Session:
         with self._lock:
             self._state_watchers.append(watcher)
 
-    def audio_gate(self) -> str:
-        """May the user's audio flow? ``"open"``, ``"hold"`` (not yet) or ``"ended"``.
+    def audio_gate(self) -> AudioGate:
+        """May the user's audio flow? ``OPEN``, ``HOLD`` (not yet) or ``ENDED``.
 
         Open once ``realtime.session.updated`` has arrived; with ``audio_wait_for_media``
         only while the avatar's media is connected too (the live state).
         """
         if self._retrying:
-            return "hold"  # the next session takes it
+            return AudioGate.HOLD  # the next session takes it
         state = self._state
         if state in _TERMINAL or state == State.CLOSING or self._ended:
-            return "ended"
+            return AudioGate.ENDED
         if state == State.LIVE or (
             state == State.SESSION_READY and not self._settings.audio_wait_for_media
         ):
-            return "open"
-        return "hold"
+            return AudioGate.OPEN
+        return AudioGate.HOLD
 
     def _set_state(self, state: State, reason: str | None = None, ending: bool = False) -> None:
         with self._lock:

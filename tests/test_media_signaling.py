@@ -348,3 +348,19 @@ def test_an_answer_from_the_server_is_not_an_offer(make_server):
         server.send_event(answer)
         wait_until(lambda: answers, timeout=10)
     assert [type(o) for o in offers] == [SignalingOffer]
+
+
+def test_media_states_are_an_enum_that_compares_with_strings(make_server):
+    server = make_server()
+    with nt.NavTalkClient(server.license, avatar_name="navtalk.Leo", media=False) as off:
+        assert off.media_state is nt.MediaState.OFF and off.media_state == "off"
+    states: list[str] = []
+    with client_for(server) as client:
+        client.on(MediaChanged, lambda e: states.append(e.state))
+        assert client.media_state is nt.MediaState.IDLE
+        client.connect(timeout=10)
+        client.wait_for_video(timeout=15)
+        wait_until(lambda: client.media_state == nt.MediaState.FLOWING, timeout=10)
+        assert client.stats()["media_state"] == "flowing"
+    assert {type(state) for state in states} == {str}  # events carry plain strings
+    assert states[-1] == "closed" and "flowing" in states

@@ -24,6 +24,7 @@ Once the session has ended, writes raise ``NotConnected`` and queued pieces are 
 
 from __future__ import annotations
 
+import enum
 import math
 import os
 import threading
@@ -42,11 +43,9 @@ from .audiofile import open_audio_file
 from .pcm import UPLINK_RATE, Chunker, Converter
 
 __all__ = [
+    "AudioGate",
     "AudioStream",
     "AudioUplink",
-    "GATE_ENDED",
-    "GATE_HOLD",
-    "GATE_OPEN",
     "send_file",
 ]
 
@@ -54,9 +53,17 @@ log = get_logger(__name__)
 
 THREAD_NAME = "navtalk-uplink"
 
-GATE_HOLD = "hold"  # not yet: keep the audio queued
-GATE_OPEN = "open"  # send
-GATE_ENDED = "ended"  # the session is over: nothing will be sent any more
+
+class AudioGate(str, enum.Enum):
+    """May the user's audio flow now? The session decides (``Session.audio_gate``)."""
+
+    HOLD = "hold"  # not yet: keep the audio queued
+    OPEN = "open"  # send
+    ENDED = "ended"  # the session is over: nothing will be sent any more
+
+    def __str__(self) -> str:
+        return self.value
+
 
 #: How long one hand-over to the socket may wait before the thread looks at the gate again.
 _SEND_SLICE = 0.1
@@ -65,7 +72,7 @@ _SEND_SLICE = 0.1
 class UplinkSession(Protocol):
     """What the uplink needs of a ``Session``."""
 
-    def audio_gate(self) -> str: ...
+    def audio_gate(self) -> AudioGate: ...
 
     def send(self, message: Mapping[str, Any], timeout: float | None = None) -> None: ...
 
@@ -130,9 +137,9 @@ class AudioUplink:
 
     def _gate(self) -> str:
         if self._closed:
-            return GATE_ENDED
+            return AudioGate.ENDED
         session = self._session
-        return GATE_HOLD if session is None else session.audio_gate()
+        return AudioGate.HOLD if session is None else session.audio_gate()
 
     # ------------------------------------------------------------------ queueing
 
@@ -166,7 +173,7 @@ class AudioUplink:
         deadline = time.monotonic() + self._send_timeout
         with self._cond:
             while True:
-                if self._gate() == GATE_ENDED or self._stopping:
+                if self._gate() == AudioGate.ENDED or self._stopping:
                     raise NotConnected("the session has ended; the audio was not sent")
                 if len(self._queue) < self._capacity:
                     break
@@ -220,13 +227,14 @@ class AudioUplink:
         with self._cond:
             while True:
                 gate = self._gate()
-                if gate == GATE_ENDED and self._queue:
+                if gate == AudioGate.ENDED and self._queue:
                     self.chunks_discarded += sum(1 for p in self._queue if p.pcm_bytes)
                     self._queue.clear()
                     self._cond.notify_all()
-                if self._abandon or (self._stopping and (gate != GATE_OPEN or not self._queue)):
+                sendable = gate == AudioGate.OPEN and bool(self._queue)
+                if self._abandon or (self._stopping and not sendable):
                     return None
-                if gate == GATE_OPEN and self._queue:
+                if sendable:
                     self._in_flight = True
                     piece = self._queue.popleft()
                     self._cond.notify_all()
@@ -241,7 +249,7 @@ class AudioUplink:
             try:
                 session.send(piece.message, _SEND_SLICE)
             except NavTalkTimeout:
-                if self._abandon or self._gate() != GATE_OPEN:
+                if self._abandon or self._gate() != AudioGate.OPEN:
                     break
                 continue  # a slow socket: keep the order, try again
             except NavTalkError as exc:
@@ -263,7 +271,7 @@ class AudioUplink:
         deadline = time.monotonic() + timeout
         with self._cond:
             while self._queue or self._in_flight:
-                if self._gate() == GATE_ENDED:
+                if self._gate() == AudioGate.ENDED:
                     raise NotConnected("the session has ended before the audio was sent")
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:

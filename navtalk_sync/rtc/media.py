@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import enum
 import threading
 import time
 from typing import TYPE_CHECKING, Any, Callable, Coroutine, Mapping, Sequence
@@ -39,7 +40,7 @@ if TYPE_CHECKING:  # imported when used: PyAudio and the encoders load only if a
     from ..audio.speaker import Speaker
     from .recorder import Recorder, RecordingSummary
 
-__all__ = ["AvatarMedia", "PUBLIC_STUN"]
+__all__ = ["AvatarMedia", "MediaState", "PUBLIC_STUN"]
 
 log = get_logger(__name__)
 
@@ -50,7 +51,26 @@ WATCH_INTERVAL = 0.25
 #: The speaker is fed the Opus decoder's own layout; anything else is converted to it.
 SPEAKER_RATE, SPEAKER_LAYOUT = 48000, "stereo"
 
-_UP = ("connected", "flowing", "stalled")
+
+class MediaState(str, enum.Enum):
+    """The avatar media's states, as ``client.media`` reports them (compare with plain strings
+    too)."""
+
+    OFF = "off"  # the client was made with media=False (never a state of AvatarMedia)
+    IDLE = "idle"  # no session yet, or between sessions
+    WAITING = "waiting"  # connected.success came: waiting for the server's offer
+    NEGOTIATING = "negotiating"  # the answer is sent: ICE and DTLS under way
+    CONNECTED = "connected"  # ICE is up; no video frame yet
+    FLOWING = "flowing"  # video frames arrive
+    STALLED = "stalled"  # no video frame for stall_timeout
+    FAILED = "failed"  # no offer or no connection in time, or ICE/DTLS failed
+    CLOSED = "closed"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+_UP = (MediaState.CONNECTED, MediaState.FLOWING, MediaState.STALLED)
 
 
 class AvatarMedia:
@@ -64,7 +84,7 @@ class AvatarMedia:
         self._on_failure: Callable[[MediaError], None] = lambda error: None
         self._lock = threading.RLock()  # state and the recorder slot
         self._lifecycle = threading.Lock()  # open() against close()
-        self._state = "idle"
+        self._state = MediaState.IDLE
         self._loop = LoopThread("navtalk-rtc")
         # touched on the loop only:
         self._answerer: Answerer | None = None
@@ -89,29 +109,29 @@ class AvatarMedia:
     # ------------------------------------------------------------------ state
 
     @property
-    def state(self) -> str:
+    def state(self) -> MediaState:
         return self._state
 
     @property
     def connected(self) -> bool:
         return self._state in _UP
 
-    def _set_state(self, state: str, reason: str | None = None) -> None:
+    def _set_state(self, state: MediaState, reason: str | None = None) -> None:
         with self._lock:
             previous = self._state
-            if previous == state or previous == "closed":
+            if previous == state or previous == MediaState.CLOSED:
                 return
             self._state = state
-            self._publish(MediaChanged(state=state, previous=previous, reason=reason))
+            self._publish(MediaChanged(state=state.value, previous=previous.value, reason=reason))
             if (previous in _UP) != (state in _UP):
                 self._on_change()  # under the lock, so the session sees changes in order
         log.debug("media %s -> %s%s", previous, state, f" ({reason})" if reason else "")
 
     def _fail(self, reason: str) -> None:
-        if self._state in ("failed", "closed") or self._closed:
+        if self._state in (MediaState.FAILED, MediaState.CLOSED) or self._closed:
             return
         log.warning("avatar media failed: %s", reason)
-        self._set_state("failed", reason)
+        self._set_state(MediaState.FAILED, reason)
         if self._settings.media_required:
             self._on_failure(MediaError(f"the avatar's media failed: {reason}"))
 
@@ -160,7 +180,7 @@ class AvatarMedia:
         self._ice_servers = [server.to_dict() for server in ice_servers]
         if not self._ice_servers and self._settings.stun_fallback:
             self._ice_servers = [PUBLIC_STUN]
-        self._set_state("waiting")
+        self._set_state(MediaState.WAITING)
         self._watchdog = self._submit(self._watch())
 
     def offer(self, sdp: str | None) -> None:
@@ -215,7 +235,7 @@ class AvatarMedia:
             log.warning("resetting the media: %s", exc)
         if self._speaker is not None:
             self._speaker.flush()
-        self._set_state("idle", "new session")
+        self._set_state(MediaState.IDLE, "new session")
 
     async def _reset_peer(self, timeout: float) -> None:
         watchdog, self._watchdog = self._watchdog, None
@@ -264,7 +284,7 @@ class AvatarMedia:
                 await answerer.close(1.0)
                 self._fail(f"could not answer the server's offer: {exc!r}")
                 return
-            self._set_state("negotiating")
+            self._set_state(MediaState.NEGOTIATING)
             try:
                 # off the loop: a send queue full of microphone audio must not freeze ICE
                 await asyncio.get_running_loop().run_in_executor(
@@ -313,7 +333,7 @@ class AvatarMedia:
         if state in CONNECTED_STATES:
             if self._state not in _UP:
                 self._connected_at = time.monotonic()
-                self._set_state("connected")
+                self._set_state(MediaState.CONNECTED)
         elif state == "failed":
             self._fail("ICE failed")
         elif state == "closed" and not self._closed:
@@ -328,8 +348,9 @@ class AvatarMedia:
         recorder = self._recorder
         if recorder is not None:
             recorder.add_video(frame)
-        if self._state in ("connected", "stalled"):
-            self._set_state("flowing", None if self._state == "connected" else "frames resumed")
+        if self._state in (MediaState.CONNECTED, MediaState.STALLED):
+            resumed = None if self._state == MediaState.CONNECTED else "frames resumed"
+            self._set_state(MediaState.FLOWING, resumed)
 
     def _audio_frame(self, frame: av.AudioFrame) -> None:
         recorder = self._recorder
@@ -377,10 +398,10 @@ class AvatarMedia:
     def _check_stall(self, stall_timeout: float) -> None:
         # connected with no frame yet counts too: ICE can be up while nothing ever arrives
         last = self.video.last_arrival() or self._connected_at
-        if self._state in ("flowing", "connected") and last is not None:
+        if self._state in (MediaState.FLOWING, MediaState.CONNECTED) and last is not None:
             silent = time.monotonic() - last
             if silent > stall_timeout:
-                self._set_state("stalled", f"no video frame for {silent:.1f} s")
+                self._set_state(MediaState.STALLED, f"no video frame for {silent:.1f} s")
 
     # ------------------------------------------------------------------ recording
 
@@ -456,7 +477,7 @@ class AvatarMedia:
         self.voice.stop(deadline.remaining(0.3))
         if self._speaker is not None:
             self._speaker.close(deadline.remaining())
-        self._set_state("closed")
+        self._set_state(MediaState.CLOSED)
 
     async def _close_peer(self, timeout: float) -> None:
         # on the loop, so an answer being made right now is seen (it set _answerer first)
@@ -468,7 +489,7 @@ class AvatarMedia:
         answerer = self._answerer
         recorder = self._recorder
         return {
-            "media_state": self._state,
+            "media_state": self._state.value,
             "ice_state": answerer.ice_state if answerer else None,
             "offers_ignored": self.offers_ignored,
             **self.video.stats(),
