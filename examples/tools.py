@@ -45,7 +45,7 @@ with LocalServer() as server:
         return "Goodbye, enjoy your meal!"
 
     @client.on("client.tool_error")
-    def tool_failed(event: nt.events.ToolFailed) -> None:
+    def tool_failed(event: nt.events.ToolFailure) -> None:
         print(f"(tool {event.name} failed: {event.message})")
 
     with client:

@@ -32,15 +32,15 @@ from .errors import (
     raised_again,
 )
 from .events import (
-    CallbackError,
+    CallbackFailure,
     Event,
     IceServer,
     ResponseAudioDone,
-    ResponseError,
+    ResponseFailure,
     ResponseTranscriptDelta,
     ResponseTranscriptDone,
+    SessionEnded,
 )
-from .events import Disconnected as DisconnectedEvent
 from .history import History
 from .images import MIN_INTERVAL, ImageFeed, ImageInput, to_data_url
 from .logs import get_logger
@@ -463,7 +463,7 @@ class NavTalkClient:
 
     def _ask(self, text: str, deadline: float, timeout: float) -> str:
         watched = (ResponseTranscriptDelta, ResponseTranscriptDone, ResponseAudioDone,
-                   ResponseError, DisconnectedEvent)  # fmt: skip
+                   ResponseFailure, SessionEnded)  # fmt: skip
         connection = self._require_connection()
         with self._bus.subscribe(watched, 10_000) as sub:
             reply = ReplyCollector(skip=connection.responses_pending)
@@ -473,7 +473,7 @@ class NavTalkClient:
                     event = sub.get(max(0.0, deadline - time.monotonic()))
                 except NavTalkTimeout:
                     raise NavTalkTimeout("the reply to ask()", timeout) from None
-                if isinstance(event, DisconnectedEvent):
+                if isinstance(event, SessionEnded):
                     # even when a new session follows: it knows nothing of this question
                     raise raised_again(_lost(event))
                 result = reply.add(event)
@@ -648,7 +648,7 @@ class NavTalkClient:
     def _user_code_failed(self, fn: Callable[..., Any], error: BaseException) -> None:
         """Report a failure of user code run outside the dispatcher (it was logged already)."""
         name = user_code.callback_name(fn)
-        self._bus.publish(CallbackError(callback=name, error=error))
+        self._bus.publish(CallbackFailure(callback=name, error=error))
 
     def _send_from_feed(self, message: Mapping[str, Any], timeout: float) -> None:
         self._require_connection().send(message, timeout)
@@ -789,7 +789,7 @@ class NavTalkClient:
             raise NotConnected("this client is closed")
 
 
-def _lost(event: DisconnectedEvent) -> NavTalkError:
+def _lost(event: SessionEnded) -> NavTalkError:
     """The error for a call whose session ended under it."""
     if isinstance(event.error, NavTalkError):
         return event.error

@@ -35,7 +35,7 @@ from typing import Any, Callable, Iterable, Iterator
 
 from . import user_code
 from .errors import NavTalkError, NavTalkTimeout, NotConnected, SubscriptionOverflow, raised_again
-from .events import CallbackError, Event
+from .events import CallbackFailure, Event
 from .logs import RepeatLimiter, get_logger
 from .threads import LibraryThread
 from .timeouts import Deadline, check_seconds
@@ -340,9 +340,9 @@ class EventBus:
             return
         self.callback_errors += 1  # even SystemExit: the dispatcher must outlive callbacks
         user_code.report(log, "callback", handle.callback, outcome, event.type)
-        if isinstance(event, CallbackError):
+        if isinstance(event, CallbackFailure):
             return  # an error handler that fails is only logged: no loops
-        report = CallbackError(callback=user_code.callback_name(handle.callback),
+        report = CallbackFailure(callback=user_code.callback_name(handle.callback),
                                error=outcome.error, event=event)  # fmt: skip
         with self._cond:
             for sub in self._subscriptions:

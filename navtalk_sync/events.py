@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import warnings
 from collections.abc import Mapping  # typing.Mapping's isinstance() takes twice as long
 from typing import Any, ClassVar
 
@@ -46,17 +47,17 @@ __all__ = [
     "FunctionCallArgumentsDelta",
     "FunctionCallArgumentsDone",
     "ResponseCompleted",
-    "ResponseError",
+    "ResponseFailure",
     "StatusEvent",
     "IceServer",
     "ClientEvent",
     "StateChanged",
-    "Disconnected",
+    "SessionEnded",
     "Reconnecting",
     "Reconnected",
-    "CallbackError",
+    "CallbackFailure",
     "MediaChanged",
-    "ToolFailed",
+    "ToolFailure",
     "EVENT_TYPES",
     "LEGACY_NAMES",
     "CLIENT_EVENT_TYPES",
@@ -616,7 +617,7 @@ class ResponseCompleted(ServerEvent):
 
 
 @attrs.frozen(repr=False)
-class ResponseError(ServerEvent):
+class ResponseFailure(ServerEvent):
     """A turn failed upstream (or the server refused a message). The session goes on."""
 
     TYPE: ClassVar[str] = "realtime.response.error"
@@ -660,7 +661,7 @@ _SERVER_CLASSES: tuple[type[ServerEvent], ...] = (
     SpeechStarted, SpeechStopped, InputTranscriptionCompleted,
     ResponseTranscriptDelta, ResponseTranscriptDone, ResponseAudioDelta, ResponseAudioDone,
     FunctionCallArgumentsDelta, FunctionCallArgumentsDone,
-    ResponseCompleted, ResponseError, StatusEvent,
+    ResponseCompleted, ResponseFailure, StatusEvent,
 )  # fmt: skip
 
 #: v2 wire name -> event class, for the 25 server events of protocol section 5.
@@ -686,8 +687,8 @@ LEGACY_NAMES: Mapping[str, str] = {
     "response.done": ResponseCompleted.TYPE,
     "response.function_call_arguments.delta": FunctionCallArgumentsDelta.TYPE,
     "response.function_call_arguments.done": FunctionCallArgumentsDone.TYPE,
-    "response.error": ResponseError.TYPE,
-    "error": ResponseError.TYPE,
+    "response.error": ResponseFailure.TYPE,
+    "error": ResponseFailure.TYPE,
 }
 
 
@@ -767,7 +768,7 @@ class StateChanged(ClientEvent):
 
 
 @attrs.frozen(repr=False)
-class Disconnected(ClientEvent):
+class SessionEnded(ClientEvent):
     """``client.disconnected``: the session ended (``error`` is None after a deliberate close).
 
     With ``reconnecting`` True a new session is on its way (``client.reconnecting`` follows);
@@ -808,7 +809,7 @@ class Reconnected(ClientEvent):
 
 
 @attrs.frozen(repr=False)
-class CallbackError(ClientEvent):
+class CallbackFailure(ClientEvent):
     """``client.callback_error``: a user callback raised while handling ``event``."""
 
     TYPE: ClassVar[str] = "client.callback_error"
@@ -835,7 +836,7 @@ class MediaChanged(ClientEvent):
 
 
 @attrs.frozen(repr=False)
-class ToolFailed(ClientEvent):
+class ToolFailure(ClientEvent):
     """``client.tool_error``: a tool call could not be answered with the tool's result.
 
     ``kind``: ``raised`` (the tool raised ``error``), ``timeout`` (it ran longer than its
@@ -858,11 +859,33 @@ CLIENT_EVENT_TYPES: Mapping[str, type[ClientEvent]] = {
     cls.TYPE: cls
     for cls in (
         StateChanged,
-        Disconnected,
+        SessionEnded,
         Reconnecting,
         Reconnected,
-        CallbackError,
+        CallbackFailure,
         MediaChanged,
-        ToolFailed,
+        ToolFailure,
     )
 }
+
+
+#: Names events had before they were renamed so that no event reads like an exception; still
+#: importable, with a ``DeprecationWarning``, until the next major version.
+_DEPRECATED_NAMES: Mapping[str, type[Event]] = {
+    "Disconnected": SessionEnded,
+    "CallbackError": CallbackFailure,
+    "ResponseError": ResponseFailure,
+    "ToolFailed": ToolFailure,
+}
+
+
+def __getattr__(name: str) -> Any:
+    event_class = _DEPRECATED_NAMES.get(name)
+    if event_class is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    warnings.warn(
+        f"events.{name} is now events.{event_class.__name__}",
+        DeprecationWarning,
+        stacklevel=2,
+    )
+    return event_class

@@ -6,7 +6,7 @@ from .errors import ResponseFailed
 from .events import (
     Event,
     ResponseAudioDone,
-    ResponseError,
+    ResponseFailure,
     ResponseTranscriptDelta,
     ResponseTranscriptDone,
 )
@@ -30,11 +30,11 @@ class ReplyCollector:
 
     def add(self, event: Event) -> str | None:
         """Feed an event; returns the reply text once it is complete."""
-        ends_reply = isinstance(event, (ResponseAudioDone, ResponseError))
+        ends_reply = isinstance(event, (ResponseAudioDone, ResponseFailure))
         if self.skip:
             self.skip -= 1 if ends_reply else 0
             return None
-        if isinstance(event, ResponseError):
+        if isinstance(event, ResponseFailure):
             raise ResponseFailed(event.message or "the server reported a failed reply", event)
         response_id = getattr(event, "response_id", None)
         if isinstance(event, ResponseAudioDone):

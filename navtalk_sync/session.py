@@ -34,8 +34,9 @@ from .events import (
     Event,
     IceServer,
     ResponseAudioDone,
-    ResponseError,
+    ResponseFailure,
     SessionCreated,
+    SessionEnded,
     SessionUpdated,
     SignalingIceCandidate,
     SignalingOffer,
@@ -43,9 +44,6 @@ from .events import (
     StateChanged,
     decode_frame,
     parse_event,
-)
-from .events import (
-    Disconnected as DisconnectedEvent,
 )
 from .history import History
 from .logs import RepeatLimiter, get_logger
@@ -284,7 +282,7 @@ class Session:
         self.events_received += 1
         if self._history is not None:
             self._guarded(self._history.observe, event)
-        if isinstance(event, (ResponseAudioDone, ResponseError)) and self.responses_pending:
+        if isinstance(event, (ResponseAudioDone, ResponseFailure)) and self.responses_pending:
             # a reply ended; counted before anyone can see the event (ask() relies on it)
             self.responses_pending -= 1
         self._bus.publish(event, wait=True)
@@ -438,7 +436,7 @@ class Session:
         self, error: NavTalkError | None, code: int | None, reason: str | None, reconnecting: bool
     ) -> None:
         self._bus.publish(
-            DisconnectedEvent(
+            SessionEnded(
                 code=code,
                 reason=reason,
                 error=error,

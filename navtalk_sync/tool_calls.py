@@ -9,7 +9,7 @@ answered once, with whichever comes first: the tool's result, its failure (whate
 from when a worker took it: a call waiting behind hung tools is answered on time by the
 ``navtalk-tool-timer`` thread. The answer is a ``function_call_output`` item, then
 ``response.create`` unless the tool has ``auto_reply=False``. Anything but a result is also
-published as a ``client.tool_error`` event (``ToolFailed``).
+published as a ``client.tool_error`` event (``ToolFailure``).
 
 Bounds and overflow policy: at most ``queue_size`` calls wait; a call beyond that is answered
 at once with a "busy" error output. Argument fragments (``.delta``) are kept for at most
@@ -33,16 +33,16 @@ from typing import Any, Callable, Mapping
 from . import messages, user_code
 from .errors import NavTalkError, NavTalkTimeout, NotConnected
 from .events import (
-    CallbackError,
+    CallbackFailure,
     Event,
     FunctionCallArgumentsDelta,
     FunctionCallArgumentsDone,
     ResponseAudioDelta,
     ResponseAudioDone,
-    ResponseError,
+    ResponseFailure,
     ResponseTranscriptDelta,
     ResponseTranscriptDone,
-    ToolFailed,
+    ToolFailure,
 )
 from .logs import get_logger
 from .timeouts import Deadline
@@ -56,7 +56,7 @@ log = get_logger(__name__)
 #: The events ``on_event`` wants to see.
 WATCHED_EVENTS = (FunctionCallArgumentsDelta, FunctionCallArgumentsDone, ResponseTranscriptDelta,
                   ResponseTranscriptDone, ResponseAudioDelta, ResponseAudioDone,
-                  ResponseError)  # fmt: skip
+                  ResponseFailure)  # fmt: skip
 #: Calls whose argument fragments are kept while their ``.done`` has not come.
 MAX_PENDING_ARGUMENTS = 64
 #: Characters of argument fragments kept per call.
@@ -173,7 +173,7 @@ class ToolRunner:
             self._submit(event)
         else:
             self._reply_events += 1
-            self._speaking = not isinstance(event, (ResponseAudioDone, ResponseError))
+            self._speaking = not isinstance(event, (ResponseAudioDone, ResponseFailure))
 
     def _keep_fragment(self, event: FunctionCallArgumentsDelta) -> None:
         if event.call_id is None or not self.active:
@@ -233,7 +233,7 @@ class ToolRunner:
             if isinstance(outcome, user_code.Failure):
                 user_code.report(log, "after_reply() job", item.function, outcome)
                 name = user_code.callback_name(item.function)
-                self._publish(CallbackError(callback=name, error=outcome.error))
+                self._publish(CallbackFailure(callback=name, error=outcome.error))
         elif not item.answered:  # a call that timed out while it waited is not run
             self._run(item)
 
@@ -313,7 +313,7 @@ class ToolRunner:
             return
         self.failed += 1
         log.info("tool call %s failed (%s): %s", call.name, kind, message)  # and an event
-        self._publish(ToolFailed(name=call.name, call_id=call.call_id,
+        self._publish(ToolFailure(name=call.name, call_id=call.call_id,
                                  kind=kind, message=message, error=error))  # fmt: skip
         if output is None:
             output = {"status": "error", "error": message}

@@ -355,3 +355,27 @@ def test_client_events_name_their_type_once():
         assert name.startswith("client.")
         assert cls().type == cls.TYPE == name
     assert ev.Reconnecting(attempt=2).type == "client.reconnecting"
+
+
+@pytest.mark.parametrize(
+    ("old", "new"),
+    [
+        ("Disconnected", "SessionEnded"),
+        ("CallbackError", "CallbackFailure"),
+        ("ResponseError", "ResponseFailure"),
+        ("ToolFailed", "ToolFailure"),
+    ],
+)
+def test_old_event_names_still_import_with_a_deprecation_warning(old, new):
+    with pytest.warns(DeprecationWarning, match=f"events.{old} is now events.{new}"):
+        assert getattr(ev, old) is getattr(ev, new)
+    assert not any(name.endswith(("Error", "Failed")) for name in ev.__all__)
+
+
+def test_no_public_name_means_two_things():
+    import navtalk_sync as nt
+    from navtalk_sync import errors
+
+    exceptions = {name for name, value in vars(errors).items() if isinstance(value, type)}
+    assert not set(ev.__all__) & exceptions
+    assert set(nt.__all__) & set(ev.__all__) <= {"Event"}  # one Event, the base class

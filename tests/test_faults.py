@@ -129,7 +129,7 @@ def test_mid_session_notice_is_an_event_and_a_closed_state(server, kind):
             gone = sub.get(timeout=10)
         assert notice.type == f"conversation.connected.{kind}"
         assert notice.message == f"{kind} now"
-        assert isinstance(gone, ev.Disconnected)
+        assert isinstance(gone, ev.SessionEnded)
         assert isinstance(gone.error, NOTICES[kind])
         assert client.state == "closed"
         assert isinstance(client.error, NOTICES[kind])

@@ -97,7 +97,7 @@ def test_a_licence_echoed_mid_session_reaches_no_exception_event_or_reply(
             client.wait_for("*", timeout=1)
     said = everything_said(client, seen, failed.value, lost.value) + caplog.text
     assert_clean(said, licence)
-    assert any(isinstance(e, ev.Disconnected) and "bye" in (e.reason or "") for e in seen)
+    assert any(isinstance(e, ev.SessionEnded) and "bye" in (e.reason or "") for e in seen)
 
 
 @pytest.mark.parametrize("licence", ["sk_navtalk_" + "X" * 32, ODD_LICENCE])
@@ -204,7 +204,7 @@ def test_argument_fragments_past_the_bound_are_refused_not_kept(make_server):
             return text
 
         client.connect(timeout=10)
-        with client.events(ev.ToolFailed) as failures:
+        with client.events(ev.ToolFailure) as failures:
             client.send_text("hello")
             failure = failures.get(timeout=30)
     assert failure.kind == "bad_arguments" and "longer than" in failure.message

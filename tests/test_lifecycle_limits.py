@@ -210,7 +210,7 @@ def test_reconnect_policies_that_would_overflow_are_refused(field):
 
 def test_a_tool_call_is_answered_on_time_while_every_worker_hangs(server):
     release = threading.Event()
-    failures: list[ev.ToolFailed] = []
+    failures: list[ev.ToolFailure] = []
     with client_for(server, media=False) as client:
 
         @client.tool(timeout=30)
@@ -224,7 +224,7 @@ def test_a_tool_call_is_answered_on_time_while_every_worker_hangs(server):
             """Would be quick, if a worker were free."""
             return "quick"
 
-        client.on(ev.ToolFailed, failures.append)
+        client.on(ev.ToolFailure, failures.append)
         client.connect(timeout=10)
         for index in range(4):
             server.send_event({"type": CALL_DONE, "data": {"function_name": "hang",

@@ -80,7 +80,7 @@ def test_happy_path_in_protocol_order(server):
         "closing",
         "closed",
     ]
-    disconnected = [e for e in seen if isinstance(e, ev.Disconnected)]
+    disconnected = [e for e in seen if isinstance(e, ev.SessionEnded)]
     assert len(disconnected) == 1 and disconnected[0].error is None
     assert types[-1] == "client.disconnected"
 
@@ -225,7 +225,7 @@ def test_wait_for_with_predicate_and_events_iterator(server):
 
 
 def test_a_raising_callback_is_reported_and_dispatch_goes_on(server):
-    reports: list[ev.CallbackError] = []
+    reports: list[ev.CallbackFailure] = []
     done_texts: list[str] = []
     with client_for(server) as client:
 

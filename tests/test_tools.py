@@ -209,7 +209,7 @@ def test_a_raising_tool_answers_the_model_with_the_error_and_reports_it(server):
             client.connect(timeout=10)
             reply = client.ask("book a table for 3", timeout=20)
             error = errors.get(timeout=5)
-    assert isinstance(error, ev.ToolFailed)
+    assert isinstance(error, ev.ToolFailure)
     assert (error.name, error.kind) == ("book_table", "raised")
     assert isinstance(error.error, RuntimeError)
     (output,) = outputs(server)

@@ -44,7 +44,7 @@ def outputs(server) -> dict[str, dict]:
 
 
 def test_tools_that_raise_anything_are_answered_and_the_workers_go_on(server):
-    failures: list[ev.ToolFailed] = []
+    failures: list[ev.ToolFailure] = []
     with client_for(server, media=False) as client:
         calls = iter(DEADLY * 2)  # twice as many as there are workers
 
@@ -58,7 +58,7 @@ def test_tools_that_raise_anything_are_answered_and_the_workers_go_on(server):
             """Works."""
             return {"n": n}
 
-        client.on(ev.ToolFailed, failures.append)
+        client.on(ev.ToolFailure, failures.append)
         client.connect(timeout=10)
         for index in range(len(DEADLY) * 2):
             server.send_event(call_frame("deadly", f"d{index}", {}))
@@ -77,7 +77,7 @@ def test_tools_that_raise_anything_are_answered_and_the_workers_go_on(server):
 
 
 def test_arguments_no_converter_takes_are_bad_arguments_not_a_dead_worker(server):
-    failures: list[ev.ToolFailed] = []
+    failures: list[ev.ToolFailure] = []
     with client_for(server, media=False) as client:
 
         @client.tool
@@ -85,7 +85,7 @@ def test_arguments_no_converter_takes_are_bad_arguments_not_a_dead_worker(server
             """Counts."""
             return n
 
-        client.on(ev.ToolFailed, failures.append)
+        client.on(ev.ToolFailure, failures.append)
         client.connect(timeout=10)
         huge = "9" * 5000  # int() refuses more than 4300 digits
         arguments = '{"n": ' + huge + "}"  # a number in the JSON text itself
@@ -108,7 +108,7 @@ def test_arguments_no_converter_takes_are_bad_arguments_not_a_dead_worker(server
 
 
 def test_a_result_json_cannot_encode_is_a_bad_result(server):
-    failures: list[ev.ToolFailed] = []
+    failures: list[ev.ToolFailure] = []
     with client_for(server, media=False) as client:
 
         @client.tool
@@ -126,7 +126,7 @@ def test_a_result_json_cannot_encode_is_a_bad_result(server):
             value["self"] = value
             return value
 
-        client.on(ev.ToolFailed, failures.append)
+        client.on(ev.ToolFailure, failures.append)
         client.connect(timeout=10)
         for index in range(5):
             server.send_event(call_frame("nested", f"n{index}", {}))
@@ -140,7 +140,7 @@ def test_a_result_json_cannot_encode_is_a_bad_result(server):
 @pytest.mark.parametrize("error", DEADLY, ids=lambda e: type(e).__name__)
 def test_a_video_callback_that_raises_anything_gets_the_next_frames(server, error):
     frames: list[nt.VideoFrame] = []
-    reports: list[ev.CallbackError] = []
+    reports: list[ev.CallbackFailure] = []
     with client_for(server) as client:
 
         @client.on_video_frame
@@ -149,7 +149,7 @@ def test_a_video_callback_that_raises_anything_gets_the_next_frames(server, erro
             if len(frames) == 1:
                 raise error
 
-        client.on(ev.CallbackError, reports.append)
+        client.on(ev.CallbackFailure, reports.append)
         client.connect(timeout=10)
         wait_until(lambda: len(frames) >= 5, timeout=15)
         wait_until(lambda: reports, timeout=5)
@@ -160,7 +160,7 @@ def test_a_video_callback_that_raises_anything_gets_the_next_frames(server, erro
 @pytest.mark.parametrize("error", DEADLY, ids=lambda e: type(e).__name__)
 def test_an_avatar_audio_callback_that_raises_anything_gets_the_next_chunks(server, error):
     chunks: list[nt.AvatarAudio] = []
-    reports: list[ev.CallbackError] = []
+    reports: list[ev.CallbackFailure] = []
     with client_for(server) as client:
 
         @client.on_avatar_audio
@@ -169,7 +169,7 @@ def test_an_avatar_audio_callback_that_raises_anything_gets_the_next_chunks(serv
             if len(chunks) == 1:
                 raise error
 
-        client.on(ev.CallbackError, reports.append)
+        client.on(ev.CallbackFailure, reports.append)
         client.connect(timeout=10)
         wait_until(lambda: len(chunks) >= 10, timeout=15)
         wait_until(lambda: reports, timeout=5)
@@ -181,7 +181,7 @@ def test_an_image_source_that_raises_anything_skips_a_period_and_the_feed_goes_o
     import numpy as np
 
     calls: list[int] = []
-    reports: list[ev.CallbackError] = []
+    reports: list[ev.CallbackFailure] = []
 
     def camera():
         calls.append(1)
@@ -190,7 +190,7 @@ def test_an_image_source_that_raises_anything_skips_a_period_and_the_feed_goes_o
         return np.zeros((32, 32, 3), np.uint8)
 
     with client_for(server, media=False) as client:
-        client.on(ev.CallbackError, reports.append)
+        client.on(ev.CallbackFailure, reports.append)
         client.connect(timeout=10)
         client.start_image_feed(camera)
         wait_until(lambda: len(server.messages("realtime.input_image")) == 1, timeout=15)
@@ -202,9 +202,9 @@ def test_an_image_source_that_raises_anything_skips_a_period_and_the_feed_goes_o
 
 def test_after_reply_jobs_that_raise_anything_leave_the_pool_working(server):
     ran: list[str] = []
-    reports: list[ev.CallbackError] = []
+    reports: list[ev.CallbackFailure] = []
     with client_for(server, media=False) as client:
-        client.on(ev.CallbackError, reports.append)
+        client.on(ev.CallbackFailure, reports.append)
         client.connect(timeout=10)
 
         def deadly():

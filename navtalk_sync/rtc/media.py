@@ -27,7 +27,7 @@ import av
 from .. import messages
 from ..config import Settings, ice_host_addresses
 from ..errors import MediaError, NavTalkError, NavTalkTimeout, NotConnected
-from ..events import CallbackError, Event, IceServer, MediaChanged
+from ..events import CallbackFailure, Event, IceServer, MediaChanged
 from ..logs import get_logger
 from ..timeouts import Deadline
 from .ice import restrict_host_candidates
@@ -450,7 +450,7 @@ class AvatarMedia:
 
     def _callback_failed(self, fn: Callable[..., object], exc: BaseException) -> None:
         name = getattr(fn, "__qualname__", repr(fn))
-        self._publish(CallbackError(callback=name, error=exc))
+        self._publish(CallbackFailure(callback=name, error=exc))
 
     # ------------------------------------------------------------------ closing
 

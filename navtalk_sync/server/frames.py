@@ -198,7 +198,7 @@ def response_error(message: str, code: str, response_id: str | None = None) -> d
     data: dict[str, Any] = {"code": code, "message": message}
     if response_id is not None:
         data["id"] = response_id
-    return {"type": events.ResponseError.TYPE, "message": message, "data": data}
+    return {"type": events.ResponseFailure.TYPE, "message": message, "data": data}
 
 
 def invalid_message(reason: str) -> dict[str, Any]:
