@@ -32,12 +32,11 @@ that keep a text as an attribute.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
+from . import events
+from .events import Event
 from .redaction import redact
-
-if TYPE_CHECKING:
-    from .events import Event
 
 
 class NavTalkError(Exception):
@@ -152,12 +151,22 @@ class ResponseFailed(NavTalkError):
 
 
 class ServerNotice(NavTalkError):
-    """A ``conversation.connected.*`` notice that ended (or refused) the session."""
+    """A ``conversation.connected.*`` notice that ended (or refused) the session.
 
+    Each kind names the notice event it is raised for, in ``EVENT``; its wire name
+    (``NOTICE``) and whether trying again later may succeed (``retryable``) come from there.
+    """
+
+    #: The notice event this exception is raised for.
+    EVENT: ClassVar[type[events.ConnectionNotice]] = events.ConnectionNotice
     #: The notice's wire name.
     NOTICE: ClassVar[str] = ""
     #: True when trying again later may succeed.
     retryable: ClassVar[bool] = False
+
+    def __init_subclass__(cls, **options: Any) -> None:
+        super().__init_subclass__(**options)
+        cls.NOTICE, cls.retryable = cls.EVENT.TYPE, cls.EVENT.RETRYABLE
 
     def __init__(self, message: str | None = None, event: Event | None = None) -> None:
         self.message = redact(message or "")
@@ -168,7 +177,7 @@ class ServerNotice(NavTalkError):
 class ConnectionFailed(ServerNotice):
     """Setup failed (bad licence, unknown avatar, ...); also a handshake refused over HTTP."""
 
-    NOTICE = "conversation.connected.fail"
+    EVENT = events.ConnectedFail
 
     def __init__(
         self, message: str | None = None, event: Event | None = None, status_code: int | None = None
@@ -178,25 +187,23 @@ class ConnectionFailed(ServerNotice):
 
 
 class ServerClosed(ServerNotice):
-    NOTICE = "conversation.connected.close"
+    EVENT = events.ConnectedClose
 
 
 class InsufficientBalance(ServerNotice):
-    NOTICE = "conversation.connected.insufficient_balance"
+    EVENT = events.InsufficientBalanceNotice
 
 
 class GpuFull(ServerNotice):
-    NOTICE = "conversation.connected.gpu_full"
-    retryable = True
+    EVENT = events.GpuFullNotice
 
 
 class ConnectionLimitExceeded(ServerNotice):
-    NOTICE = "conversation.connected.connection_limit_exceeded"
+    EVENT = events.ConnectionLimitExceededNotice
 
 
 class BackendError(ServerNotice):
-    NOTICE = "conversation.connected.backend_error"
-    retryable = True
+    EVENT = events.BackendErrorNotice
 
 
 def raised_again(error: NavTalkError) -> NavTalkError:

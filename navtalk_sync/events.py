@@ -261,8 +261,6 @@ class ConnectionNotice(ServerEvent):
     message: str | None = None
     #: True for notices after which a later attempt may succeed (capacity, backend trouble).
     RETRYABLE: ClassVar[bool] = False
-    #: True for notices that end the session.
-    FATAL: ClassVar[bool] = True
 
     @classmethod
     def from_message(cls, event_type: str, msg: Mapping[str, Any]) -> ServerEvent:
@@ -274,7 +272,6 @@ class ConnectedWarning(ConnectionNotice):
     """Non-fatal; sent when ``name=`` matched several avatars."""
 
     TYPE: ClassVar[str] = "conversation.connected.warning"
-    FATAL: ClassVar[bool] = False
     avatar_id: str | None = None
 
     @classmethod

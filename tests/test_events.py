@@ -376,6 +376,20 @@ def test_no_public_name_means_two_things():
     import navtalk_sync as nt
     from navtalk_sync import errors
 
-    exceptions = {name for name, value in vars(errors).items() if isinstance(value, type)}
+    exceptions = {
+        name
+        for name, value in vars(errors).items()
+        if isinstance(value, type) and issubclass(value, BaseException)
+    }
     assert not set(ev.__all__) & exceptions
     assert set(nt.__all__) & set(ev.__all__) <= {"Event"}  # one Event, the base class
+
+
+def test_each_notice_exception_takes_its_name_and_retryability_from_its_event():
+    from navtalk_sync.errors import NOTICE_ERRORS
+
+    notices = {cls for cls in ev.EVENT_TYPES.values() if issubclass(cls, ev.ConnectionNotice)}
+    assert {error.EVENT for error in NOTICE_ERRORS.values()} == notices - {ev.ConnectedWarning}
+    for name, error in NOTICE_ERRORS.items():
+        assert error.NOTICE == error.EVENT.TYPE == name
+        assert error.retryable == error.EVENT.RETRYABLE
