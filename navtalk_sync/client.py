@@ -35,16 +35,12 @@ from .events import (
     CallbackFailure,
     Event,
     IceServer,
-    ResponseAudioDone,
-    ResponseFailure,
-    ResponseTranscriptDelta,
-    ResponseTranscriptDone,
     SessionEnded,
 )
 from .history import History
 from .images import MIN_INTERVAL, ImageFeed, ImageInput, to_data_url
 from .logs import get_logger
-from .replies import ReplyCollector
+from .replies import ReplyCollector, ReplyTracker
 from .retry import ReconnectPolicy
 from .rtc.media import AvatarMedia, MediaState
 from .rtc.video import VideoFrame
@@ -144,6 +140,7 @@ class NavTalkClient:
         # history and images (issue 6)
         self._history = History(history.turns() if isinstance(history, History) else ())
         self._seed_turns = () if isinstance(history, History) else self._settings.history
+        self._replies = ReplyTracker(on_reply=self._history.add_reply)
         self._image_feed: ImageFeed | None = None  # kept until its thread has ended
         # function calling (issue 6): Python tools, answered on navtalk-tool-* workers
         self._tools = ToolRegistry()
@@ -151,7 +148,6 @@ class NavTalkClient:
             self._tools,
             self._send_tool_message,
             self._bus.publish,
-            self._replies_pending,
             self._current_session,
         )
         for watched in WATCHED_EVENTS:
@@ -301,7 +297,12 @@ class NavTalkClient:
                 tools = (*self._settings.tools, *self._tools.schemas())
                 self._settings = attrs.evolve(self._settings, tools=tools)
             self._connection = connection = Connection(
-                self._settings, self._bus, self._media, self._history, self._replay_turns
+                self._settings,
+                self._bus,
+                self._media,
+                self._history,
+                self._replay_turns,
+                self._replies,
             )
         try:
             self._uplink.attach(connection)
@@ -342,6 +343,7 @@ class NavTalkClient:
         # socket is still open.
         self._microphone.close(deadline.remaining(0.2))
         self._stop_image_feed(deadline.remaining(0.2))
+        self._replies.close()  # wait_until_quiet() (and after_reply jobs in it) end now
         self._tool_runner.close(deadline.part(0.2))
         self._uplink.close(deadline.part(0.3))
         if self._connection is not None:
@@ -462,11 +464,10 @@ class NavTalkClient:
             self._ask_lock.release()
 
     def _ask(self, text: str, deadline: float, timeout: float) -> str:
-        watched = (ResponseTranscriptDelta, ResponseTranscriptDone, ResponseAudioDone,
-                   ResponseFailure, SessionEnded)  # fmt: skip
-        connection = self._require_connection()
+        watched = (*ReplyCollector.WATCHED, SessionEnded)
+        self._require_connection()  # NotConnected before anything is sent
         with self._bus.subscribe(watched, 10_000) as sub:
-            reply = ReplyCollector(skip=connection.responses_pending)
+            reply = ReplyCollector(skip=self._replies.pending)
             self.send_text(text, respond=True)
             while True:
                 try:
@@ -733,7 +734,7 @@ class NavTalkClient:
         ``grace`` seconds since the last one ended (``realtime.response.audio.done``), so the
         last words have played. Raises ``NavTalkTimeout`` or ``NotConnected``."""
         grace = check_seconds(grace, "grace", zero_ok=True)
-        self._tool_runner.wait_until_quiet(grace, check_seconds(timeout))
+        self._replies.wait_quiet(grace, check_seconds(timeout))
 
     def after_reply(
         self, function: Callable[[], Any], grace: float = 2.0, timeout: float = 60.0
@@ -761,10 +762,6 @@ class NavTalkClient:
 
     def _send_tool_message(self, message: Mapping[str, Any]) -> None:
         self._require_connection().send(message)
-
-    def _replies_pending(self) -> int:
-        connection = self._connection
-        return connection.responses_pending if connection is not None else 0
 
     def _current_session(self) -> object:
         """The session now serving this client (a new one after each reconnection)."""

@@ -31,6 +31,7 @@ from .errors import NavTalkError, NotConnected, ReconnectFailed
 from .events import IceServer, Reconnected, Reconnecting
 from .history import History
 from .logs import get_logger
+from .replies import ReplyTracker
 from .rtc.media import AvatarMedia
 from .session import READY_STATES, Session, State
 from .threads import LibraryThread
@@ -67,6 +68,7 @@ class Connection:
         media: AvatarMedia | None,
         history: History,
         replay_turns: Callable[[], tuple[str, ...]],
+        replies: ReplyTracker,
     ) -> None:
         self._settings = settings
         self._policy = settings.reconnect
@@ -74,6 +76,7 @@ class Connection:
         self._media = media
         self._history = history
         self._replay_turns = replay_turns
+        self._replies = replies
         self._lock = threading.Lock()
         self._closing = False
         self._stop = threading.Event()  # wakes a reconnection waiting out its delay
@@ -113,10 +116,6 @@ class Connection:
         session = self._session
         return None if session.retrying else session.end_error
 
-    @property
-    def responses_pending(self) -> int:
-        return self._session.responses_pending
-
     def open(self, timeout: float) -> None:
         """Open the first session (no retry: a failure here is raised, as configured)."""
         self._session.open(timeout)
@@ -136,11 +135,13 @@ class Connection:
         session.add_state_watcher(watcher)
 
     def _new_session(self, settings: Settings, initial_state: State) -> Session:
+        self._replies.new_session()
         return Session(
             settings,
             self._bus,
             self._media,
             self._history,
+            replies=self._replies,
             may_retry=self._may_retry,
             initial_state=initial_state,
         )

@@ -27,16 +27,8 @@ import attrs
 
 from . import messages
 from .errors import InvalidArgument
-from .events import (
-    Event,
-    FunctionCallArgumentsDone,
-    InputTranscriptionCompleted,
-    ResponseAudioDone,
-    ResponseTranscriptDelta,
-    ResponseTranscriptDone,
-)
+from .events import Event, FunctionCallArgumentsDone, InputTranscriptionCompleted
 from .paths import check_new_file, check_path, read_regular_file
-from .redaction import redact
 
 __all__ = ["Turn", "History", "ROLES", "KINDS", "DEFAULT_MAX_TURNS"]
 
@@ -49,11 +41,6 @@ KINDS = ("text", "speech", "reply", "tool_call", "tool_result", "image")
 REPLAYED_KINDS = ("text", "speech")
 #: Records kept before the oldest are dropped.
 DEFAULT_MAX_TURNS = 10_000
-#: Replies whose deltas are being put together at once (more: the oldest is given up).
-_MAX_OPEN_REPLIES = 16
-#: Characters of one reply put together from deltas (more are not kept: a reply that never
-#: ends must not grow without bound).
-_MAX_REPLY_CHARS = 1_000_000
 #: The largest history file ``load()`` reads (10,000 turns take about 2 MB).
 MAX_HISTORY_BYTES = 100 * 1024 * 1024
 _FILE_FORMAT = "navtalk-history"
@@ -149,8 +136,6 @@ class History:
             raise InvalidArgument(f"max_turns must be a positive integer, got {max_turns!r}")
         self._lock = threading.Lock()
         self._turns: collections.deque[Turn] = collections.deque(maxlen=max_turns)
-        self._replies: dict[str | None, list[str]] = {}
-        self._reply_chars: dict[str | None, int] = {}
         self.dropped = 0
         if isinstance(turns, (str, bytes, Mapping)) or not isinstance(turns, Iterable):
             raise InvalidArgument(f"a History is made from Turn records, got {turns!r}")
@@ -208,16 +193,14 @@ class History:
         self._turns.append(turn)
 
     def observe(self, event: Event) -> None:
-        """Record what a received event adds to the conversation (reader thread: no waiting)."""
+        """Record what a received event adds to the conversation (reader thread: no waiting).
+
+        Replies are not among them: ``replies.ReplyTracker`` puts each one together and hands
+        it to ``add_reply``.
+        """
         if isinstance(event, InputTranscriptionCompleted):
             if event.text.strip():
                 self.add("user", "speech", event.text)
-        elif isinstance(event, ResponseTranscriptDelta):
-            self._reply_piece(event.response_id, event.text)
-        elif isinstance(event, ResponseTranscriptDone):
-            self._reply_end(event.response_id, event.text)
-        elif isinstance(event, ResponseAudioDone):
-            self._reply_end(event.response_id, None)  # a reply without transcript.done
         elif isinstance(event, FunctionCallArgumentsDone):
             arguments = event.arguments_json
             if event.arguments is not None:
@@ -248,24 +231,9 @@ class History:
             if texts:
                 self.add("user", "text", "\n".join(texts))
 
-    def _reply_piece(self, response_id: str | None, text: str) -> None:
-        with self._lock:
-            if response_id not in self._replies and len(self._replies) >= _MAX_OPEN_REPLIES:
-                oldest = next(iter(self._replies))  # a reply that never ended
-                del self._replies[oldest], self._reply_chars[oldest]
-            chars = self._reply_chars.get(response_id, 0) + len(text)
-            if chars <= _MAX_REPLY_CHARS:
-                self._replies.setdefault(response_id, []).append(text)
-                self._reply_chars[response_id] = chars
-
-    def _reply_end(self, response_id: str | None, text: str | None) -> None:
-        with self._lock:
-            pieces = self._replies.pop(response_id, None)
-            self._reply_chars.pop(response_id, None)
-        if text is None and pieces is not None:
-            text = redact("".join(pieces))  # a secret split across pieces was hidden in neither
-        if text is not None and text.strip():
-            self.add("assistant", "reply", text)
+    def add_reply(self, text: str) -> None:
+        """Record one finished reply of the avatar."""
+        self.add("assistant", "reply", text)
 
     # ------------------------------------------------------------------ files
 

@@ -1,10 +1,23 @@
-"""Putting one reply's text together from its events, for ``ask()`` (pure: no I/O, no threads)."""
+"""The avatar's replies: which events make one up and end it, and what the client knows of them.
+
+This is the one place that decides when a reply starts and ends. ``ReplyTracker`` is fed every
+event once, on the reader thread, before anyone else sees it. From that it knows how many
+replies were asked for and have not ended, whether one is under way, and the text of each.
+The session counts the replies it asks for into it, the history takes each finished reply's
+text from it, and ``wait_until_quiet`` waits on it. ``ReplyCollector`` builds the text of the
+one reply an ``ask()`` waits for, out of the events its subscription receives.
+"""
 
 from __future__ import annotations
 
-from .errors import ResponseFailed
+import threading
+import time
+from typing import Callable
+
+from .errors import NavTalkTimeout, NotConnected, ResponseFailed
 from .events import (
     Event,
+    ResponseAudioDelta,
     ResponseAudioDone,
     ResponseFailure,
     ResponseTranscriptDelta,
@@ -12,15 +25,152 @@ from .events import (
 )
 from .redaction import redact
 
-__all__ = ["ReplyCollector"]
+__all__ = ["REPLY_EVENTS", "ReplyCollector", "ReplyTracker", "ends_reply"]
+
+#: The events a reply is made of (protocol 5.2, #13-#18).
+REPLY_EVENTS = (
+    ResponseTranscriptDelta,
+    ResponseTranscriptDone,
+    ResponseAudioDelta,
+    ResponseAudioDone,
+    ResponseFailure,
+)
+#: Replies whose pieces are put together at once (more: the oldest is given up).
+MAX_OPEN_REPLIES = 16
+#: Characters of one reply put together from pieces (more are not kept: a reply that never
+#: ends must not grow without bound).
+MAX_REPLY_CHARS = 1_000_000
+
+
+def ends_reply(event: Event) -> bool:
+    """A reply is over with its audio (``audio.done``; a transcript may end before it), or
+    with an error."""
+    return isinstance(event, (ResponseAudioDone, ResponseFailure))
+
+
+def _joined(pieces: list[str]) -> str:
+    # a secret split across two pieces was hidden in neither: the whole is redacted again
+    return redact("".join(pieces))
+
+
+class _Texts:
+    """Each reply's text from its pieces, by ``response_id``, within the bounds above."""
+
+    def __init__(self) -> None:
+        self._pieces: dict[str | None, list[str]] = {}
+        self._chars: dict[str | None, int] = {}
+
+    def add(self, response_id: str | None, text: str) -> None:
+        if response_id not in self._pieces and len(self._pieces) >= MAX_OPEN_REPLIES:
+            oldest = next(iter(self._pieces))  # a reply that never ended
+            del self._pieces[oldest], self._chars[oldest]
+        chars = self._chars.get(response_id, 0) + len(text)
+        if chars <= MAX_REPLY_CHARS:
+            self._pieces.setdefault(response_id, []).append(text)
+            self._chars[response_id] = chars
+
+    def finish(self, response_id: str | None, text: str | None) -> str | None:
+        """The reply's whole text (``text`` when the server sent it whole), once."""
+        pieces = self._pieces.pop(response_id, None)
+        self._chars.pop(response_id, None)
+        if text is None and pieces is not None:
+            text = _joined(pieces)
+        return text
+
+
+class ReplyTracker:
+    """The replies of one client, across its sessions (see the module text)."""
+
+    def __init__(self, on_reply: Callable[[str], None] = lambda text: None) -> None:
+        self._on_reply = on_reply
+        self._cond = threading.Condition()
+        self._pending = 0  # response.create sent, reply not ended (this session)
+        self._speaking = False  # a reply is under way
+        self._last_activity = time.monotonic()
+        self._closed = False
+        self._texts = _Texts()
+
+    @property
+    def pending(self) -> int:
+        """Replies asked for in this session that have not ended."""
+        return self._pending
+
+    def new_session(self) -> None:
+        """A new session knows nothing of the last one's replies."""
+        with self._cond:
+            self._pending, self._speaking = 0, False
+            self._cond.notify_all()
+
+    def asked(self) -> None:
+        """A ``response.create`` went out: a reply is owed."""
+        with self._cond:
+            self._pending += 1
+            self._last_activity = time.monotonic()
+            self._cond.notify_all()
+
+    def observe(self, event: Event) -> None:
+        """Take one received event (reader thread, before it is published)."""
+        if not isinstance(event, REPLY_EVENTS):
+            return
+        with self._cond:
+            finished = self._text_step(event)
+            self._last_activity = time.monotonic()
+            if ends_reply(event):
+                self._speaking = False
+                self._pending = max(0, self._pending - 1)
+            else:
+                self._speaking = True
+            self._cond.notify_all()
+        if finished is not None and finished.strip():
+            self._on_reply(finished)
+
+    def _text_step(self, event: Event) -> str | None:
+        if isinstance(event, ResponseTranscriptDelta):
+            self._texts.add(event.response_id, event.text)
+        elif isinstance(event, ResponseTranscriptDone):
+            return self._texts.finish(event.response_id, event.text)
+        elif isinstance(event, ResponseAudioDone):  # a reply without transcript.done
+            return self._texts.finish(event.response_id, None)
+        return None
+
+    def wait_quiet(self, grace: float, timeout: float) -> None:
+        """Block until no reply is under way or asked for, for ``grace`` seconds in a row.
+
+        Raises ``NavTalkTimeout`` after ``timeout``, ``NotConnected`` once closed.
+        """
+        started = time.monotonic()
+        deadline = started + timeout
+        with self._cond:
+            while True:
+                if self._closed:
+                    raise NotConnected("the client was closed")
+                now = time.monotonic()
+                wake = deadline - now
+                if not (self._speaking or self._pending):
+                    quiet_for = now - max(self._last_activity, started)
+                    if quiet_for >= grace:
+                        return
+                    wake = min(wake, grace - quiet_for)
+                if now >= deadline:
+                    raise NavTalkTimeout("the avatar to finish speaking", timeout)
+                self._cond.wait(wake)
+
+    def close(self) -> None:
+        """Wake every ``wait_quiet`` with ``NotConnected``."""
+        with self._cond:
+            self._closed = True
+            self._cond.notify_all()
 
 
 class ReplyCollector:
     """Puts one reply's text together from its transcript events (protocol 5.2, #17-#18).
 
     ``skip`` replies that were asked for before (and have not ended) are let pass first: each
-    ends with ``audio.done`` (or an error), so the reply wanted is the one after them.
+    ends as ``ends_reply`` says, so the reply wanted is the one after them.
     """
+
+    #: The events it needs (the reply's audio is not among them).
+    WATCHED = (ResponseTranscriptDelta, ResponseTranscriptDone, ResponseAudioDone, ResponseFailure)
 
     def __init__(self, skip: int) -> None:
         self.skip = skip
@@ -30,9 +180,8 @@ class ReplyCollector:
 
     def add(self, event: Event) -> str | None:
         """Feed an event; returns the reply text once it is complete."""
-        ends_reply = isinstance(event, (ResponseAudioDone, ResponseFailure))
         if self.skip:
-            self.skip -= 1 if ends_reply else 0
+            self.skip -= 1 if ends_reply(event) else 0
             return None
         if isinstance(event, ResponseFailure):
             raise ResponseFailed(event.message or "the server reported a failed reply", event)
@@ -40,7 +189,7 @@ class ReplyCollector:
         if isinstance(event, ResponseAudioDone):
             # a server that sends no transcript.done ends the reply here
             if self.started and response_id in (None, self.response_id):
-                return self.joined()
+                return _joined(self.parts)
             return None
         if not self.started:
             self.started, self.response_id = True, response_id
@@ -50,10 +199,5 @@ class ReplyCollector:
             self.parts.append(event.text)
             return None
         if isinstance(event, ResponseTranscriptDone):
-            return event.text if event.text is not None else self.joined()
+            return event.text if event.text is not None else _joined(self.parts)
         return None
-
-    def joined(self) -> str:
-        """The pieces as one text, redacted again: a secret split across two pieces was
-        hidden in neither."""
-        return redact("".join(self.parts))

@@ -33,8 +33,6 @@ from .events import (
     ConnectionNotice,
     Event,
     IceServer,
-    ResponseAudioDone,
-    ResponseFailure,
     SessionCreated,
     SessionEnded,
     SessionUpdated,
@@ -48,6 +46,7 @@ from .events import (
 from .history import History
 from .logs import RepeatLimiter, get_logger
 from .redaction import may_hold_secret, redact, redact_value
+from .replies import ReplyTracker
 from .rtc.media import AvatarMedia
 from .timeouts import Deadline
 from .transport import Transport
@@ -98,6 +97,7 @@ class Session:
         media: AvatarMedia | None,
         history: History | None = None,
         *,
+        replies: ReplyTracker | None = None,
         may_retry: RetryHook | None = None,
         initial_state: State = State.IDLE,
     ) -> None:
@@ -105,6 +105,7 @@ class Session:
         self._may_retry = may_retry
         self._initial_state = initial_state
         self._history = history  # fed from the reader (events) and the senders (messages)
+        self._replies = ReplyTracker() if replies is None else replies  # fed from the reader
         self._bus = bus
         self._media = media
         self._lock = threading.RLock()
@@ -122,7 +123,6 @@ class Session:
         self.ice_servers: tuple[IceServer, ...] = ()
         self.warning: ConnectedWarning | None = None
         #: replies asked for (response.create sent) that have not ended yet
-        self.responses_pending = 0
         self.malformed_frames = 0
         self._malformed = RepeatLimiter(log)
         self._reaction_failed = RepeatLimiter(log)
@@ -247,7 +247,7 @@ class Session:
 
     def _count_request(self, message: Mapping[str, Any]) -> None:
         if message.get("type") == messages.RESPONSE_CREATE:
-            self.responses_pending += 1
+            self._replies.asked()
 
     def _not_ready_text(self) -> str:
         if self._end_error is not None:
@@ -282,9 +282,8 @@ class Session:
         self.events_received += 1
         if self._history is not None:
             self._guarded(self._history.observe, event)
-        if isinstance(event, (ResponseAudioDone, ResponseFailure)) and self.responses_pending:
-            # a reply ended; counted before anyone can see the event (ask() relies on it)
-            self.responses_pending -= 1
+        # before anyone can see the event: ask() counts on a reply that ended being counted
+        self._guarded(self._replies.observe, event)
         self._bus.publish(event, wait=True)
         self._guarded(self._react, event)
 

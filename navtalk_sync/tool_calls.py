@@ -1,6 +1,6 @@
 """Answering the model's tool calls (protocol 9.3-9.4) on a pool of worker threads.
 
-The dispatcher hands every ``function_call_arguments.delta``/``.done`` and reply event to
+The dispatcher hands every ``function_call_arguments.delta``/``.done`` event to
 ``ToolRunner.on_event``, which only files them: a call goes into a bounded queue and runs on
 one of the ``navtalk-tool-<n>`` threads (``tool_workers.WorkerPool``), never on the reader or
 the dispatcher, so a slow tool holds up neither events nor other callbacks. Each call is
@@ -17,9 +17,8 @@ at once with a "busy" error output. Argument fragments (``.delta``) are kept for
 oldest call's fragments are forgotten, and a call whose fragments overflowed is answered with
 a "bad_arguments" error. A tool that will not return is left behind (see ``WorkerPool``).
 
-``wait_until_quiet`` is the helper for trigger-style tools ("hang up after the goodbye was
-spoken"): it returns once no reply is under way or asked for and ``grace`` seconds have passed
-since the last one ended (``realtime.response.audio.done``).
+``run_later`` runs an ``after_reply`` job on the same workers; when the avatar has finished
+speaking is decided by ``replies.ReplyTracker``.
 """
 
 from __future__ import annotations
@@ -31,17 +30,12 @@ import time
 from typing import Any, Callable, Mapping
 
 from . import messages, user_code
-from .errors import NavTalkError, NavTalkTimeout, NotConnected
+from .errors import NavTalkError, NotConnected
 from .events import (
     CallbackFailure,
     Event,
     FunctionCallArgumentsDelta,
     FunctionCallArgumentsDone,
-    ResponseAudioDelta,
-    ResponseAudioDone,
-    ResponseFailure,
-    ResponseTranscriptDelta,
-    ResponseTranscriptDone,
     ToolFailure,
 )
 from .logs import get_logger
@@ -54,14 +48,11 @@ __all__ = ["ToolRunner", "WATCHED_EVENTS", "MAX_PENDING_ARGUMENTS", "MAX_ARGUMEN
 log = get_logger(__name__)
 
 #: The events ``on_event`` wants to see.
-WATCHED_EVENTS = (FunctionCallArgumentsDelta, FunctionCallArgumentsDone, ResponseTranscriptDelta,
-                  ResponseTranscriptDone, ResponseAudioDelta, ResponseAudioDone,
-                  ResponseFailure)  # fmt: skip
+WATCHED_EVENTS = (FunctionCallArgumentsDelta, FunctionCallArgumentsDone)
 #: Calls whose argument fragments are kept while their ``.done`` has not come.
 MAX_PENDING_ARGUMENTS = 64
 #: Characters of argument fragments kept per call.
 MAX_ARGUMENT_CHARS = 1_000_000
-_POLL = 0.05  # seconds between looks at the reply state in wait_until_quiet
 
 Send = Callable[[Mapping[str, Any]], None]
 Publish = Callable[[Event], None]
@@ -136,7 +127,6 @@ class ToolRunner:
         registry: ToolRegistry,
         send: Send,
         publish: Publish,
-        replies_pending: Callable[[], int],
         current_session: Callable[[], object] = lambda: None,
         workers: int = 4,
         queue_size: int = 32,
@@ -144,7 +134,6 @@ class ToolRunner:
         self._registry = registry
         self._send = send
         self._publish = publish
-        self._replies_pending = replies_pending
         self._current_session = current_session
         self._pool: WorkerPool[_Call | _Job] = WorkerPool(
             self._run_item, self._dropped, workers, queue_size
@@ -152,9 +141,6 @@ class ToolRunner:
         self._timer: DeadlineTimer[_Call] = DeadlineTimer(self._time_out, lambda c: c.answered)
         self._closed = threading.Event()
         self._fragments: collections.OrderedDict[str, _Fragments] = collections.OrderedDict()
-        # the avatar's replies, for wait_until_quiet (updated on the dispatcher)
-        self._speaking = False
-        self._reply_events = 0
         self.calls = self.answered = self.failed = self.late_results = self.orphaned = 0
 
     # ------------------------------------------------------------------ events (dispatcher)
@@ -171,9 +157,6 @@ class ToolRunner:
             self._keep_fragment(event)
         elif isinstance(event, FunctionCallArgumentsDone):
             self._submit(event)
-        else:
-            self._reply_events += 1
-            self._speaking = not isinstance(event, (ResponseAudioDone, ResponseFailure))
 
     def _keep_fragment(self, event: FunctionCallArgumentsDelta) -> None:
         if event.call_id is None or not self.active:
@@ -334,31 +317,6 @@ class ToolRunner:
                 self._send(messages.response_create())
         except NavTalkError as exc:  # closed meanwhile, or a send queue that stays full
             log.info("could not answer tool call %s: %s", call.name, exc)
-
-    # ------------------------------------------------------------------ quiet helper
-
-    def wait_until_quiet(self, grace: float, timeout: float) -> None:
-        """Block until no reply is under way or asked for, for ``grace`` seconds in a row.
-
-        Raises ``NavTalkTimeout`` after ``timeout``, ``NotConnected`` when closed meanwhile.
-        """
-        deadline = time.monotonic() + timeout
-        quiet_since: float | None = None
-        seen = self._reply_events
-        while True:
-            now = time.monotonic()
-            busy = self._speaking or self._replies_pending() > 0 or seen != self._reply_events
-            seen = self._reply_events
-            if busy:
-                quiet_since = None
-            elif quiet_since is None:
-                quiet_since = now
-            elif now - quiet_since >= grace:
-                return
-            if now >= deadline:
-                raise NavTalkTimeout("the avatar to finish speaking", timeout)
-            if self._closed.wait(_POLL):
-                raise NotConnected("the client was closed")
 
     # ------------------------------------------------------------------ closing
 

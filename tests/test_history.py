@@ -11,6 +11,7 @@ import navtalk_sync as nt
 from navtalk_sync import events as ev
 from navtalk_sync import messages
 from navtalk_sync.history import History, Turn
+from navtalk_sync.replies import ReplyTracker
 from tests.helpers import client_for, spoken, wait_until
 
 pytestmark = pytest.mark.timeout(60)
@@ -63,8 +64,11 @@ def test_replies_made_of_deltas_only_are_put_together():
         {"type": "realtime.response.audio.done", "data": {"id": "r1"}},
         {"type": "realtime.response.audio.done", "data": {"id": "r2"}},  # nothing to record
     ]  # fmt: skip
+    replies = ReplyTracker(on_reply=history.add_reply)
     for frame in frames:
-        history.observe(ev.parse_event(frame))
+        event = ev.parse_event(frame)
+        history.observe(event)
+        replies.observe(event)
     assert conversation(history) == [("assistant", "reply", "Two rooms")]
 
 
