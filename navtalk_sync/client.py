@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import threading
-import time
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, Sequence, TypeVar, overload
 
 import attrs
@@ -265,13 +264,13 @@ class NavTalkClient:
         Raises ``NavTalkTimeout`` after ``timeout`` seconds, or the session's end error if it
         ends first. The predicate runs in the calling thread.
         """
-        deadline = time.monotonic() + check_seconds(timeout)
+        deadline = Deadline(check_seconds(timeout))
         if predicate is not None and not callable(predicate):
             raise InvalidArgument(f"predicate must be callable or None, got {predicate!r}")
         with self._bus.subscribe(event_matchers(what), 10_000) as sub:
             while True:
                 try:
-                    event = sub.get(max(0.0, deadline - time.monotonic()))
+                    event = sub.get(deadline.remaining())
                 except NavTalkTimeout:
                     raise NavTalkTimeout(describe_selector(what), timeout) from None
                 if predicate is None or predicate(event):
@@ -455,7 +454,7 @@ class NavTalkClient:
         Raises ``NavTalkTimeout``, ``ResponseFailed``, or the error that ended the session
         (also when a reconnection follows: the new session does not know the question).
         """
-        deadline = time.monotonic() + check_seconds(timeout)
+        deadline = Deadline(check_seconds(timeout))
         if not self._ask_lock.acquire(timeout=timeout):
             raise NavTalkTimeout("an earlier ask() to finish", timeout)
         try:
@@ -463,7 +462,7 @@ class NavTalkClient:
         finally:
             self._ask_lock.release()
 
-    def _ask(self, text: str, deadline: float, timeout: float) -> str:
+    def _ask(self, text: str, deadline: Deadline, timeout: float) -> str:
         watched = (*ReplyCollector.WATCHED, SessionEnded)
         self._require_connection()  # NotConnected before anything is sent
         with self._bus.subscribe(watched, 10_000) as sub:
@@ -471,7 +470,7 @@ class NavTalkClient:
             self.send_text(text, respond=True)
             while True:
                 try:
-                    event = sub.get(max(0.0, deadline - time.monotonic()))
+                    event = sub.get(deadline.remaining())
                 except NavTalkTimeout:
                     raise NavTalkTimeout("the reply to ask()", timeout) from None
                 if isinstance(event, SessionEnded):

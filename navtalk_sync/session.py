@@ -11,7 +11,6 @@ from __future__ import annotations
 import enum
 import logging
 import threading
-import time
 from typing import Any, Callable, Mapping
 
 from . import messages
@@ -189,7 +188,7 @@ class Session:
 
         On failure the session is ended and its threads joined before the error is raised.
         """
-        deadline = time.monotonic() + timeout
+        deadline = Deadline(timeout)
         transport = Transport(
             build_url(self._settings),
             on_text=self._on_text,
@@ -215,17 +214,17 @@ class Session:
             transport.close(Deadline(self._settings.close_timeout))
             raise
 
-    def _open(self, transport: Transport, deadline: float, timeout: float) -> None:
+    def _open(self, transport: Transport, deadline: Deadline, timeout: float) -> None:
         self._set_state(State.CONNECTING)
         log.info("connecting to %s", transport.display_url)
-        transport.open(max(0.001, deadline - time.monotonic()))
+        transport.open(max(0.001, deadline.remaining()))
         # Sent in the open handler, before anything is received (protocol 3.1, step 1).
         settings = self._settings
         for message in messages.opening_messages(settings.voice, settings.prompt, settings.tools):
             transport.send(messages.encode(message), settings.send_timeout)
         self._set_state(State.CONFIGURING)
         transport.start()
-        if not self._ready.wait(max(0.0, deadline - time.monotonic())):
+        if not self._ready.wait(deadline.remaining()):
             raise NavTalkTimeout("realtime.session.updated", timeout, f"state: {self._state.value}")
         if self._end_error is not None:
             raise self._end_error  # once per session: raising it again elsewhere makes a copy

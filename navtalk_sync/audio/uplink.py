@@ -170,7 +170,7 @@ class AudioUplink:
         return discarded
 
     def _put(self, piece: _Piece, block: bool) -> None:
-        deadline = time.monotonic() + self._send_timeout
+        deadline = Deadline(self._send_timeout)
         with self._cond:
             while True:
                 if self._gate() == AudioGate.ENDED or self._stopping:
@@ -180,7 +180,7 @@ class AudioUplink:
                 if not block:
                     self._drop_oldest_audio()
                     break
-                remaining = deadline - time.monotonic()
+                remaining = deadline.remaining()
                 if remaining <= 0:
                     raise NavTalkTimeout(
                         "room in the audio queue",
@@ -268,12 +268,12 @@ class AudioUplink:
 
     def wait_sent(self, timeout: float) -> None:
         """Block until everything queued so far was handed to the socket."""
-        deadline = time.monotonic() + timeout
+        deadline = Deadline(timeout)
         with self._cond:
             while self._queue or self._in_flight:
                 if self._gate() == AudioGate.ENDED:
                     raise NotConnected("the session has ended before the audio was sent")
-                remaining = deadline - time.monotonic()
+                remaining = deadline.remaining()
                 if remaining <= 0:
                     raise NavTalkTimeout(
                         "the queued audio to be sent", timeout, f"{len(self._queue)} pieces left"
