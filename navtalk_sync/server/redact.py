@@ -15,12 +15,12 @@ import logging
 import re
 from typing import Any, Mapping
 
+from .. import redaction
+
 __all__ = ["RedactingLogger", "redact"]
 
-_QUERY_LICENSE = re.compile(r"(license=)[^&#\s'\"]*", re.IGNORECASE)
 #: The avatar API takes the licence as a header too; websockets logs request headers at DEBUG.
 _HEADER_LICENSE = re.compile(r"^(<?\s*license:[ \t]*)\S.*$", re.IGNORECASE | re.MULTILINE)
-_KEY = re.compile(r"sk_navtalk_[A-Za-z0-9_\-]+")
 #: websockets' frame lines: ``> TEXT '{"type": ...}' [106 bytes]``.
 _FRAME_DUMP = re.compile(
     r"^([<>] (?:TEXT|BINARY|CONT|CLOSE|PING|PONG)) .*?(\[\d+ bytes?\])?$", re.S
@@ -28,13 +28,11 @@ _FRAME_DUMP = re.compile(
 
 
 def redact(text: str, secret: str | None = None) -> str:
-    """``text`` without licences: ``license=...`` -> ``license=***``, a ``license:`` header's
-    value -> ``***``, keys -> ``sk_***``."""
+    """``text`` without licences: what ``redaction.redact`` hides (keys, ``license=`` values,
+    every licence a client or server holds), ``secret``, and a ``license:`` header's value."""
     if secret:
         text = text.replace(secret, "sk_***")
-    text = _KEY.sub("sk_***", text)
-    text = _HEADER_LICENSE.sub(r"\1***", text)
-    return _QUERY_LICENSE.sub(r"\1***", text)
+    return redaction.redact(_HEADER_LICENSE.sub(r"\1***", text))
 
 
 class RedactingLogger(logging.LoggerAdapter):  # type: ignore[type-arg]  # generic only in 3.11+
