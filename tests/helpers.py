@@ -14,7 +14,7 @@ import numpy as np
 import navtalk_sync as nt
 from navtalk_sync.server import EspeakVoice, LocalServer
 from navtalk_sync.server.face import MOUTH_BOX
-from navtalk_sync.server.pcm import resample
+from navtalk_sync.server.samples import resample
 
 
 def client_for(server: LocalServer, **kw) -> nt.NavTalkClient:

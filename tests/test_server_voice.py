@@ -21,8 +21,8 @@ import websocket
 
 from navtalk_sync.rtc.ice import host_candidate_restriction, restrict_host_candidates
 from navtalk_sync.server import EspeakVoice, LocalServer, ToneVoice, ear, espeak
-from navtalk_sync.server.connection import NO_RECOGNIZER_MESSAGE
-from navtalk_sync.server.pcm import resample
+from navtalk_sync.server.samples import resample
+from navtalk_sync.server.server_session import NO_RECOGNIZER_MESSAGE
 from navtalk_sync.server.vad import SPEECH_STARTED, SPEECH_STOPPED, EnergyVad, VadEvent
 from tests.test_server_media import SILENT, Signaling, wait_until
 

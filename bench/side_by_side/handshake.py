@@ -40,7 +40,7 @@ import navtalk_sync as nt
 from navtalk_sync.rtc.ice import restrict_host_candidates
 from navtalk_sync.server import EspeakVoice
 from navtalk_sync.server.face import MOUTH_BOX
-from navtalk_sync.server.pcm import resample
+from navtalk_sync.server.samples import resample
 
 from ..server_process import ServerProcess
 from .bare_asyncio import BareClient

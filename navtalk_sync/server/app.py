@@ -41,11 +41,11 @@ from . import ear, espeak, frames
 from .avatar_api import API_PATH, AvatarApi
 from .avatars import DEFAULT_AVATARS, Avatar
 from .brain import Brain, RuleBrain
-from .connection import ServerContext, ServerSession, refused_connection
 from .faults import NOTICE_KINDS, Faults
 from .offload import Offloader
 from .records import ConnectionInfo, Journal, MediaInfo, ReceivedMessage
 from .redact import RedactingLogger
+from .server_session import ServerContext, ServerSession, refused_connection
 from .stamps import check_stream, stream_stamped_deltas
 from .voice import ToneVoice, Voice
 

@@ -29,7 +29,7 @@ from typing import Any, Callable
 import numpy as np
 
 from ..logs import get_logger
-from .pcm import as_pcm16, resample
+from .samples import as_pcm16, resample
 
 __all__ = ["Recognizer", "PocketsphinxEar", "available", "INSTALL_HINT"]
 

@@ -13,7 +13,7 @@ from typing import Any, Callable
 
 import attrs
 
-from .uplink import UplinkAudio
+from .received_audio import ReceivedAudio
 
 __all__ = ["ReceivedMessage", "ConnectionInfo", "MediaInfo", "Journal", "MAX_JOURNAL_BYTES"]
 
@@ -94,7 +94,7 @@ class Journal:
         self._messages: collections.deque[ReceivedMessage] = collections.deque()
         self._connections: dict[int, ConnectionInfo] = {}
         self._media: dict[int, MediaInfo] = {}
-        self._uplinks: dict[int, UplinkAudio] = {}
+        self._uplinks: dict[int, ReceivedAudio] = {}
 
     # ----------------------------------------------------------------- messages
 
@@ -160,14 +160,14 @@ class Journal:
             self._connections[info.id] = info
             self._changed.notify_all()
 
-    def add_uplink(self, connection_id: int) -> UplinkAudio:
+    def add_uplink(self, connection_id: int) -> ReceivedAudio:
         """A new, empty audio buffer for a connection (kept after it ends)."""
-        uplink = UplinkAudio()
+        uplink = ReceivedAudio()
         with self._changed:
             self._uplinks[connection_id] = uplink
         return uplink
 
-    def uplink(self, connection_id: int | None = None) -> UplinkAudio:
+    def uplink(self, connection_id: int | None = None) -> ReceivedAudio:
         """One connection's received audio (the latest connection's when None)."""
         with self._changed:
             if connection_id is None and self._uplinks:

@@ -18,7 +18,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from .pcm import as_pcm16, resample
+from .samples import as_pcm16, resample
 
 __all__ = ["Voice", "ToneVoice", "synthesize"]
 

@@ -15,7 +15,7 @@ import threading
 
 import numpy as np
 
-__all__ = ["UplinkAudio", "SAMPLE_RATE", "MAX_SECONDS"]
+__all__ = ["ReceivedAudio", "SAMPLE_RATE", "MAX_SECONDS"]
 
 #: The uplink's rate (protocol 4.1): PCM16 little-endian mono.
 SAMPLE_RATE = 24000
@@ -25,7 +25,7 @@ MAX_SECONDS = 600
 TRIM_SECONDS = 30
 
 
-class UplinkAudio:
+class ReceivedAudio:
     """One connection's received PCM16 (the latest ``max_seconds`` of it)."""
 
     def __init__(self, max_seconds: float = MAX_SECONDS, trim_seconds: float = TRIM_SECONDS):

@@ -9,11 +9,11 @@ A ``ServerSession`` runs three things concurrently on the server's event loop:
   ``ServerPeer``, answers refusals with ``realtime.response.error`` and feeds valid messages to
   the ``Conversation``;
 - the responder: one reply at a time, in request order, once the session is ready; each reply's
-  text is also spoken by the session's voice on the WebRTC tracks (``AvatarMedia``);
+  text is also spoken by the session's voice on the WebRTC tracks (``AvatarTracks``);
 - the listener: the user's utterances, one at a time, through the recognizer: each becomes a
   transcription event and a reply request, like a typed text.
 
-Uplink audio is kept (``UplinkAudio``) and fed to an energy VAD (``EnergyVad``): speech start
+Uplink audio is kept (``ReceivedAudio``) and fed to an energy VAD (``EnergyVad``): speech start
 sends ``speech_started`` and interrupts the avatar if it is speaking (barge-in); speech stop
 sends ``speech_stopped`` and queues the utterance for the listener. In transparency mode
 (``model=transparency``) the audio is the avatar's voice instead: kept until ``commit``, then
@@ -40,20 +40,21 @@ from websockets.exceptions import ConnectionClosed
 from websockets.protocol import State
 
 from ..logs import get_logger
-from . import frames, pcm, validate
+from . import frames, validate
 from .admission import Admission, admit
+from .avatar_tracks import SAMPLE_RATE, AvatarTracks
 from .avatars import Avatar
 from .brain import Brain, BrainRequest, reply_text
 from .conversation import Conversation
 from .ear import INSTALL_HINT, Recognizer
 from .faults import Faults
-from .media import SAMPLE_RATE, AvatarMedia
 from .mirror import PushedAudio
 from .offload import Offloader
-from .peer import ServerPeer
+from .received_audio import SAMPLE_RATE as UPLINK_RATE
 from .records import ConnectionInfo, Journal, MediaInfo
+from .samples import chunks as pcm_chunks
+from .server_peer import ServerPeer
 from .tool_rule import ToolCall, function_call_done
-from .uplink import SAMPLE_RATE as UPLINK_RATE
 from .vad import SPEECH_STARTED, EnergyVad
 from .voice import Voice, synthesize
 
@@ -178,7 +179,7 @@ class ServerSession:
         self._ready = asyncio.Event()
         self._last_received = 0.0
         self._background: set[asyncio.Task[None]] = set()
-        self._media: AvatarMedia | None = None
+        self._media: AvatarTracks | None = None
         self._peer: ServerPeer | None = None
         self._candidates = 0
         self._ice_states: tuple[str, ...] = ()
@@ -301,7 +302,7 @@ class ServerSession:
         if self._offer_sdp is not None:  # a repeated offer step: the same offer again
             await self._send(frames.webrtc_offer(self._offer_sdp))
             return
-        self._media = AvatarMedia(ctx.video_size, ctx.fps)
+        self._media = AvatarTracks(ctx.video_size, ctx.fps)
         self._peer = ServerPeer(self._media, ctx.ice_servers, ctx.host_addresses, self._on_ice)
         sdp = await self._peer.create_offer(unreachable=faults.offer_unreachable)
         self._offer_sdp = sdp
@@ -534,7 +535,7 @@ class ServerSession:
                 return False
         await self._send(frames.transcript_done(response_id, text, legacy))
         if speech is not None and self._ctx.audio_deltas:
-            for chunk in pcm.chunks(speech[1], frames.AUDIO_DELTA_SAMPLES):
+            for chunk in pcm_chunks(speech[1], frames.AUDIO_DELTA_SAMPLES):
                 await self._send(frames.audio_delta(response_id, chunk, legacy))
         await self._send(frames.audio_done(response_id, legacy))
         reason = faults.close_reason_after_reply

@@ -27,7 +27,7 @@ from aiortc.sdp import candidate_from_sdp
 
 from ..logs import get_logger
 from ..rtc.ice import configuration, restrict_host_candidates
-from .media import AvatarMedia
+from .avatar_tracks import AvatarTracks
 from .validate import IceCandidate, InvalidMessage
 
 __all__ = ["ServerPeer", "CLOSE_TIMEOUT", "MAX_EARLY_CANDIDATES"]
@@ -49,7 +49,7 @@ class ServerPeer:
 
     def __init__(
         self,
-        media: AvatarMedia,
+        media: AvatarTracks,
         ice_servers: Sequence[Mapping[str, Any]] = (),
         host_addresses: Sequence[str] | None = None,
         on_ice_state: Callable[[str], None] | None = None,

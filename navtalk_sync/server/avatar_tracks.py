@@ -1,6 +1,6 @@
 """What one session's avatar sends over WebRTC: its voice and its face, sharing one speech.
 
-``AvatarMedia`` owns a queue of utterances and two aiortc tracks that aiortc pulls from in
+``AvatarTracks`` owns a queue of utterances and two aiortc tracks that aiortc pulls from in
 real time. ``VoiceTrack`` plays the utterances as 20 ms frames (silence when there is none);
 every frame's loudness, smoothed, is what ``FaceTrack`` reads when it draws the next picture, so
 the mouth opens with the sound that is going out at that moment.
@@ -29,10 +29,10 @@ from aiortc.mediastreams import MediaStreamError
 
 from ..logs import get_logger
 from .face import draw_face
-from .pcm import as_pcm16, resample
+from .samples import as_pcm16, resample
 
 __all__ = [
-    "AvatarMedia",
+    "AvatarTracks",
     "VoiceTrack",
     "FaceTrack",
     "SAMPLE_RATE",
@@ -85,7 +85,7 @@ class _Pacer:
         return self._index
 
 
-class AvatarMedia:
+class AvatarTracks:
     """One session's speech queue and its two outgoing tracks (``voice_track``, ``face_track``).
 
     ``speak()`` queues an utterance, ``interrupt()`` drops what is queued or playing, ``stop()``
@@ -182,7 +182,7 @@ class VoiceTrack(MediaStreamTrack):
 
     kind = "audio"
 
-    def __init__(self, media: AvatarMedia) -> None:
+    def __init__(self, media: AvatarTracks) -> None:
         super().__init__()
         self._media = media
         self._pacer = _Pacer(FRAME_SAMPLES / SAMPLE_RATE, skip_late=False)
@@ -208,7 +208,7 @@ class FaceTrack(MediaStreamTrack):
 
     kind = "video"
 
-    def __init__(self, media: AvatarMedia) -> None:
+    def __init__(self, media: AvatarTracks) -> None:
         super().__init__()
         self._media = media
         self._pacer = _Pacer(1 / media.fps, skip_late=True)
