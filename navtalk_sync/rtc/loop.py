@@ -37,8 +37,9 @@ async def _bounded(coro: Coroutine[Any, Any, Any], timeout: float) -> None:
 class LoopThread:
     """One asyncio loop on a named daemon thread, driven from synchronous code."""
 
-    def __init__(self, name: str = "navtalk-rtc") -> None:
+    def __init__(self, name: str = "navtalk-rtc", workers: int = 2) -> None:
         self._name = name
+        self._workers = workers
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
@@ -62,7 +63,9 @@ class LoopThread:
         loop = asyncio.new_event_loop()
         # aiortc resolves addresses in the default executor: named threads, joined at teardown
         loop.set_default_executor(
-            concurrent.futures.ThreadPoolExecutor(2, thread_name_prefix=f"{self._name}-worker")
+            concurrent.futures.ThreadPoolExecutor(
+                self._workers, thread_name_prefix=f"{self._name}-worker"
+            )
         )
         asyncio.set_event_loop(loop)
         self._loop = loop
@@ -135,20 +138,23 @@ class LoopThread:
         except concurrent.futures.CancelledError:
             raise NotConnected(f"the {self._name} loop stopped before the call finished") from None
 
-    def stop(self, timeout: float = 2.0) -> None:
-        """Cancel what runs, close the loop, join the thread. Called again, it joins a thread
-        the first call left running."""
+    def stop(self, timeout: float = 2.0) -> bool:
+        """Cancel what runs, close the loop, join the thread; False if it is still running.
+        Called again, it joins a thread the first call left running."""
         with self._lock:
             self._stopped = True
             thread = self._thread
         loop = self._loop
         if thread is None or loop is None:
-            return
+            return True
         try:
             loop.call_soon_threadsafe(loop.stop)
         except RuntimeError:
             pass  # closed already: the thread is ending or gone
-        if thread is not threading.current_thread():
-            thread.join(timeout)
-            if thread.is_alive():
-                log.warning("the %s loop did not stop within %.1f s", self._name, timeout)
+        if thread is threading.current_thread():
+            return False
+        thread.join(timeout)
+        if thread.is_alive():
+            log.warning("the %s loop did not stop within %.1f s", self._name, timeout)
+            return False
+        return True

@@ -1,9 +1,10 @@
 """``LocalServer``: the NavTalk-compatible server on loopback, driven from synchronous code.
 
 One background thread (``navtalk-local-server``) runs one asyncio loop with a ``websockets``
-server and every session's aiortc peer connection. Every public method is synchronous and
-thread-safe: it hands a coroutine to the loop (``asyncio.run_coroutine_threadsafe``) and waits
-for it with a timeout. What the server saw is kept in a thread-safe ``Journal``; faults live in
+server and every session's aiortc peer connection. It is the client's own portal to a loop
+(``rtc.loop.LoopThread``), so both sides start, drive and stop theirs the same way. Every
+public method is synchronous and thread-safe: it runs a coroutine on the loop and waits for it
+with a timeout. What the server saw is kept in a thread-safe ``Journal``; faults live in
 a mutable ``Faults`` read at the moment each one matters.
 
 aiortc encodes video and audio with ``run_in_executor``; the loop's default executor is a small
@@ -18,7 +19,6 @@ install). Either way one log line at construction says what is missing.
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import contextlib
 import ipaddress
 import itertools
@@ -29,14 +29,17 @@ import string
 import threading
 import weakref
 from http import HTTPStatus
-from typing import Any, Awaitable, Callable, Iterable, Mapping, Sequence
+from typing import Any, Awaitable, Callable, Coroutine, Iterable, Mapping, Sequence
 
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
+from ..errors import NavTalkError, NavTalkTimeout, NotConnected
 from ..logs import get_logger
 from ..redaction import remember_secret
+from ..rtc.loop import LoopThread
+from ..timeouts import Deadline
 from . import ear, espeak, frames
 from .avatar_api import API_PATH, AvatarApi
 from .avatars import DEFAULT_AVATARS, Avatar
@@ -235,9 +238,10 @@ class LocalServer:
             self._context.video_size,
         )
         self._lifecycle = threading.Lock()
-        self._thread: threading.Thread | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._stop_event: asyncio.Event | None = None
+        # the client's own asyncio portal: the server's loop is driven the same way
+        self._loop = LoopThread(THREAD_NAME, workers=WORKER_THREADS)
+        self._server: Server | None = None
+        self._stop_event: asyncio.Event | None = None  # set on the loop when stopping
         self._port: int | None = None
         self._stopped = threading.Event()
         self._sessions: dict[int, ServerSession] = {}  # touched on the loop thread only
@@ -337,7 +341,7 @@ class LocalServer:
             return session.media_info() if session is not None else None
 
         current = None
-        if self._loop is not None and not self._stopped.is_set():
+        if self._loop.running and not self._stopped.is_set():
             with contextlib.suppress(RuntimeError):  # the server stopped meanwhile
                 current = self._call(live(), 5.0)
         if current is None:  # closed: the journal has the final counters
@@ -369,20 +373,19 @@ class LocalServer:
         with self._lifecycle:
             if self._stopped.is_set():
                 raise RuntimeError("a stopped LocalServer cannot be started again")
-            if self._thread is not None:
+            if self._server is not None:
                 return self
-            started: concurrent.futures.Future[int] = concurrent.futures.Future()
-            thread = threading.Thread(
-                target=self._thread_main, args=(started,), name=THREAD_NAME, daemon=True
-            )
-            self._thread = thread
-            thread.start()
+            deadline = Deadline(timeout)
             try:
-                self._port = started.result(timeout)
+                self._loop.start(deadline.remaining())
+                self._server = self._loop.run(
+                    self._serve(), deadline.remaining(), "the local server to listen"
+                )
             except BaseException:
-                self._stop_thread(timeout)
+                self._loop.stop(timeout)
                 self._stopped.set()
                 raise
+            self._port = self._server.sockets[0].getsockname()[1]
         log.debug("local server listening on %s", self.url)
         return self
 
@@ -392,9 +395,9 @@ class LocalServer:
             if self._stopped.is_set():
                 return
             self._stopped.set()
-            if self._thread is None:
+            if self._server is None:
                 return
-            self._stop_thread(timeout)
+            self._stop_loop(self._server, Deadline(timeout))
         if not self._context.offloader.join(timeout):
             log.debug("a brain call is still running after stop(); its thread will end alone")
         if not self._context.voice_offloader.join(timeout):
@@ -403,15 +406,11 @@ class LocalServer:
             log.debug("a recognition is still running after stop(); its thread will end alone")
         log.debug("local server stopped")
 
-    def _stop_thread(self, timeout: float) -> None:
-        loop, event, thread = self._loop, self._stop_event, self._thread
-        if loop is not None and event is not None:
-            with contextlib.suppress(RuntimeError):  # the loop may have ended already
-                loop.call_soon_threadsafe(event.set)
-        if thread is not None:
-            thread.join(timeout)
-            if thread.is_alive():
-                raise TimeoutError(f"the {THREAD_NAME} thread did not end within {timeout} s")
+    def _stop_loop(self, server: Server, deadline: Deadline) -> None:
+        with contextlib.suppress(NavTalkError):  # the loop may have ended already
+            self._loop.run(self._shutdown(server), deadline.remaining(), "closing connections")
+        if not self._loop.stop(deadline.remaining()):
+            raise TimeoutError(f"the {THREAD_NAME} thread did not end in time")
 
     def serve_forever(self) -> None:
         """Start if needed and block until KeyboardInterrupt or ``stop()``; then stop."""
@@ -576,39 +575,22 @@ class LocalServer:
             raise KeyError(f"connection {connection_id} is not open")
         return chosen
 
-    def _call(self, coro: Awaitable[Any], timeout: float) -> Any:
-        loop = self._loop
-        if loop is None or self._stopped.is_set():
-            coro.close()  # type: ignore[attr-defined]
+    def _call(self, coro: Coroutine[Any, Any, Any], timeout: float) -> Any:
+        if self._stopped.is_set() or not self._loop.running:
+            coro.close()
             raise RuntimeError("the LocalServer is not running")
-        future: concurrent.futures.Future[Any] = asyncio.run_coroutine_threadsafe(
-            coro,  # type: ignore[arg-type]
-            loop,
-        )
         try:
-            return future.result(timeout)
-        except concurrent.futures.TimeoutError:
-            future.cancel()
+            return self._loop.run(coro, timeout, "a server action")
+        except NavTalkTimeout:
             raise TimeoutError(f"the server did not finish the action within {timeout} s") from None
+        except NotConnected:
+            raise RuntimeError("the LocalServer stopped before the action finished") from None
 
-    # ----------------------------------------------------------------- loop thread
+    # ----------------------------------------------------------------- on the loop
 
-    def _thread_main(self, started: concurrent.futures.Future[int]) -> None:
-        try:
-            asyncio.run(self._main(started))
-        except BaseException as exc:  # startup failures are reported through ``started``
-            if not started.done():
-                started.set_exception(exc)
-            else:
-                log.exception("the local server loop failed")
-
-    async def _main(self, started: concurrent.futures.Future[int]) -> None:
-        self._loop = asyncio.get_running_loop()
-        self._loop.set_default_executor(  # asyncio.run shuts it down (joins it) at the end
-            concurrent.futures.ThreadPoolExecutor(WORKER_THREADS, f"{THREAD_NAME}-worker")
-        )
+    async def _serve(self) -> Server:
         self._stop_event = asyncio.Event()
-        server = await serve(
+        server: Server = await serve(
             self._handle,
             self._host,
             self._requested_port,
@@ -619,14 +601,12 @@ class LocalServer:
             ping_interval=None,
             max_size=MAX_FRAME_BYTES,
         )
-        started.set_result(server.sockets[0].getsockname()[1])
-        try:
-            await self._stop_event.wait()
-        finally:
-            await self._shutdown(server)
+        return server
 
     async def _shutdown(self, server: Server) -> None:
         """Close every connection (1001), give handshakes a moment, then abort the rest."""
+        assert self._stop_event is not None
+        self._stop_event.set()  # stalled handshakes give up
         server.close()
         try:
             await asyncio.wait_for(server.wait_closed(), CLOSE_TIMEOUT + 0.5)
