@@ -106,11 +106,18 @@ def make_server():
 
 
 @pytest.fixture
+def server(make_server):
+    """A LocalServer with the default options, stopped after the test (a test module that
+    needs other options defines its own ``server``)."""
+    return make_server()
+
+
+@pytest.fixture
 def answerer():
     """``answerer()``: a real aiortc peer that answers the local server's offer (see
     tests/test_server_media.py); every one is closed after the test."""
     from navtalk_sync.rtc import LoopThread
-    from tests.test_server_media import Answerer
+    from tests.raw_peer import Answerer
 
     portal = LoopThread("navtalk-test-rtc").start()
     made: list[Answerer] = []

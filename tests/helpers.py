@@ -45,12 +45,19 @@ def client_sockets_to(port: int) -> list[str]:
     return found
 
 
-def wait_until(condition: Callable[[], bool], timeout: float = 5.0) -> None:
+def wait_until(
+    condition: Callable[[], bool], timeout: float = 10.0, what: str = "condition"
+) -> None:
     """Poll ``condition`` until it holds; fail the test after ``timeout`` seconds."""
     deadline = time.monotonic() + timeout
     while not condition():
-        assert time.monotonic() < deadline, "condition not met in time"
+        assert time.monotonic() < deadline, f"{what} not met in time"
         time.sleep(0.01)
+
+
+def rms(samples: np.ndarray) -> float:
+    """Root mean square of int16 (or any numeric) samples; 0 for none."""
+    return float(np.sqrt(np.mean(np.square(samples, dtype=np.float64)))) if samples.size else 0.0
 
 
 def mouth_darkness(image: np.ndarray) -> float:

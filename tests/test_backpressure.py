@@ -8,16 +8,9 @@ import time
 import pytest
 
 from navtalk_sync import events as ev
-from navtalk_sync.server import LocalServer
 from tests.helpers import client_for
 
 pytestmark = pytest.mark.timeout(60)
-
-
-@pytest.fixture
-def server():
-    with LocalServer() as srv:
-        yield srv
 
 
 def test_a_blocked_callback_does_not_stop_the_reader(server):

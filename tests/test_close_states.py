@@ -12,19 +12,12 @@ import threading
 import pytest
 
 import navtalk_sync as nt
-from navtalk_sync.server import LocalServer
 from tests.helpers import client_for, wait_until
 
 pytestmark = pytest.mark.timeout(60)
 
 #: A close() that has not returned by then is hung (its own budget is 1 s).
 HUNG_AFTER = 15.0
-
-
-@pytest.fixture
-def server():
-    with LocalServer() as srv:
-        yield srv
 
 
 def close_returns(client: nt.NavTalkClient, timeout: float = 1.0) -> None:

@@ -254,12 +254,6 @@ def settle(server: LocalServer, client: nt.NavTalkClient, expected: str) -> None
     assert said[0] == EARLIER and said[-1] == "are you there?"  # kept across sessions
 
 
-@pytest.fixture
-def server():
-    with LocalServer() as srv:
-        yield srv
-
-
 RUNS = [
     pytest.param(cell, reconnect, id=f"{cell.id} (reconnect {'on' if reconnect else 'off'})")
     for cell in CELLS

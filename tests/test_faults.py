@@ -27,12 +27,6 @@ NOTICES = {
 }
 
 
-@pytest.fixture
-def server():
-    with LocalServer() as srv:
-        yield srv
-
-
 def assert_no_licence(server: LocalServer, *texts: str) -> None:
     for text in texts:
         assert server.license not in text and "sk_navtalk_" not in text

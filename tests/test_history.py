@@ -17,11 +17,6 @@ from tests.helpers import client_for, spoken, wait_until
 pytestmark = pytest.mark.timeout(60)
 
 
-@pytest.fixture
-def server(make_server):
-    return make_server()
-
-
 def item_texts(server, connection_id: int | None = None) -> list[str]:
     """The user messages a connection sent, in order."""
     texts = []

@@ -152,11 +152,6 @@ def test_the_server_reads_the_size_from_the_header():
 # ------------------------------------------------------------------ against the local server
 
 
-@pytest.fixture
-def server(make_server):
-    return make_server()
-
-
 def sent_images(server) -> list[tuple[np.ndarray, int]]:
     """Every realtime.input_image the server received: (decoded pixels, reply flag)."""
     return [

@@ -30,11 +30,6 @@ pytestmark = pytest.mark.timeout(60)
 CALL_DONE = "realtime.response.function_call_arguments.done"
 
 
-@pytest.fixture
-def server(make_server):
-    return make_server()
-
-
 def navtalk_threads() -> list[str]:
     """The client's threads (not the local server's)."""
     return sorted(

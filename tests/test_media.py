@@ -18,22 +18,12 @@ import navtalk_sync as nt
 from navtalk_sync.server import Faults, LocalServer
 
 from . import alsa
-from .helpers import client_for, mouth_darkness, wait_until
+from .helpers import client_for, mouth_darkness, rms, wait_until
 from .udp import udp_sockets
 
 pytestmark = pytest.mark.timeout(90)
 
 QUESTION = "What can you do?"
-
-
-@pytest.fixture
-def server():
-    with LocalServer() as server:
-        yield server
-
-
-def rms(pcm: np.ndarray) -> float:
-    return float(np.sqrt(np.mean(pcm.astype(np.float64) ** 2)))
 
 
 def test_the_picture_is_the_drawn_face_and_its_mouth_moves_while_it_speaks(server):

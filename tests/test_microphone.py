@@ -17,7 +17,7 @@ from navtalk_sync.audio.microphone import SEND_RATE, Microphone
 from navtalk_sync.errors import InvalidArgument, NavTalkError
 from tests import alsa
 from tests.alsa import MIC, MIC_RATE, PACED_INPUT, RAW_INPUT, RAW_INPUT_RATE
-from tests.helpers import wait_until
+from tests.helpers import rms, wait_until
 
 AMPLITUDE = 8000
 
@@ -56,10 +56,6 @@ def voiced(samples: np.ndarray, threshold: int = 200) -> np.ndarray:
 def peak_hz(samples: np.ndarray, rate: int = SEND_RATE) -> float:
     spectrum = np.abs(np.fft.rfft(samples * np.hanning(len(samples))))
     return float(np.argmax(spectrum) * rate / len(samples))
-
-
-def rms(samples: np.ndarray) -> float:
-    return float(np.sqrt(np.mean(samples.astype(np.float64) ** 2)))
 
 
 def assert_tone(sound: np.ndarray, hz: float = 440) -> None:

@@ -9,16 +9,9 @@ import numpy as np
 import pytest
 
 import navtalk_sync as nt
-from navtalk_sync.server import LocalServer
 from tests.helpers import client_for, wait_until
 
 pytestmark = pytest.mark.timeout(60)
-
-
-@pytest.fixture
-def server():
-    with LocalServer() as srv:
-        yield srv
 
 
 #: Quick retries for tests (the default policy starts at 0.5 s and gives up after 2 minutes).

@@ -10,16 +10,9 @@ import pytest
 
 import navtalk_sync as nt
 from navtalk_sync import events as ev
-from navtalk_sync.server import LocalServer
 from tests.helpers import client_for
 
 pytestmark = pytest.mark.timeout(30)
-
-
-@pytest.fixture
-def server():
-    with LocalServer() as srv:
-        yield srv
 
 
 def dispatcher_threads() -> list[threading.Thread]:

@@ -56,11 +56,6 @@ def assert_matches(received: np.ndarray, reference: np.ndarray, tolerance: float
     assert min(errors) < tolerance, f"max error {min(errors):.4f}"
 
 
-@pytest.fixture
-def server(make_server):
-    return make_server()
-
-
 def connected(server, **kw) -> nt.NavTalkClient:
     kw.setdefault("media", False)
     client = client_for(server, **kw)

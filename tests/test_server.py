@@ -154,11 +154,6 @@ def reply_of(frames: list[dict[str, Any]]) -> str:
 
 
 @pytest.fixture
-def server(make_server) -> LocalServer:
-    return make_server()
-
-
-@pytest.fixture
 def connect():
     sockets: list[websocket.WebSocket] = []
 

@@ -24,7 +24,8 @@ from navtalk_sync.server import EspeakVoice, LocalServer, ToneVoice, ear, espeak
 from navtalk_sync.server.samples import resample
 from navtalk_sync.server.server_session import NO_RECOGNIZER_MESSAGE
 from navtalk_sync.server.vad import SPEECH_STARTED, SPEECH_STOPPED, EnergyVad, VadEvent
-from tests.test_server_media import SILENT, Signaling, wait_until
+from tests.helpers import wait_until
+from tests.raw_peer import SILENT, Signaling
 
 pytestmark = pytest.mark.timeout(60)
 

@@ -16,12 +16,6 @@ from tests.helpers import client_for, wait_until
 pytestmark = pytest.mark.timeout(30)
 
 
-@pytest.fixture
-def server():
-    with LocalServer() as srv:
-        yield srv
-
-
 def received_types(server: LocalServer) -> list[str]:
     return [m.type for m in server.received]
 

@@ -23,7 +23,7 @@ from navtalk_sync.audio import (
 from navtalk_sync.audio.devices import close_portaudio, open_portaudio
 from navtalk_sync.errors import InvalidArgument, NavTalkError
 from tests.alsa import MIC, MIC_RATE, SPEAKER, SPEAKER_RATE
-from tests.helpers import wait_until
+from tests.helpers import rms, wait_until
 
 AMPLITUDE = 8000
 
@@ -50,10 +50,6 @@ def voiced(recording: np.ndarray, threshold: int = 200) -> np.ndarray:
 def peak_hz(samples: np.ndarray, rate: int = SPEAKER_RATE) -> float:
     spectrum = np.abs(np.fft.rfft(samples * np.hanning(len(samples))))
     return float(np.argmax(spectrum) * rate / len(samples))
-
-
-def rms(samples: np.ndarray) -> float:
-    return float(np.sqrt(np.mean(samples.astype(np.float64) ** 2)))
 
 
 def assert_tone(channel: np.ndarray, hz: float, amplitude: float = AMPLITUDE) -> None:

@@ -42,11 +42,6 @@ def book_table(
     return {"table": 12, "guests": guests, "time": time, "area": area.value}
 
 
-@pytest.fixture
-def server(make_server):
-    return make_server()
-
-
 def outputs(server) -> list[dict]:
     """The function_call_output items the server received, in order."""
     items = [m.message["item"] for m in server.messages("conversation.item.create")]

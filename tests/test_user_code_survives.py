@@ -23,11 +23,6 @@ CALL_DONE = "realtime.response.function_call_arguments.done"
 DEADLY = [SystemExit(3), KeyboardInterrupt(), RecursionError("deep"), MemoryError()]
 
 
-@pytest.fixture
-def server(make_server):
-    return make_server()
-
-
 def call_frame(name: str, call_id: str, arguments) -> dict:
     return {"type": CALL_DONE, "data": {"function_name": name, "call_id": call_id,
                                         "arguments": arguments}}  # fmt: skip

@@ -8,8 +8,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from navtalk_sync.server import LocalServer
-
 from . import alsa
 from .helpers import SENTENCE, client_for, spoken, wait_until
 
@@ -18,12 +16,6 @@ pytestmark = pytest.mark.timeout(90)
 
 def words_heard(event) -> set[str]:
     return set((event.text or "").lower().split())
-
-
-@pytest.fixture
-def server():
-    with LocalServer() as server:
-        yield server
 
 
 def test_a_sentence_into_the_paced_microphone_is_heard_and_answered(server, pulse_rig):
