@@ -94,13 +94,13 @@ __all__ = [
     "ConnectionLimitExceeded",
     "BackendError",
     "__version__",
-    # avatar lookup (issue 6)
+    # avatar lookup
     "get_avatar",
     "AvatarInfo",
     "ProviderWarning",
     "AvatarLookupFailed",
     "AvatarNotFound",
-    # reliability (issue 7)
+    # reliability
     "ReconnectPolicy",
     "ReconnectFailed",
 ]

@@ -136,12 +136,12 @@ class NavTalkClient:
         self._closed = False  # close() was called: nothing new may start
         self._close_lock = threading.Lock()  # one close() at a time does the work
         self._ask_lock = threading.Lock()
-        # history and images (issue 6)
+        # history and images
         self._history = History(history.turns() if isinstance(history, History) else ())
         self._seed_turns = () if isinstance(history, History) else self._settings.history
         self._replies = ReplyTracker(on_reply=self._history.add_reply)
         self._image_feed: ImageFeed | None = None  # kept until its thread has ended
-        # function calling (issue 6): Python tools, answered on navtalk-tool-* workers
+        # function calling: Python tools, answered on navtalk-tool-* workers
         self._tools = ToolRegistry()
         self._tool_runner = ToolRunner(
             self._tools,

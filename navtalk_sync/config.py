@@ -268,7 +268,7 @@ class Settings:
     prompt: str | None = attrs.field(default=None, validator=_optional_text)
     tools: tuple[Mapping[str, Any], ...] = attrs.field(default=(), converter=_tool_schemas)
     history: tuple[str, ...] = attrs.field(default=(), converter=_history_turns)
-    # ---- history replay (issue 6: History)
+    # ---- history replay
     #: replay only the last this many user turns of ``history`` (None: all of them)
     history_max_turns: int | None = attrs.field(default=None, validator=_optional_positive_int)
     greet_first: bool = attrs.field(default=False, validator=_flag)

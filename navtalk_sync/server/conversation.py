@@ -44,7 +44,7 @@ class Conversation:
         self.audio_bytes = 0
         self.audio_chunks = 0
         self.images = 0
-        #: every realtime.input_image, in arrival order (issue 6: images)
+        #: every realtime.input_image, in arrival order
         self.seen_images: list[SeenImage] = []
         self.function_outputs: list[FunctionOutput] = []
         #: function calling: calls asked for whose output has not come (by call id, at most
