@@ -86,3 +86,16 @@ def test_stop_cancels_pending_work_and_joins():
         portal.run(asyncio.sleep(0), timeout=1)
     with pytest.raises(nt.NotConnected):
         portal.start()
+
+
+def test_a_runtime_error_of_the_coroutine_is_raised_as_it_is():
+    portal = LoopThread("test-loop").start()
+    try:
+
+        async def broken() -> None:
+            raise RuntimeError("a bug in the coroutine")
+
+        with pytest.raises(RuntimeError, match="a bug in the coroutine"):
+            portal.run(broken(), 5)
+    finally:
+        portal.stop()

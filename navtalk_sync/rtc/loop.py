@@ -98,7 +98,7 @@ class LoopThread:
 
     @property
     def running(self) -> bool:
-        return self._loop is not None and not self._stopped and not self._loop.is_closed()
+        return self._loop is not None and not self._stopped
 
     def in_loop(self) -> bool:
         """True when called on the loop's own thread."""
@@ -128,7 +128,9 @@ class LoopThread:
         future = self.submit(coro)
         try:
             return future.result(timeout)
-        except RuntimeError as exc:  # the loop closed under the call
+        except RuntimeError as exc:
+            if self.running:
+                raise  # the coroutine's own error
             raise NotConnected(f"the {self._name} loop is not running: {exc}") from None
         except concurrent.futures.TimeoutError:
             future.cancel()
