@@ -13,11 +13,12 @@ import time
 import numpy as np
 import pytest
 
+import navtalk_sync as nt
 from navtalk_sync.audio.microphone import SEND_RATE, Microphone
 from navtalk_sync.errors import InvalidArgument, NavTalkError
 from tests import alsa
 from tests.alsa import MIC, MIC_RATE, PACED_INPUT, RAW_INPUT, RAW_INPUT_RATE
-from tests.helpers import rms, wait_until
+from tests.helpers import client_for, rms, wait_until
 
 AMPLITUDE = 8000
 
@@ -225,3 +226,25 @@ def test_close_while_reading_a_paced_device_returns_promptly(pulse_rig):
 def test_rig_device_names_keep_partial_lookups_unambiguous():
     for name in (alsa.PACED_INPUT, alsa.RAW_INPUT):
         assert "mic" not in name and "speaker" not in name
+
+
+def test_stop_microphone_racing_close_raises_nothing(make_server, alsa_rig):
+    alsa_rig.clear_mic(pad_seconds=30.0)
+    server = make_server()
+    for _ in range(5):
+        client = client_for(server, media=False)
+        client.connect(timeout=10)
+        client.start_microphone(device=alsa.MIC)
+        errors: list[BaseException] = []
+
+        def stop(client: nt.NavTalkClient = client, errors: list[BaseException] = errors) -> None:
+            try:
+                client.stop_microphone(timeout=2)
+            except BaseException as exc:  # reported below
+                errors.append(exc)
+
+        stopper = threading.Thread(target=stop, name="test-stopper")
+        stopper.start()
+        client.close(timeout=2)
+        stopper.join(10)
+        assert not errors and not stopper.is_alive()

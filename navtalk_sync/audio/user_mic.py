@@ -12,6 +12,7 @@ import threading
 from typing import Any
 
 from ..errors import NavTalkError, NotConnected
+from ..timeouts import Deadline
 from .devices import DeviceSpec
 from .microphone import SEND_RATE, Microphone
 from .uplink import AudioUplink
@@ -37,7 +38,7 @@ class UserMicrophone:
         return self._microphone is not None
 
     def start(self, device: DeviceSpec, device_rate: int | None) -> None:
-        with self._lock:  # held while the device opens: close() cannot pass in between
+        with self._lock:
             if self._closed:
                 raise NotConnected("this client is closed")
             if self._microphone is not None:
@@ -50,8 +51,19 @@ class UserMicrophone:
                 device_rate=device_rate,
                 muted=self._muted(),
             )
+            self._microphone = microphone  # a close() from now on closes it, even mid-start
+        try:
+            # outside the lock: the device may take a while to open, and close() must not wait
+            # for it (the microphone itself refuses to run once closed while starting)
             microphone.start()  # a bad device raises here, in the caller's thread
-            self._microphone = microphone
+        except BaseException as exc:
+            with self._lock:
+                if self._microphone is microphone:
+                    self._microphone = None
+                closed = self._closed
+            if closed and isinstance(exc, NavTalkError):
+                raise NotConnected("the client was closed while the microphone started") from None
+            raise
 
     def stop(self, timeout: float) -> bool:
         """Stop capturing (joins ``navtalk-mic``); False when it was not on. A thread that did
@@ -61,11 +73,11 @@ class UserMicrophone:
             if microphone is not None:
                 self._stopping.append(microphone)
             stopping = list(self._stopping)
+        deadline = Deadline(timeout)  # one budget for them all
         for stopped in stopping:
-            stopped.close(timeout)
-            if not stopped.running:
-                with self._lock:
-                    self._stopping.remove(stopped)
+            stopped.close(deadline.remaining())
+        with self._lock:  # a stop() and a close() may both be here: keep what still runs
+            self._stopping = [m for m in self._stopping if m.running]
         return microphone is not None
 
     def close(self, timeout: float) -> None:
