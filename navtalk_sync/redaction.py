@@ -34,8 +34,10 @@ __all__ = [
 _KEY_PATTERN = re.compile(r"sk_navtalk_[A-Za-z0-9_\-]*")
 _QUERY_PATTERN = re.compile(r"(license=)[^&#\s'\"]+", re.IGNORECASE)
 #: ``scheme://user:password@`` or ``scheme://token@``: everything between ``//`` and the last
-#: ``@`` before the path (a password may hold an ``@``, or quotes).
-_USERINFO_PATTERN = re.compile(r"([A-Za-z][A-Za-z0-9+.\-]*://)[^/\s]*@")
+#: ``@`` before the path (a password may hold an ``@``, or quotes). A scheme starts where no
+#: scheme character precedes it, and user information is at most 1,024 characters: without
+#: these bounds a long run of letters (a base64 frame) costs time quadratic in its length.
+_USERINFO_PATTERN = re.compile(r"(?<![A-Za-z0-9+.\-])([A-Za-z][A-Za-z0-9+.\-]*://)[^/\s]{0,1024}@")
 #: What any text a pattern hides contains; a backslash, because JSON text may spell a secret
 #: with escapes that decoding undoes. A frame with none of these needs no deeper look.
 _MARKERS = ("sk_navtalk_", "://", "icense", "ICENSE", "\\")
@@ -114,7 +116,8 @@ def redact(text: str) -> str:
         if secret in text:
             text = text.replace(secret, "sk_***" if secret.startswith("sk_") else "***")
     text = _KEY_PATTERN.sub("sk_***", text)
-    text = _USERINFO_PATTERN.sub(r"\1***@", text)
+    if "://" in text:
+        text = _USERINFO_PATTERN.sub(r"\1***@", text)
     return _QUERY_PATTERN.sub(r"\1***", text)
 
 

@@ -487,8 +487,13 @@ class Session:
         }
 
 
+#: How much of a malformed frame is redacted to show its start (a licence is far shorter).
+_PREVIEW_SCAN = 4096
+
+
 def _preview(text: str) -> str:
     """The start of a frame for a log line, secrets hidden; not shown when escapes could spell
     one (a malformed frame cannot be decoded to find out)."""
-    start = text[:80]
-    return "(not shown)" if "\\" in start else repr(redact(start))
+    # hidden before it is cut: a licence cut in two would be hidden in neither half
+    start = redact(text[:_PREVIEW_SCAN])[:80]
+    return "(not shown)" if "\\" in start else repr(start)

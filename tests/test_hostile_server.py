@@ -237,6 +237,28 @@ def test_malformed_frames_are_skipped_counted_and_logged_sparingly(make_server, 
     assert 1 <= len(skipped) <= 2
 
 
+def test_a_licence_at_the_cut_of_a_malformed_frame_preview_is_hidden(make_server, caplog):
+    server = make_server(license=ODD_LICENCE)
+    garbage = "{not json " + "x" * 50 + ODD_LICENCE + " and more"  # across the 80th character
+    server.faults.frames_before_reply = [garbage]
+    with client_for(server, media=False) as client:
+        client.connect(timeout=10)
+        client.ask("hello", timeout=10)
+    skipped = [r.getMessage() for r in caplog.records if "malformed frame" in r.getMessage()]
+    assert skipped
+    assert_clean("\n".join(skipped), ODD_LICENCE)
+
+
+def test_a_long_run_of_letters_in_a_frame_costs_linear_time(make_server):
+    # a backslash makes the frame worth redacting; 4 MB of letters took the old URL pattern
+    # hours (quadratic), so the reply behind it never came
+    frame = '{"type": "x", "data": "\\n' + "A" * 4_000_000 + '"}'
+    server = make_server(faults=Faults(frames_before_reply=[frame]))
+    with client_for(server, media=False) as client:
+        client.connect(timeout=10)
+        assert client.ask("hello", timeout=60) == "Hello! Nice to meet you."
+
+
 # ------------------------------------------------------------------ a raw socket server
 
 
