@@ -113,7 +113,6 @@ class _Job:
 
     def __init__(self, function: Callable[[], Any]) -> None:
         self.function = function
-        self.answered = False  # never expires
 
 
 _TOO_LONG = object()  # the arguments' fragments went past MAX_ARGUMENT_CHARS

@@ -63,14 +63,14 @@ class WorkerPool(Generic[Item]):
 
     def submit(self, item: Item) -> bool:
         """Queue ``item``; False when the pool is closed or its queue is full."""
-        with self._lock:
+        with self._lock:  # put under the lock: nothing goes in once close() has begun
             if self._closed:
                 return False
             self._fill()
-        try:
-            self._queue.put_nowait(item)
-        except queue.Full:
-            return False
+            try:
+                self._queue.put_nowait(item)
+            except queue.Full:
+                return False
         return True
 
     def _fill(self) -> None:
@@ -109,10 +109,6 @@ class WorkerPool(Generic[Item]):
                 if me not in self._workers:
                     return  # abandoned meanwhile: a replacement took this one's place
 
-    @property
-    def depth(self) -> int:
-        return self._queue.qsize()
-
     def close(self, deadline: Deadline) -> None:
         """Drop waiting items, stop the workers, join them until ``deadline``. Called again,
         it joins what is still running (a first close() that ran out of time or was
@@ -122,12 +118,11 @@ class WorkerPool(Generic[Item]):
             workers = list(self._workers)
             threads = workers + [t for t in self._abandoned if t.is_alive()]
         self._drop_waiting()
-        for _ in workers:
+        for _ in workers:  # nothing is submitted any more: the queue holds only these
             try:
-                self._queue.put_nowait(_STOP)
-            except queue.Full:  # filled again by a late submit: make room, the items go
-                self._drop_waiting()
-                self._queue.put_nowait(_STOP)
+                self._queue.put(_STOP, timeout=deadline.remaining())
+            except queue.Full:  # a queue smaller than the pool, and workers still busy
+                break
         current = threading.current_thread()
         for thread in threads:
             if thread is not current:
