@@ -99,6 +99,7 @@ class ReplyTracker:
         """A new session knows nothing of the last one's replies."""
         with self._cond:
             self._pending, self._speaking = 0, False
+            self._texts = _Texts()  # pieces of a reply the drop cut off are not joined to another
             self._cond.notify_all()
 
     def asked(self) -> None:

@@ -96,7 +96,7 @@ class Session:
         media: AvatarMedia | None,
         history: History | None = None,
         *,
-        replies: ReplyTracker | None = None,
+        replies: ReplyTracker,
         may_retry: RetryHook | None = None,
         initial_state: State = State.IDLE,
     ) -> None:
@@ -104,7 +104,7 @@ class Session:
         self._may_retry = may_retry
         self._initial_state = initial_state
         self._history = history  # fed from the reader (events) and the senders (messages)
-        self._replies = ReplyTracker() if replies is None else replies  # fed from the reader
+        self._replies = replies  # fed from the reader, before anyone sees an event
         self._bus = bus
         self._media = media
         self._lock = threading.RLock()
@@ -121,7 +121,6 @@ class Session:
         self.session_id: str | None = None
         self.ice_servers: tuple[IceServer, ...] = ()
         self.warning: ConnectedWarning | None = None
-        #: replies asked for (response.create sent) that have not ended yet
         self.malformed_frames = 0
         self._malformed = RepeatLimiter(log)
         self._reaction_failed = RepeatLimiter(log)
