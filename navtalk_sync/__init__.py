@@ -105,19 +105,6 @@ __all__ = [
     "ReconnectFailed",
 ]
 
-# No licence may reach a log handler, ours or websocket-client's trace output.
-install_redaction(
-    __name__,
-    f"{__name__}.client",
-    f"{__name__}.avatars",
-    f"{__name__}.session",
-    f"{__name__}.connection",
-    f"{__name__}.transport",
-    f"{__name__}.dispatch",
-    f"{__name__}.rtc.media",
-    f"{__name__}.rtc.peer",
-    f"{__name__}.rtc.recorder",
-    f"{__name__}.audio.speaker",
-    f"{__name__}.audio.uplink",
-    "websocket",
-)
+# No licence may reach a log handler: each module's logger gets the filter from
+# logs.get_logger; these are the package's own and websocket-client's trace output.
+install_redaction(__name__, "websocket")
