@@ -103,9 +103,17 @@ class _Call:
 
     def claim(self) -> bool:
         """True for the first caller only: that one sends the answer."""
+        return self.claim_expired()[0]
+
+    def claim_expired(self) -> tuple[bool, threading.Thread | None]:
+        """``claim()``, and the worker running the tool at that moment (None if none)."""
         with self._lock:
             first, self._answered = not self._answered, True
-            return first
+            return first, self.worker
+
+    def running_on(self, worker: threading.Thread | None) -> None:
+        with self._lock:
+            self.worker = worker
 
 
 class _Job:
@@ -234,9 +242,9 @@ class ToolRunner:
         kwargs = self._keyword_arguments(call, tool)
         if kwargs is None:
             return
-        call.worker = threading.current_thread()
+        call.running_on(threading.current_thread())
         outcome = user_code.run(tool.function, **kwargs)
-        call.worker = None
+        call.running_on(None)
         if isinstance(outcome, user_code.Failure):
             error = outcome.error
             if call.answered:
@@ -283,15 +291,19 @@ class ToolRunner:
 
     def _time_out(self, call: _Call) -> None:
         """On the timer thread: the call's time is up, whether it waits or runs."""
-        worker = call.worker
-        self._fail(call, "timeout", f"the tool did not finish within {call.timeout:g} s", None)
+        # the worker is read with the claim: one that has just answered is not abandoned
+        first, worker = call.claim_expired()
+        if not first:
+            return
+        message = f"the tool did not finish within {call.timeout:g} s"
+        self._fail(call, "timeout", message, None, claimed=True)
         if worker is not None:
             self._pool.abandon(worker)
 
     def _fail(self, call: _Call, kind: str, message: str, error: BaseException | None,
-              output: Any = None) -> None:  # fmt: skip
+              output: Any = None, claimed: bool = False) -> None:  # fmt: skip
         """Tell the model (so it is not left waiting) and the user (an event)."""
-        if not call.claim():
+        if not claimed and not call.claim():
             return
         self.failed += 1
         log.info("tool call %s failed (%s): %s", call.name, kind, message)  # and an event
