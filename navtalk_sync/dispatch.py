@@ -372,6 +372,9 @@ class EventBus:
             with self._cond:
                 discarded = self._discard_queued()
                 self.discarded += discarded
+                # a dispatcher that saw events left and went back to get() must still wake
+                with contextlib.suppress(queue.Full):
+                    self._queue.put_nowait(_WAKE)
                 if discarded:
                     log.warning("close(): %d undelivered events discarded", discarded)
             log.warning(
