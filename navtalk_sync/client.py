@@ -337,9 +337,12 @@ class NavTalkClient:
         """Every part, in order, within ``deadline``. Each step may be run again: it then
         finishes what an earlier, interrupted or late, run left."""
         self._bus.release()  # a reader held back by a full queue must see the close
+        # The recording goes first: it is the one thing a short budget would lose for good.
         # Steps that may wait on user code get a share of what is left; the socket and the
         # dispatcher get the rest. Capture stops first, then queued audio goes out while the
         # socket is still open.
+        if self._media is not None:
+            self._media.finish_recording(deadline.remaining(0.5))
         self._microphone.close(deadline.remaining(0.2))
         self._stop_image_feed(deadline.remaining(0.2))
         self._replies.close()  # wait_until_quiet() (and after_reply jobs in it) end now

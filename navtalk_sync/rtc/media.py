@@ -441,6 +441,13 @@ class AvatarMedia:
         self._detach(recorder)
         return summary
 
+    def finish_recording(self, timeout: float) -> None:
+        """``stop_recording()`` for a closing session: a failure is logged, not raised."""
+        try:
+            self.stop_recording(timeout)
+        except NavTalkError as exc:
+            log.warning("the recording did not finish cleanly: %s", exc)
+
     def _detach(self, recorder: Recorder) -> None:
         with self._lock:
             if self._recorder is recorder:
@@ -459,10 +466,7 @@ class AvatarMedia:
         ``deadline``. Called again, it finishes what the first call left running."""
         with self._lifecycle:
             self._closed = True
-        try:
-            self.stop_recording(deadline.remaining(0.5))
-        except NavTalkError as exc:
-            log.warning("the recording did not finish cleanly: %s", exc)
+        self.finish_recording(deadline.remaining(0.5))
         if self._loop.running:
             try:
                 self._loop.run(
