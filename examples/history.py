@@ -4,7 +4,7 @@
 
 Runs against the local server (no licence needed). The server forgets everything when a
 connection ends; the second session knows the room number only because the first session's
-user turns are replayed into it (protocol 3.3).
+user turns are replayed into it (protocol.md#history-replay).
 """
 
 import sys

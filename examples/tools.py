@@ -4,7 +4,8 @@
 
 Runs against the local server (no licence needed). Its rule brain calls a registered tool
 when the user's words mention it, with the arguments it can read from them; the function
-runs on a navtalk-tool worker, and the avatar's next reply speaks its result (protocol 9).
+runs on a navtalk-tool worker, and the avatar's next reply speaks its result
+(protocol.md#tool-calls).
 """
 
 from __future__ import annotations

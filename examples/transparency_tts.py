@@ -1,4 +1,4 @@
-"""Drive the avatar's lips with your own audio: transparency mode (protocol 12).
+"""Drive the avatar's lips with your own audio: transparency mode (protocol.md#transparency).
 
     python examples/transparency_tts.py [output folder]
 

@@ -44,6 +44,7 @@ from .errors import (
 )
 from .events import Event
 from .history import History, Turn
+from .options import AudioOptions, Limits, MediaOptions, Timeouts
 from .retry import ReconnectPolicy
 from .rtc.media import MediaState
 from .rtc.recorder import RecordingSummary
@@ -57,6 +58,10 @@ __version__ = "0.1.0"
 __all__ = [
     "NavTalkClient",
     "Settings",
+    "Timeouts",
+    "Limits",
+    "MediaOptions",
+    "AudioOptions",
     "State",
     "MediaState",
     "Event",

@@ -1,4 +1,4 @@
-"""Looking an avatar up over HTTPS before connecting (protocol 1.2), with the standard library.
+"""Looking an avatar up over HTTPS (protocol.md#avatar-api), with the standard library.
 
 ``get_avatar`` asks ``GET /avatar/getByName?name=...`` or ``GET /avatar/detail?avatarId=...``
 with the licence in a ``license`` header (never in the URL), checks the open-API envelope
@@ -44,7 +44,7 @@ __all__ = [
 
 log = get_logger(__name__)
 
-#: The hosted open API (protocol 1.2).
+#: The hosted open API (protocol.md#avatar-api).
 DEFAULT_API_URL = "https://api.navtalk.ai/api/open/v1"
 #: The open API's path on a self-hosted server (the local server serves it beside its WebSocket).
 API_PATH = "/api/open/v1"

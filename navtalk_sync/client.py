@@ -19,7 +19,7 @@ from .audio.pcm import UPLINK_RATE, silence
 from .audio.uplink import AudioStream, AudioUplink, send_file
 from .audio.user_mic import UserMicrophone
 from .avatars import AvatarInfo, check_avatar
-from .config import DEFAULT_URL, Settings, record_path
+from .config import DEFAULT_URL, Settings, ice_host_addresses
 from .connection import Connection
 from .dispatch import EventBus, Handle, Subscription
 from .errors import (
@@ -39,6 +39,7 @@ from .events import (
 from .history import History
 from .images import MIN_INTERVAL, ImageFeed, ImageInput, to_data_url
 from .logs import get_logger
+from .options import AudioOptions, Limits, MediaOptions, Timeouts, record_path
 from .replies import ReplyCollector, ReplyTracker
 from .retry import ReconnectPolicy
 from .rtc.media import AvatarMedia, MediaState
@@ -81,55 +82,34 @@ class NavTalkClient:
         history_max_turns: int | None = None,
         greet_first: bool = False,
         model: str | None = None,
-        connect_timeout: float = 15.0,
-        send_timeout: float = 10.0,
-        close_timeout: float = 1.0,
-        ping_interval: float | None = 20.0,
-        ping_timeout: float = 10.0,
-        event_queue_size: int = 10_000,
-        send_queue_size: int = 256,
-        max_message_size: int = 16 * 1024 * 1024,
+        timeouts: Timeouts | None = None,
+        limits: Limits | None = None,
         reconnect: bool | ReconnectPolicy = False,
-        media: bool = True,
-        speaker: bool | int | str | None = None,
-        record: str | os.PathLike[str] | None = None,
-        ice_host_addresses: str | Sequence[str] | None = "auto",
-        stun_fallback: bool = False,
-        media_timeout: float = 15.0,
-        stall_timeout: float = 3.0,
-        media_required: bool = False,
-        audio_chunk_samples: int = 1536,
-        audio_hold_seconds: float = 5.0,
-        audio_wait_for_media: bool = False,
-        half_duplex: bool = False,
+        media: bool | MediaOptions = True,
+        audio: AudioOptions | None = None,
+        **flat_settings: Any,
     ) -> None:
+        """``timeouts``, ``limits``, ``media`` and ``audio`` group the other settings (see
+        ``navtalk_sync.options``); each of theirs may also be given flat, by its old keyword
+        (``connect_timeout=5`` is ``timeouts=nt.Timeouts(connect=5)``), and then overrides
+        that field of its group."""
         self._settings = Settings.create(
             license,
             avatar_id=avatar_id, avatar_name=avatar_name, url=url, voice=voice, prompt=prompt,
             tools=_tool_schemas(tools), history=history, history_max_turns=history_max_turns,
-            greet_first=greet_first, model=model,
-            connect_timeout=connect_timeout, send_timeout=send_timeout,
-            close_timeout=close_timeout, ping_interval=ping_interval, ping_timeout=ping_timeout,
-            event_queue_size=event_queue_size, send_queue_size=send_queue_size,
-            max_message_size=max_message_size,
-            reconnect=reconnect,
-            media=media, speaker=speaker, record=record, ice_host_addresses=ice_host_addresses,
-            stun_fallback=stun_fallback, media_timeout=media_timeout,
-            stall_timeout=stall_timeout, media_required=media_required,
-            audio_chunk_samples=audio_chunk_samples, audio_hold_seconds=audio_hold_seconds,
-            audio_wait_for_media=audio_wait_for_media, half_duplex=half_duplex,
+            greet_first=greet_first, model=model, timeouts=timeouts, limits=limits,
+            reconnect=reconnect, media=media, audio=audio, **flat_settings,
         )  # fmt: skip
-        self._bus = EventBus(self._settings.event_queue_size)
+        self._bus = EventBus(self._settings.limits.event_queue)
+        media_options = self._settings.media
         self._media = (
-            AvatarMedia(self._settings, self._bus.publish) if self._settings.media else None
+            AvatarMedia(media_options, ice_host_addresses(self._settings), self._bus.publish)
+            if media_options is not None
+            else None
         )
-        self._uplink = AudioUplink(
-            self._settings.audio_chunk_samples,
-            self._settings.audio_hold_seconds,
-            self._settings.send_timeout,
-        )
-        self._microphone = UserMicrophone(self._uplink, self._settings.half_duplex)
-        if self._media is not None and self._settings.half_duplex:
+        self._uplink = AudioUplink(self._settings.audio, self._settings.timeouts.send)
+        self._microphone = UserMicrophone(self._uplink, self._settings.audio.half_duplex)
+        if self._media is not None and self._settings.audio.half_duplex:
             self._media.on_speaking(self._microphone.avatar_speaking)
         self._lock = threading.Lock()
         self._connection: Connection | None = None
@@ -286,13 +266,14 @@ class NavTalkClient:
         A client whose connect() failed (for whatever reason, Ctrl-C included) is closed: make
         a new one to try again.
         """
-        seconds = self._settings.connect_timeout if timeout is None else check_seconds(timeout)
+        seconds = self._settings.timeouts.connect if timeout is None else check_seconds(timeout)
         with self._lock:
             if self._closed:
                 raise NotConnected("this client is closed; make a new NavTalkClient")
             if self._connection is not None:
                 raise NavTalkError("connect() was already called on this client")
-            if len(self._tools):  # sent on open with the schemas given as tools= (protocol 3.2)
+            # sent on open with the schemas given as tools= (protocol.md#session-open)
+            if len(self._tools):
                 tools = (*self._settings.tools, *self._tools.schemas())
                 self._settings = attrs.evolve(self._settings, tools=tools)
             self._connection = connection = Connection(
@@ -320,7 +301,7 @@ class NavTalkClient:
         and the dispatcher thread ends when that callback returns. A close() that ran out of
         time or was interrupted (Ctrl-C) is finished by the next one.
         """
-        seconds = self._settings.close_timeout if timeout is None else check_seconds(timeout)
+        seconds = self._settings.timeouts.close if timeout is None else check_seconds(timeout)
         deadline = Deadline(seconds)
         with self._lock:
             self._closed = True  # from now on nothing new may start
@@ -438,7 +419,8 @@ class NavTalkClient:
         self._require_connection().send(message)
 
     def send_text(self, text: str, respond: bool = True) -> None:
-        """Say ``text`` as the user; with ``respond`` the avatar answers it (C3, then C5)."""
+        """Say ``text`` as the user; with ``respond`` the avatar answers it
+        (protocol.md#user-text, then protocol.md#response-create)."""
         if not isinstance(text, str) or not text.strip():
             raise InvalidArgument(f"text must be a non-empty string, got {text!r}")
         _flag("respond", respond)
@@ -488,7 +470,7 @@ class NavTalkClient:
     def send_audio(
         self, samples: Any, sample_rate: int = UPLINK_RATE, channels: int | None = None
     ) -> None:
-        """Send a piece of audio as the user's voice (protocol 4.1).
+        """Send a piece of audio as the user's voice (protocol.md#audio-format).
 
         ``samples``: PCM16LE bytes, or a numpy array of int16, int32, uint8, float32 or
         float64 (floats in [-1, 1], clamped), 1-D (mono, or interleaved with ``channels``) or
@@ -539,10 +521,11 @@ class NavTalkClient:
         return self._uplink.stream(name)
 
     def commit_audio(self, silence_tail: float = 0.35) -> None:
-        """Transparency mode (``model="transparency"``, protocol 12): end the utterance.
+        """Transparency mode (``model="transparency"``): end the utterance.
 
         Sends ``silence_tail`` seconds of zeros (so the last word is not cut; 0 for none) and
-        then ``realtime.input_audio_buffer.commit``, after all audio queued before it.
+        then ``realtime.input_audio_buffer.commit``, after all audio queued before it (see
+        protocol.md#transparency).
         """
         tail = silence(silence_tail)  # a bad length is refused before anything else
         self._require_connection()
@@ -600,8 +583,8 @@ class NavTalkClient:
         return self._history
 
     def send_image(self, image: ImageInput, reply: bool = False) -> None:
-        """Show the avatar an image (protocol 10): a JPEG/PNG file path, JPEG/PNG bytes, or a
-        numpy ``uint8`` RGB array ``(height, width, 3)``.
+        """Show the avatar an image (protocol.md#images): a JPEG/PNG file path, JPEG/PNG bytes,
+        or a numpy ``uint8`` RGB array ``(height, width, 3)``.
 
         It is sent as a JPEG data URL, at most 720 px on the long side, quality about 70.
         ``reply=True`` asks the avatar to answer now; otherwise it is only added to the
@@ -705,7 +688,8 @@ class NavTalkClient:
         timeout: float = DEFAULT_TOOL_TIMEOUT,
         auto_reply: bool = True,
     ) -> Tool:
-        """Let the avatar call ``function`` (protocol 9); register tools before ``connect()``.
+        """Let the avatar call ``function`` (protocol.md#tool-calls); register tools before
+        ``connect()``.
 
         The model is told its name, its docstring (the text before an ``Args:`` section) and
         JSON-Schema parameters from its type hints (str, int, float, bool, Literal, Enum,

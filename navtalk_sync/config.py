@@ -11,11 +11,11 @@ from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 import attrs
 
-from .errors import ConfigError, InvalidArgument
-from .paths import check_new_file
+from .errors import ConfigError
+from .options import FLAT_NAMES, GROUPS, AudioOptions, Limits, MediaOptions, Timeouts
 from .redaction import install_redaction, redact, remember_secret
 from .retry import ReconnectPolicy
-from .timeouts import check_seconds
+from .validators import flag, optional, positive_int
 
 __all__ = [
     "Settings",
@@ -23,7 +23,6 @@ __all__ = [
     "ENDPOINT_PATH",
     "build_url",
     "ice_host_addresses",
-    "record_path",
     "redact",
     "install_redaction",
 ]
@@ -37,46 +36,6 @@ LICENSE_ENV = "NAVTALK_LICENSE"
 TOOL_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
 # --------------------------------------------------------------------------- validators
-
-
-def _seconds(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
-    if value is None and attribute.name == "ping_interval":
-        return
-    check_seconds(value, attribute.name, error=ConfigError)
-
-
-#: The most audio the uplink queue may hold: ten minutes (28.8 MB of 24 kHz PCM16).
-MAX_AUDIO_HOLD = 600.0
-
-
-def _audio_hold(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
-    if check_seconds(value, attribute.name, error=ConfigError) > MAX_AUDIO_HOLD:
-        raise ConfigError(f"{attribute.name} must be at most {MAX_AUDIO_HOLD:g} s, got {value!r}")
-
-
-def _flag(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
-    if not isinstance(value, bool):  # "no" and 0 are not False: say so rather than guess
-        raise ConfigError(f"{attribute.name} must be True or False, got {value!r}")
-
-
-def _positive_int(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ConfigError(f"{attribute.name} must be a positive integer, got {value!r}")
-
-
-def _optional_positive_int(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
-    if value is not None:
-        _positive_int(instance, attribute, value)
-
-
-def _message_size(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or not 1024 <= value <= 2**31:
-        raise ConfigError(f"{attribute.name} must be bytes from 1024 to 2**31, got {value!r}")
-
-
-def _chunk_samples(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 24_000:
-        raise ConfigError(f"{attribute.name} must be an integer from 1 to 24000, got {value!r}")
 
 
 def _optional_text(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
@@ -113,7 +72,7 @@ def _check_license(instance: Any, attribute: attrs.Attribute[Any], value: Any) -
 def _history_turns(value: Any) -> tuple[str, ...]:
     """User turns to replay, from strings or ``{"role": ..., "text"|"content": ...}`` mappings.
 
-    Assistant turns are dropped: the protocol replays user turns only (section 3.3).
+    Assistant turns are dropped: only user turns are replayed (protocol.md#history-replay).
     """
     if value is None:
         return ()
@@ -183,51 +142,9 @@ def _check_url(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> No
         raise ConfigError("pass the licence as license=..., not inside url")
 
 
-_RECORD_SUFFIXES = (".mp4", ".mkv")
-
-
-def record_path(value: Any, error: type[InvalidArgument] = ConfigError) -> str | None:
-    """A recording path as a string; ``error`` unless it ends in .mp4 or .mkv."""
-    if value is None:
-        return None
-    return check_new_file(value, "record", _RECORD_SUFFIXES, error)
-
-
-def _speaker(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
-    if value is None or isinstance(value, bool):
-        return
-    if isinstance(value, int) and value >= 0:
-        return
-    if isinstance(value, str) and value.strip():
-        return
-    raise ConfigError(
-        f"speaker must be None, True, a device index or (part of) a device name, got {value!r}"
-    )
-
-
-def _host_addresses(value: Any) -> str | tuple[str, ...] | None:
-    if value is None:
-        return None
-    if isinstance(value, str) and value == "auto":
-        return "auto"
-    if isinstance(value, str) or not isinstance(value, Iterable):
-        raise ConfigError(
-            f"ice_host_addresses must be 'auto', None or a list of IP addresses, got {value!r}"
-        )
-    addresses = tuple(value)
-    for address in addresses:
-        try:
-            ipaddress.ip_address(address)
-        except (TypeError, ValueError):
-            raise ConfigError(f"ice_host_addresses: {address!r} is not an IP address") from None
-    if not addresses:
-        raise ConfigError("ice_host_addresses must name at least one address")
-    return addresses
-
-
 def ice_host_addresses(settings: Settings) -> tuple[str, ...] | None:
     """The host addresses ICE may use: "auto" means 127.0.0.1 when the server is on loopback."""
-    value = settings.ice_host_addresses
+    value = settings.media.ice_host_addresses if settings.media else None
     if value != "auto":
         return value  # type: ignore[return-value]
     host = urlsplit(settings.url).hostname or ""
@@ -247,6 +164,66 @@ def _reconnect_policy(value: Any) -> ReconnectPolicy | None:
     if isinstance(value, ReconnectPolicy):
         return value
     raise ConfigError(f"reconnect must be True, False or a ReconnectPolicy, got {value!r}")
+
+
+def _as_group(setting: str, value: Any) -> Any:
+    """None means the group's defaults; anything but the group's class is refused."""
+    cls = GROUPS[setting]
+    if value is None:
+        return cls()
+    if not isinstance(value, cls):
+        raise ConfigError(f"{setting} must be an nt.{cls.__name__}, got {value!r}")
+    return value
+
+
+def _timeouts(value: Any) -> Timeouts:
+    return _as_group("timeouts", value)  # type: ignore[no-any-return]
+
+
+def _limits(value: Any) -> Limits:
+    return _as_group("limits", value)  # type: ignore[no-any-return]
+
+
+def _audio(value: Any) -> AudioOptions:
+    return _as_group("audio", value)  # type: ignore[no-any-return]
+
+
+def _media(value: Any) -> MediaOptions | None:
+    """``media=True`` means the default options; False (or None), no media at all."""
+    if value is True:
+        return MediaOptions()
+    if value is False or value is None:
+        return None
+    if isinstance(value, MediaOptions):
+        return value
+    raise ConfigError(f"media must be True, False or an nt.MediaOptions, got {value!r}")
+
+
+def _apply_flat(options: dict[str, Any]) -> dict[str, Any]:
+    """``options`` with each flat keyword (``connect_timeout=5``) moved into its group."""
+    grouped = {name: value for name, value in options.items() if name not in FLAT_NAMES}
+    changes: dict[str, dict[str, Any]] = {}
+    for name, value in options.items():
+        if name in FLAT_NAMES:
+            group, field = FLAT_NAMES[name]
+            changes.setdefault(group, {})[field] = value
+    for group, values in changes.items():
+        cls = GROUPS[group]
+        base = grouped.get(group, cls())
+        if group == "media" and base in (False, None):
+            _refuse_media_options(values)
+        elif base is None or base is True:  # the defaults
+            grouped[group] = cls(**values)
+        elif isinstance(base, cls):
+            grouped[group] = attrs.evolve(base, **values)
+    return grouped
+
+
+def _refuse_media_options(values: dict[str, Any]) -> None:
+    defaults = MediaOptions()
+    for field in attrs.fields(MediaOptions):
+        if field.name in values and values[field.name] != getattr(defaults, field.name):
+            raise ConfigError(f"{field.metadata['flat']} needs media=True")
 
 
 # --------------------------------------------------------------------------- settings
@@ -270,65 +247,16 @@ class Settings:
     history: tuple[str, ...] = attrs.field(default=(), converter=_history_turns)
     # ---- history replay
     #: replay only the last this many user turns of ``history`` (None: all of them)
-    history_max_turns: int | None = attrs.field(default=None, validator=_optional_positive_int)
-    greet_first: bool = attrs.field(default=False, validator=_flag)
+    history_max_turns: int | None = attrs.field(default=None, validator=optional(positive_int))
+    greet_first: bool = attrs.field(default=False, validator=flag)
     model: str | None = attrs.field(default=None, validator=_query_text)
-    #: seconds connect() waits for realtime.session.updated
-    connect_timeout: float = attrs.field(default=15.0, validator=_seconds)
-    #: seconds a send waits for room in the bounded send queue
-    send_timeout: float = attrs.field(default=10.0, validator=_seconds)
-    #: seconds close() may take before it aborts the socket
-    close_timeout: float = attrs.field(default=1.0, validator=_seconds)
-    #: seconds between keepalive pings when nothing else is sent (None: no pings)
-    ping_interval: float | None = attrs.field(default=20.0, validator=_seconds)
-    #: seconds without a pong after a ping before the connection counts as dead
-    ping_timeout: float = attrs.field(default=10.0, validator=_seconds)
-    #: bound of the queue between the reader and the dispatcher (events are never dropped:
-    #: when it is full the reader waits, and the socket backs up)
-    event_queue_size: int = attrs.field(default=10_000, validator=_positive_int)
-    #: bound of the queue of frames waiting to be written (a full queue blocks the sender up to
-    #: send_timeout, then raises)
-    send_queue_size: int = attrs.field(default=256, validator=_positive_int)
-    #: the longest message (in bytes) the client takes from the server; a longer one ends the
-    #: session before any of it is read (the largest legitimate ones, SDP offers and audio
-    #: deltas, are tens of kilobytes)
-    max_message_size: int = attrs.field(default=16 * 1024 * 1024, validator=_message_size)
+    timeouts: Timeouts = attrs.field(factory=Timeouts, converter=_timeouts)
+    limits: Limits = attrs.field(factory=Limits, converter=_limits)
     #: reconnect after losing a ready session (None: never; see ReconnectPolicy)
     reconnect: ReconnectPolicy | None = attrs.field(default=None, converter=_reconnect_policy)
-
-    # ---- the avatar's WebRTC media (protocol 7)
-    #: answer the server's WebRTC offer and receive the avatar's picture and voice
-    media: bool = attrs.field(default=True, validator=_flag)
-    #: play the avatar's voice: None/False (no), True (default output), a device index or name
-    speaker: bool | int | str | None = attrs.field(default=None, validator=_speaker)
-    #: record the avatar's picture and voice to this .mp4/.mkv file from the start
-    record: str | None = attrs.field(default=None, converter=record_path)
-    #: host addresses for ICE candidates: "auto" (127.0.0.1 for a loopback server, else
-    #: aioice's own choice), None (aioice's own choice) or a list (process-wide, see rtc.ice)
-    ice_host_addresses: str | tuple[str, ...] | None = attrs.field(
-        default="auto", converter=_host_addresses
-    )
-    #: use stun:stun.l.google.com:19302 when the server names no ICE servers
-    stun_fallback: bool = attrs.field(default=False, validator=_flag)
-    #: seconds from connected.success until the media must be connected
-    media_timeout: float = attrs.field(default=15.0, validator=_seconds)
-    #: seconds without a video frame before the media counts as stalled
-    stall_timeout: float = attrs.field(default=3.0, validator=_seconds)
-    #: end the session (MediaError) when the media fails, instead of going on without it
-    media_required: bool = attrs.field(default=False, validator=_flag)
-
-    # ---- the user's audio (protocol 4.1, 4.2)
-    #: samples of 24 kHz audio per input_audio_buffer.append (1536 = 64 ms = 4096 base64 chars)
-    audio_chunk_samples: int = attrs.field(default=1536, validator=_chunk_samples)
-    #: seconds of audio the uplink queue holds before the gate opens or behind a slow socket
-    #: (full: blocking sends wait up to send_timeout, the microphone drops its oldest audio)
-    audio_hold_seconds: float = attrs.field(default=5.0, validator=_audio_hold)
-    #: hold the user's audio until the avatar's media (ICE) is connected too, not only until
-    #: realtime.session.updated (what the iOS SDK and the Flutter sample do)
-    audio_wait_for_media: bool = attrs.field(default=False, validator=_flag)
-    #: mute the microphone (send silence) while the avatar's voice is heard, so a speaker's
-    #: sound reaching the microphone cannot barge in on the avatar
-    half_duplex: bool = attrs.field(default=False, validator=_flag)
+    #: the avatar's WebRTC media; None: none (text only, the offer is never answered)
+    media: MediaOptions | None = attrs.field(factory=MediaOptions, converter=_media)
+    audio: AudioOptions = attrs.field(factory=AudioOptions, converter=_audio)
 
     def __attrs_post_init__(self) -> None:
         remember_secret(self.license, self)
@@ -338,28 +266,29 @@ class Settings:
                 remember_secret(credential, self)
         if self.avatar_id is None and self.avatar_name is None:
             raise ConfigError("name an avatar: pass avatar_id=... or avatar_name=...")
-        if self.audio_wait_for_media and not self.media:
+        if self.audio.wait_for_media and self.media is None:
             raise ConfigError("audio_wait_for_media needs media=True (it waits for ICE)")
-        if self.half_duplex and not self.media:
+        if self.audio.half_duplex and self.media is None:
             raise ConfigError("half_duplex needs media=True (it listens to the avatar's voice)")
-        if len(self.replayed_history) > self.send_queue_size // 2:
+        if len(self.replayed_history) > self.limits.send_queue // 2:
             # replayed from the reader thread, which must never wait for room in the queue
             raise ConfigError(
                 f"{len(self.replayed_history)} history turns to replay do not fit in half the "
-                f"send queue ({self.send_queue_size}): pass history_max_turns=... or a larger "
+                f"send queue ({self.limits.send_queue}): pass history_max_turns=... or a larger "
                 "send_queue_size"
             )
 
     @classmethod
     def create(cls, license: str | None = None, **options: Any) -> Settings:
-        """Settings from keyword arguments; the licence defaults to ``$NAVTALK_LICENSE``."""
+        """Settings from keyword arguments, flat ones (``connect_timeout=5``) included; the
+        licence defaults to ``$NAVTALK_LICENSE``."""
         if license is None:
             license = os.environ.get(LICENSE_ENV)
-        unknown = set(options) - {f.name for f in attrs.fields(cls)}
+        unknown = set(options) - {f.name for f in attrs.fields(cls)} - set(FLAT_NAMES)
         if unknown:
             raise ConfigError(f"unknown setting(s): {', '.join(sorted(unknown))}")
         try:
-            return cls(license=license, **options)  # type: ignore[arg-type]  # checked by attrs
+            return cls(license=license, **_apply_flat(options))  # type: ignore[arg-type]
         except TypeError as exc:  # attrs reports missing/extra arguments as TypeError
             raise ConfigError(redact(str(exc))) from None
 
@@ -373,7 +302,8 @@ class Settings:
 
     @property
     def avatar(self) -> tuple[str, str]:
-        """The avatar query parameter: ``avatarId`` wins over ``name`` (protocol 1.1)."""
+        """The avatar query parameter: ``avatarId`` wins over ``name``
+        (protocol.md#avatar-selection)."""
         if self.avatar_id is not None:
             return "avatarId", self.avatar_id
         assert self.avatar_name is not None

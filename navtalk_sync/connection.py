@@ -214,7 +214,7 @@ class Connection:
         self.reconnect_attempts += 1
         self._retire(self._session)
         if self._media is not None:
-            self._media.reset(Deadline(self._settings.close_timeout))
+            self._media.reset(Deadline(self._settings.timeouts.close))
         turns = self._replayable_turns()
         self._replayed = len(turns)
         settings = attrs.evolve(
@@ -232,7 +232,7 @@ class Connection:
             watcher()  # the uplink looks at the new session's gate
         timeout = self._policy.attempt_timeout if self._policy else None
         try:
-            session.open(timeout or self._settings.connect_timeout)
+            session.open(timeout or self._settings.timeouts.connect)
         except NavTalkError as exc:
             return exc if session.retrying else None
         with self._lock:
@@ -244,7 +244,7 @@ class Connection:
     def _replayable_turns(self) -> tuple[str, ...]:
         """The user turns so far, as many as the send queue can take at setup (see Settings)."""
         turns = self._replay_turns()
-        limit = self._settings.send_queue_size // 2
+        limit = self._settings.limits.send_queue // 2
         if self._settings.history_max_turns is not None:
             limit = min(limit, self._settings.history_max_turns)
         return turns[len(turns) - limit :] if len(turns) > limit else turns
@@ -279,7 +279,7 @@ class Connection:
 
     def _retire(self, session: Session) -> None:
         """Join an ended session's socket threads and keep its counters."""
-        session.retire(Deadline(self._settings.close_timeout))
+        session.retire(Deadline(self._settings.timeouts.close))
         stats = session.stats()
         with self._lock:
             if session is self._retired:

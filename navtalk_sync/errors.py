@@ -12,7 +12,7 @@
     │   └── ReconnectFailed              it was lost and reconnection gave up
     ├── SubscriptionOverflow             an ``events()`` consumer fell too far behind
     ├── ResponseFailed                   the server reported that a reply failed
-    ├── AvatarLookupFailed               the avatar API (protocol 1.2) refused or failed
+    ├── AvatarLookupFailed               the avatar lookup failed (protocol.md#avatar-api)
     │   └── AvatarNotFound               no avatar has that name or id
     ├── MediaError                       the avatar's WebRTC media failed
     │   ├── AudioDeviceError             an audio device could not be opened, or failed

@@ -4,8 +4,8 @@ This module is part of the pure wire layer: no I/O, no threads, no imports from 
 the package. ``parse_event`` turns one decoded frame into an event object and never raises;
 ``decode_frame`` turns a text frame into a dict and raises ``ValueError`` on bad JSON.
 
-Every field is looked up tolerantly, in the orders of the protocol reference (sections 5.2,
-9.3 and 14): the ``data`` payload first, then the top level, then ``raw_data``.
+Every field is looked up tolerantly, in the orders of protocol.md#parsing-rules: the ``data``
+payload first, then the top level, then ``raw_data``.
 """
 
 from __future__ import annotations
@@ -661,10 +661,10 @@ _SERVER_CLASSES: tuple[type[ServerEvent], ...] = (
     ResponseCompleted, ResponseFailure, StatusEvent,
 )  # fmt: skip
 
-#: v2 wire name -> event class, for the 25 server events of protocol section 5.
+#: v2 wire name -> event class, for the 25 server events (protocol.md#server-events).
 EVENT_TYPES: Mapping[str, type[ServerEvent]] = {cls.TYPE: cls for cls in _SERVER_CLASSES}
 
-#: Legacy (v1 and early v2) names -> the v2 name they mean (protocol 5.1 and 13).
+#: Legacy (v1 and early v2) names -> the v2 name they mean (protocol.md#legacy-names).
 LEGACY_NAMES: Mapping[str, str] = {
     "realtime.session.gpu_full": GpuFullNotice.TYPE,
     "realtime.session.insufficient_balance": InsufficientBalanceNotice.TYPE,

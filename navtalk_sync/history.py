@@ -9,7 +9,8 @@ short append under a lock, so neither side ever waits on it.
 It is bounded: past ``max_turns`` records the oldest go first (counted in ``dropped``), so a
 session that runs for days keeps a fixed amount of memory. ``save(path)`` / ``History.load(path)``
 keep it as JSON; a ``History`` passed to a new client as ``history=`` replays its user turns
-after ``realtime.session.created`` (protocol 3.3: assistant turns are not replayed).
+after ``realtime.session.created`` (protocol.md#history-replay: assistant turns are not
+replayed).
 """
 
 from __future__ import annotations

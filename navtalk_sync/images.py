@@ -1,4 +1,4 @@
-"""Images for the avatar to see (protocol section 10): conversion and a periodic sender.
+"""Images for the avatar to see (protocol.md#images): conversion and a periodic sender.
 
 ``to_data_url()`` turns a file path, JPEG/PNG bytes or a numpy RGB array into the
 ``data:image/jpeg;base64,...`` URL of ``realtime.input_image``: decoded and re-encoded with
@@ -42,13 +42,14 @@ __all__ = [
 
 log = get_logger(__name__)
 
-#: The long side of a sent image, in pixels (the Flutter sample's limit, protocol 10).
+#: The long side of a sent image, in pixels (the Flutter sample's limit, protocol.md#images).
 MAX_SIDE = 720
 #: Input files or bytes larger than this are refused (a camera JPEG is far smaller).
 MAX_INPUT_BYTES = 40 * 1024 * 1024
 #: Input images with more pixels than this are refused (16384 x 16384 would be 256 M).
 MAX_INPUT_PIXELS = 100_000_000
-#: The shortest period of the periodic sender, in seconds (protocol 10: at most one per 2 s).
+#: The shortest period of the periodic sender, in seconds (protocol.md#images: at most one
+#: per 2 s).
 MIN_INTERVAL = 2.0
 #: FFmpeg's MJPEG scale: 2 is the best; 5 is about libjpeg's quality 70.
 _JPEG_QSCALE = 5

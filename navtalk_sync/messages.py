@@ -1,4 +1,4 @@
-"""Builders for every client -> server message (protocol section 6, C1-C12).
+"""Builders for every client -> server message (protocol.md#client-messages).
 
 Part of the pure wire layer: each builder returns a plain dict ready for ``json.dumps`` and
 does nothing else. Forms are the ones the protocol reference recommends emitting.
@@ -40,17 +40,17 @@ __all__ = [
     "signaling_ice_candidate",
 ]
 
-INPUT_CONFIG = "realtime.input_config"  # C1
-INPUT_FUNCTION_CALL = "realtime.input_function_call"  # C2
-ITEM_CREATE = "conversation.item.create"  # C3, C4
-RESPONSE_CREATE = "response.create"  # C5
-AUDIO_APPEND = "realtime.input_audio_buffer.append"  # C6
-INPUT_IMAGE = "realtime.input_image"  # C7
-SIGNALING_ANSWER = "webrtc.signaling.answer"  # C8
-SIGNALING_ICE_CANDIDATE = "webrtc.signaling.iceCandidate"  # C9
-SIGNALING_OFFER = "webrtc.signaling.offer"  # C10
-AUDIO_COMMIT = "realtime.input_audio_buffer.commit"  # C11
-AUDIO_CLEAR = "realtime.input_audio_buffer.clear"  # C12
+INPUT_CONFIG = "realtime.input_config"  # protocol.md#session-config
+INPUT_FUNCTION_CALL = "realtime.input_function_call"  # protocol.md#tool-registration
+ITEM_CREATE = "conversation.item.create"  # protocol.md#user-text, protocol.md#tool-output
+RESPONSE_CREATE = "response.create"  # protocol.md#response-create
+AUDIO_APPEND = "realtime.input_audio_buffer.append"  # protocol.md#audio-append
+INPUT_IMAGE = "realtime.input_image"  # protocol.md#images
+SIGNALING_ANSWER = "webrtc.signaling.answer"  # protocol.md#webrtc-signaling
+SIGNALING_ICE_CANDIDATE = "webrtc.signaling.iceCandidate"  # protocol.md#ice-candidates
+SIGNALING_OFFER = "webrtc.signaling.offer"  # protocol.md#renegotiation
+AUDIO_COMMIT = "realtime.input_audio_buffer.commit"  # protocol.md#transparency
+AUDIO_CLEAR = "realtime.input_audio_buffer.clear"  # protocol.md#transparency
 
 #: Every message type this client may emit.
 CLIENT_MESSAGE_TYPES = frozenset(
@@ -77,7 +77,7 @@ def encode(message: Mapping[str, Any]) -> str:
 
 
 def _content(value: Any) -> dict[str, Any]:
-    # data.content carries JSON *text*, not an object, in every source (protocol section 2).
+    # data.content carries JSON *text*, not an object, in every source (protocol.md#envelope).
     return {"content": json.dumps(value, ensure_ascii=False, separators=(",", ":"))}
 
 
@@ -86,7 +86,7 @@ def input_config(
     prompt: str | None = None,
     tools: Sequence[Mapping[str, Any]] | None = None,
 ) -> dict[str, Any]:
-    """C1: voice, prompt and (optionally) tools, sent on open."""
+    """Voice, prompt and (optionally) tools, sent on open (protocol.md#session-config)."""
     config: dict[str, Any] = {}
     if voice is not None:
         config["voice"] = voice
@@ -98,7 +98,7 @@ def input_config(
 
 
 def input_function_call(tools: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
-    """C2: the tools alone, sent on open when no voice or prompt is configured."""
+    """The tools alone, sent on open without voice or prompt (protocol.md#tool-registration)."""
     return {"type": INPUT_FUNCTION_CALL, "data": _content([dict(t) for t in tools])}
 
 
@@ -107,7 +107,7 @@ def opening_messages(
     prompt: str | None = None,
     tools: Sequence[Mapping[str, Any]] | None = None,
 ) -> list[dict[str, Any]]:
-    """What to send when the socket opens (protocol 3.2): never both tool paths.
+    """What to send when the socket opens (protocol.md#session-open): never both tool paths.
 
     voice and/or prompt -> one input_config (tools inside it); only tools -> one
     input_function_call; nothing configured -> nothing.
@@ -120,7 +120,7 @@ def opening_messages(
 
 
 def user_text_item(text: str) -> dict[str, Any]:
-    """C3: a user message (typed text, or one replayed history turn)."""
+    """A user message: typed text, or one replayed history turn (protocol.md#user-text)."""
     return {
         "type": ITEM_CREATE,
         "item": {
@@ -132,7 +132,8 @@ def user_text_item(text: str) -> dict[str, Any]:
 
 
 def function_call_output(call_id: str, output: Any) -> dict[str, Any]:
-    """C4: a tool's result. Non-string outputs are JSON-encoded (the field is a string)."""
+    """A tool's result (protocol.md#tool-output). Non-string outputs are JSON-encoded (the
+    field is a string)."""
     if not isinstance(output, str):
         output = json.dumps(output, ensure_ascii=False)
     return {
@@ -142,41 +143,44 @@ def function_call_output(call_id: str, output: Any) -> dict[str, Any]:
 
 
 def response_create() -> dict[str, Any]:
-    """C5: ask the avatar to answer now."""
+    """Ask the avatar to answer now (protocol.md#response-create)."""
     return {"type": RESPONSE_CREATE}
 
 
 def audio_append(pcm16: bytes) -> dict[str, Any]:
-    """C6: raw PCM16LE 24 kHz mono bytes, base64-encoded into ``data.audio``."""
+    """Raw PCM16LE 24 kHz mono bytes, base64-encoded into ``data.audio``
+    (protocol.md#audio-append)."""
     if len(pcm16) % 2:
         raise ValueError("PCM16 audio must have an even number of bytes")
     return {"type": AUDIO_APPEND, "data": {"audio": base64.b64encode(pcm16).decode("ascii")}}
 
 
 def audio_commit() -> dict[str, Any]:
-    """C11 (transparency mode): end of an utterance."""
+    """Transparency mode: end of an utterance (protocol.md#transparency)."""
     return {"type": AUDIO_COMMIT, "data": {}}
 
 
 def audio_clear() -> dict[str, Any]:
-    """C12 (transparency mode): drop queued audio."""
+    """Transparency mode: drop queued audio (protocol.md#transparency)."""
     return {"type": AUDIO_CLEAR, "data": {}}
 
 
 def input_image(data_url: str, reply: bool = False) -> dict[str, Any]:
-    """C7: one image as a ``data:image/...;base64,`` URL; ``reply`` asks for an answer now."""
+    """One image as a ``data:image/...;base64,`` URL; ``reply`` asks for an answer now
+    (protocol.md#images)."""
     if not data_url.startswith("data:image/"):
         raise ValueError("an image must be a data:image/<format>;base64,... URL")
     return {"type": INPUT_IMAGE, "data": {"content": data_url, "reply": 1 if reply else 0}}
 
 
 def signaling_answer(sdp: str) -> dict[str, Any]:
-    """C8: the client's SDP answer to the server's offer."""
+    """The client's SDP answer to the server's offer (protocol.md#webrtc-signaling)."""
     return {"type": SIGNALING_ANSWER, "data": {"sdp": {"type": "answer", "sdp": sdp}}}
 
 
 def signaling_offer(sdp: str) -> dict[str, Any]:
-    """C10: a client offer (renegotiation only; the client does not renegotiate by default)."""
+    """A client offer (renegotiation only; the client does not renegotiate by default; see
+    protocol.md#renegotiation)."""
     return {"type": SIGNALING_OFFER, "data": {"sdp": {"type": "offer", "sdp": sdp}}}
 
 
@@ -186,7 +190,7 @@ def signaling_ice_candidate(
     sdp_mline_index: int | None,
     username_fragment: str | None = None,
 ) -> dict[str, Any]:
-    """C9: one local ICE candidate (trickle)."""
+    """One local ICE candidate, trickled (protocol.md#ice-candidates)."""
     body: dict[str, Any] = {
         "candidate": candidate,
         "sdpMid": sdp_mid,

@@ -27,7 +27,7 @@ from .redaction import redact
 
 __all__ = ["REPLY_EVENTS", "ReplyCollector", "ReplyTracker", "ends_reply"]
 
-#: The events a reply is made of (protocol 5.2, #13-#18).
+#: The events a reply is made of (protocol.md#reply-events).
 REPLY_EVENTS = (
     ResponseTranscriptDelta,
     ResponseTranscriptDone,
@@ -164,7 +164,7 @@ class ReplyTracker:
 
 
 class ReplyCollector:
-    """Puts one reply's text together from its transcript events (protocol 5.2, #17-#18).
+    """Puts one reply's text together from its transcript events (protocol.md#reply-events).
 
     ``skip`` replies that were asked for before (and have not ended) are let pass first: each
     ends as ``ends_reply`` says, so the reply wanted is the one after them.

@@ -1,4 +1,4 @@
-"""When the client reconnects after losing its session, and how long it waits (protocol 8).
+"""When the client reconnects, and how long it waits first (protocol.md#reconnection).
 
 ``ReconnectPolicy`` is pure: it decides from an error whether a new session may help, and
 gives the delay before each attempt (exponential backoff with jitter). The ``Connection``
@@ -58,7 +58,7 @@ class ReconnectPolicy:
 
     After a session that was ready ends for a reason a new session may cure (see
     ``retries()``), the client waits ``delay(n)`` seconds and opens a new session, which
-    replays the conversation's user turns (protocol 3.3). It gives up after
+    replays the conversation's user turns (protocol.md#history-replay). It gives up after
     ``max_attempts`` attempts or once ``max_duration`` seconds have passed since the session
     was lost, whichever comes first. Every attempt waits at most ``attempt_timeout``
     seconds for ``realtime.session.updated`` (None: the client's ``connect_timeout``).

@@ -1,9 +1,9 @@
-"""The client side of one NavTalk session: the lifecycle of protocol section 3.
+"""The client side of one NavTalk session: its lifecycle (protocol.md#session-lifecycle).
 
 A ``Session`` opens the socket, sends the opening configuration, reacts to the server's
 setup events (session id, ICE servers, history replay, greet-first), tracks the state machine
-of section 3.5 and ends the session on a failure notice or a close. Its reactions run on the
-reader thread and are library code only; every event then goes to the ``EventBus``.
+(protocol.md#client-states) and ends the session on a failure notice or a close. Its reactions
+run on the reader thread and are library code only; every event then goes to the ``EventBus``.
 """
 
 from __future__ import annotations
@@ -54,12 +54,12 @@ __all__ = ["State", "Session"]
 
 log = get_logger(__name__)
 
-#: The close reason the service gives when the balance runs out (protocol section 8).
+#: The close reason the service gives when the balance runs out (protocol.md#close-codes).
 INSUFFICIENT_POINTS = "insufficient points"
 
 
 class State(str, enum.Enum):
-    """The connection states of protocol section 3.5 (compare with plain strings too)."""
+    """The connection states (protocol.md#client-states); compare with plain strings too."""
 
     IDLE = "idle"
     CONNECTING = "connecting"  # WebSocket handshake under way
@@ -161,7 +161,7 @@ class Session:
         if state in _TERMINAL or state == State.CLOSING or self._ended:
             return AudioGate.ENDED
         if state == State.LIVE or (
-            state == State.SESSION_READY and not self._settings.audio_wait_for_media
+            state == State.SESSION_READY and not self._settings.audio.wait_for_media
         ):
             return AudioGate.OPEN
         return AudioGate.HOLD
@@ -192,10 +192,10 @@ class Session:
             build_url(self._settings),
             on_text=self._on_text,
             on_end=self._on_end,
-            send_queue_size=self._settings.send_queue_size,
-            ping_interval=self._settings.ping_interval,
-            ping_timeout=self._settings.ping_timeout,
-            max_message_size=self._settings.max_message_size,
+            send_queue_size=self._settings.limits.send_queue,
+            ping_interval=self._settings.timeouts.ping_interval,
+            ping_timeout=self._settings.timeouts.ping,
+            max_message_size=self._settings.limits.max_message_size,
         )
         with self._lock:
             if self._closing:
@@ -210,17 +210,17 @@ class Session:
                 exc if isinstance(exc, NavTalkError) else NavTalkError(f"connect() failed: {exc!r}")
             )
             self._end(None if self._closing else error, None, None)
-            transport.close(Deadline(self._settings.close_timeout))
+            transport.close(Deadline(self._settings.timeouts.close))
             raise
 
     def _open(self, transport: Transport, deadline: Deadline, timeout: float) -> None:
         self._set_state(State.CONNECTING)
         log.info("connecting to %s", transport.display_url)
         transport.open(max(0.001, deadline.remaining()))
-        # Sent in the open handler, before anything is received (protocol 3.1, step 1).
+        # Sent in the open handler, before anything is received (protocol.md#session-open).
         settings = self._settings
         for message in messages.opening_messages(settings.voice, settings.prompt, settings.tools):
-            transport.send(messages.encode(message), settings.send_timeout)
+            transport.send(messages.encode(message), settings.timeouts.send)
         self._set_state(State.CONFIGURING)
         transport.start()
         if not self._ready.wait(deadline.remaining()):
@@ -237,7 +237,7 @@ class Session:
         if self._state not in READY_STATES or self._transport is None:
             raise NotConnected(self._not_ready_text())
         self._transport.send(
-            messages.encode(message), self._settings.send_timeout if timeout is None else timeout
+            messages.encode(message), self._settings.timeouts.send if timeout is None else timeout
         )
         self._count_request(message)
         if self._history is not None:
@@ -260,7 +260,7 @@ class Session:
         if transport is None:
             return
         try:
-            transport.send(messages.encode(message), self._settings.send_timeout)
+            transport.send(messages.encode(message), self._settings.timeouts.send)
             self._count_request(message)
         except NavTalkError as exc:
             log.warning("could not send %s: %s", message.get("type"), exc)
@@ -331,7 +331,7 @@ class Session:
                 self._send_quietly(messages.response_create())
 
     def _replay_history(self) -> None:
-        """User turns go between session.created and session.updated (protocol 3.3).
+        """User turns go between session.created and session.updated (protocol.md#history-replay).
 
         Sent from the reader thread without waiting: Settings keeps them within half the send
         queue, which holds little else this early (the SDP answer, a few candidates).
@@ -353,7 +353,7 @@ class Session:
         transport = self._transport
         if transport is None:
             raise NotConnected("no socket")
-        transport.send(messages.encode(message), min(self._settings.send_timeout, 2.0))
+        transport.send(messages.encode(message), min(self._settings.timeouts.send, 2.0))
 
     def _media_changed(self) -> None:
         """live = ready + media connected (called under the media's lock, in order)."""
@@ -416,7 +416,7 @@ class Session:
         if error is not None:
             log.warning("session ended: %s%s", error, " (reconnecting)" if self._retrying else "")
         if self._transport is not None:
-            self._transport.request_close()  # the client closes itself (protocol U4)
+            self._transport.request_close()  # the client closes itself (protocol.md#close-codes)
 
     def _finish(
         self, error: NavTalkError | None, code: int | None, reason: str | None, was_ready: bool

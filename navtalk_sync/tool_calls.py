@@ -1,4 +1,4 @@
-"""Answering the model's tool calls (protocol 9.3-9.4) on a pool of worker threads.
+"""Answering the model's tool calls (protocol.md#tool-results) on a pool of worker threads.
 
 The dispatcher hands every ``function_call_arguments.delta``/``.done`` event to
 ``ToolRunner.on_event``, which only files them: a call goes into a bounded queue and runs on

@@ -1,4 +1,4 @@
-"""Python callables as NavTalk function tools (protocol 9.1): schema, registry, arguments.
+"""Python callables as function tools (protocol.md#tool-definition): schema, registry, arguments.
 
 ``make_tool(fn)`` reads a function's name, docstring and type hints and builds the
 OpenAI-Realtime function schema the server is told about, plus the converters that turn the
@@ -57,7 +57,7 @@ class Tool:
     _optional: frozenset[str] = attrs.field(default=frozenset(), alias="optional")
 
     def schema(self) -> dict[str, Any]:
-        """The flat OpenAI-Realtime function tool (protocol 9.1)."""
+        """The flat OpenAI-Realtime function tool (protocol.md#tool-definition)."""
         return {
             "type": "function",
             "name": self.name,

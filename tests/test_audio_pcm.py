@@ -1,4 +1,4 @@
-"""Uplink conversion and chunking (protocol 4.1), with the real PyAV resampler."""
+"""Uplink conversion and chunking (protocol.md#audio-format), with the real PyAV resampler."""
 
 from __future__ import annotations
 

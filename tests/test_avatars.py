@@ -1,5 +1,5 @@
-"""Avatar lookup over HTTP (protocol 1.2): ``nt.get_avatar`` against the local server's open API,
-served on the same host and port as its WebSocket."""
+"""Avatar lookup over HTTP (protocol.md#avatar-api): ``nt.get_avatar`` against the local
+server's open API, served on the same host and port as its WebSocket."""
 
 from __future__ import annotations
 
@@ -272,7 +272,8 @@ def test_thumbnail_falls_back_to_url():
 
 
 def test_answer_shapes_the_docs_leave_open_are_accepted():
-    """A string code and a list of avatars (exact name first) are read too (protocol 1.2)."""
+    """A string code and a list of avatars (exact name first) are read too
+    (protocol.md#avatar-api)."""
     from navtalk_sync.avatars import _choose, _unwrap
 
     body = json.dumps(

@@ -91,7 +91,7 @@ def test_a_tool_that_cannot_be_called_as_declared_is_refused_at_add_tool(client,
     [
         ({"url": "ws://[::1"}, "url must be a ws:// or wss:// URL"),
         ({"record": "a\0b.mp4"}, "record must not contain a NUL character"),
-        ({"media": "no"}, "media must be True or False, got 'no'"),
+        ({"media": "no"}, "media must be True, False or an nt.MediaOptions, got 'no'"),
     ],
     ids=lambda v: next(iter(v)) if isinstance(v, dict) else "",
 )

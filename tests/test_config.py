@@ -73,6 +73,10 @@ def test_licence_from_environment(monkeypatch):
         ({"history": [{"role": "user"}]}, "history entry without text"),
         ({"tools": [{"description": "no name"}]}, "needs at least a 'name'"),
         ({"colour": "blue"}, "unknown setting(s): colour"),
+        ({"timeouts": 5}, "timeouts must be an nt.Timeouts, got 5"),
+        ({"audio": "loud"}, "audio must be an nt.AudioOptions, got 'loud'"),
+        ({"media": False, "record": "x.mp4"}, "record needs media=True"),
+        ({"audio_hold_seconds": 601}, "audio_hold_seconds must be at most 600 s"),
     ],
 )
 def test_bad_settings_say_what_is_wrong(monkeypatch, kwargs, fragment):
@@ -84,6 +88,44 @@ def test_bad_settings_say_what_is_wrong(monkeypatch, kwargs, fragment):
     assert fragment in str(info.value)
     assert isinstance(info.value, ValueError)
     assert "sk_navtalk_" not in str(info.value)
+
+
+def test_grouped_settings_are_value_objects_and_the_flat_keywords_still_work():
+    grouped = settings(
+        timeouts=nt.Timeouts(connect=5, close=2),
+        limits=nt.Limits(send_queue=64),
+        media=nt.MediaOptions(stall_timeout=4, required=True),
+        audio=nt.AudioOptions(chunk_samples=480),
+    )
+    flat = settings(
+        connect_timeout=5,
+        close_timeout=2,
+        send_queue_size=64,
+        stall_timeout=4,
+        media_required=True,
+        audio_chunk_samples=480,
+    )
+    assert grouped == flat
+    assert grouped.timeouts.connect == 5 and grouped.timeouts.send == 10  # the rest: defaults
+    assert grouped.media is not None and grouped.media.stall_timeout == 4
+
+
+def test_a_value_object_checks_its_fields_when_it_is_made():
+    with pytest.raises(nt.ConfigError, match="close_timeout must be a number of seconds"):
+        nt.Timeouts(close=float("nan"))
+    with pytest.raises(nt.ConfigError, match="audio_chunk_samples must be an integer from 1"):
+        nt.AudioOptions(chunk_samples=0)
+
+
+def test_a_flat_keyword_overrides_that_field_of_the_group_beside_it():
+    made = settings(timeouts=nt.Timeouts(connect=5, close=2), close_timeout=3)
+    assert made.timeouts == nt.Timeouts(connect=5, close=3)
+
+
+def test_media_false_means_no_media_options_at_all():
+    assert settings(media=False).media is None
+    assert settings(media=True).media == nt.MediaOptions()
+    assert settings(media=False, speaker=None).media is None  # a default given flat is fine
 
 
 def test_history_keeps_user_turns_only():

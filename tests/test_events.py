@@ -74,7 +74,8 @@ def test_warning_names_the_chosen_avatar():
          ev.ConnectionLimitExceededNotice, "Concurrent connection limit (5) reached; close another session first"),
         ('{"type":"conversation.connected.backend_error","data":{},"message":"Upstream model connection failed"}',
          ev.BackendErrorNotice, "Upstream model connection failed"),
-        # message inside data (D11), and legacy names (5.1)
+        # message inside data (protocol.md#connection-notices), and legacy names
+        # (protocol.md#legacy-names)
         ('{"type":"conversation.connected.fail","data":{"message":"in data"}}', ev.ConnectedFail, "in data"),
         ('{"type":"realtime.session.gpu_full","message":"busy"}', ev.GpuFullNotice, "busy"),
         ('{"type":"realtime.session.insufficient_balance"}', ev.InsufficientBalanceNotice, None),

@@ -59,7 +59,7 @@ def test_notice_without_close_is_closed_by_the_client(server):
     server.faults.close_after_notice = False
     with pytest.raises(nt.GpuFull):
         client_for(server).connect(timeout=10)
-    # the client closes the socket itself (protocol U4): the server sees it go
+    # the client closes the socket itself (protocol.md#close-codes): the server sees it go
     server.wait_for_connection()
     wait_until(lambda: not server.connections[0].open)
 

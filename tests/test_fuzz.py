@@ -217,7 +217,8 @@ arguments = (
 audio_text = st.binary(max_size=64).map(lambda b: base64.b64encode(b).decode()) | any_text
 error_objects = optional_fields({"message": texts, "code": ids})
 
-#: Every field the parser looks for in ``data`` (protocol 5.2, 9.3, 14), with plausible values.
+#: Every field the parser looks for in ``data`` (protocol.md#parsing-rules), with plausible
+#: values.
 DATA_FIELDS: dict[str, st.SearchStrategy[Any]] = {
     "sessionId": ids, "session_id": ids, "roomId": ids, "room_id": ids,
     "iceServers": ice_servers, "ice_servers": ice_servers,

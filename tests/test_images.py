@@ -1,5 +1,5 @@
-"""Images for the avatar (protocol 10): conversion with PyAV, send_image() to the local server,
-the periodic image feed, and the server's answer to an image that asks for a reply."""
+"""Images for the avatar (protocol.md#images): conversion with PyAV, send_image() to the local
+server, the periodic image feed, and the server's answer to an image that asks for a reply."""
 
 from __future__ import annotations
 

@@ -1,9 +1,10 @@
 """The client's side of WebRTC signaling, against a real aiortc offerer on loopback.
 
 The local server is told not to offer; the test's own aiortc peer makes the offer instead, and
-the server's ``send_event`` carries it to the client in each shape the protocol allows (5.2
-#11, #13). What the client answers comes back through what the server received (which, having
-made no offer itself, also refuses that answer with an error event: the tests ignore it).
+the server's ``send_event`` carries it to the client in each shape the protocol allows
+(protocol.md#webrtc-signaling, protocol.md#ice-candidates). What the client answers comes back
+through what the server received (which, having made no offer itself, also refuses that
+answer with an error event: the tests ignore it).
 """
 
 from __future__ import annotations

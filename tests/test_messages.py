@@ -1,4 +1,4 @@
-"""Client message builders: the recommended forms of protocol section 6."""
+"""Client message builders: the recommended forms (protocol.md#client-messages)."""
 
 from __future__ import annotations
 

@@ -1,6 +1,7 @@
-"""The README's events table and settings signature are generated from the code, so they
-cannot drift: the table from the event classes, the signature from ``NavTalkClient``'s
-keyword arguments (which a test holds to ``config.Settings``, where each setting is declared).
+"""The README's events table, settings signature and grouped-settings table are generated from
+the code, so they cannot drift: the events table from the event classes, the signature from
+``NavTalkClient``'s keyword arguments (which a test holds to ``config.Settings``), the grouped
+settings from the fields of ``navtalk_sync.options``' value objects, where each is declared.
 
 Regenerate both after changing either: ``python -m tests.test_readme --write``.
 """
@@ -16,7 +17,7 @@ from typing import Any, Callable
 import attrs
 
 import navtalk_sync as nt
-from navtalk_sync import events
+from navtalk_sync import events, options
 from navtalk_sync.config import Settings
 
 README = Path(__file__).resolve().parent.parent / "README.md"
@@ -49,8 +50,9 @@ def events_table() -> str:
 
 
 def _client_arguments() -> list[inspect.Parameter]:
+    """The client's named arguments (not ``self``, not the flat ``**`` ones)."""
     parameters = inspect.signature(nt.NavTalkClient.__init__).parameters.values()
-    return [p for p in parameters if p.name != "self"]
+    return [p for p in parameters if p.name != "self" and p.kind is not p.VAR_KEYWORD]
 
 
 def _default(value: Any) -> str:
@@ -67,14 +69,30 @@ def settings_signature() -> str:
         if argument.kind is argument.KEYWORD_ONLY and "*" not in parts:
             parts.append("*")
         parts.append(f"{argument.name}={_default(argument.default)}")
-    call = "`NavTalkClient(" + ", ".join(parts) + ")`"
+    call = "`NavTalkClient(" + ", ".join(parts) + ", **flat_settings)`"
     return textwrap.fill(call, 96, break_long_words=False, break_on_hyphens=False)
+
+
+def grouped_settings_table() -> str:
+    lines = [
+        "| setting | flat keyword | default | what it is |",
+        "| --- | --- | --- | --- |",
+    ]
+    for cls in options.GROUPS.values():
+        defaults = cls()
+        for field in attrs.fields(cls):
+            name = f"`{cls.__name__}.{field.name}`"
+            default = _default(getattr(defaults, field.name))
+            doc = field.metadata["doc"].replace("``", "`").replace("|", "\\|")
+            lines.append(f"| {name} | `{field.metadata['flat']}` | `{default}` | {doc} |")
+    return "\n".join(lines)
 
 
 #: The generated blocks: the README's marker name, and what goes between its markers.
 BLOCKS: dict[str, Callable[[], str]] = {
     "events table": events_table,
     "settings signature": settings_signature,
+    "grouped settings": grouped_settings_table,
 }
 
 
@@ -98,6 +116,10 @@ def test_the_readme_events_table_matches_the_event_classes():
 
 def test_the_readme_settings_signature_matches_the_client():
     assert _readme_block("settings signature") == settings_signature(), REGENERATE
+
+
+def test_the_readme_grouped_settings_table_matches_the_value_objects():
+    assert _readme_block("grouped settings") == grouped_settings_table(), REGENERATE
 
 
 def test_the_client_takes_each_setting_once_with_its_declared_default():

@@ -1,8 +1,8 @@
 """The local NavTalk-compatible server, exercised over real loopback sockets.
 
 A plain ``websocket-client`` connection plays the client, so these tests check the wire
-contract of ``navtalk-protocol.md`` (sections 3, 4.3, 5, 6, 8, 15, 16) without the library's
-own client.
+contract (protocol.md#local-server and the sections it links to) without the library's own
+client.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """The local server's WebRTC media, received by a real aiortc answerer on loopback.
 
-A plain ``websocket-client`` connection does the signaling (protocol 7) and an
+A plain ``websocket-client`` connection does the signaling (protocol.md#webrtc-signaling) and an
 ``aiortc.RTCPeerConnection`` in the test, on its own ``navtalk-test-rtc`` loop, answers the
 server's offer and decodes what arrives: the drawn face (``MOUTH_BOX`` darkens when the mouth
 opens) and the voice (RMS).

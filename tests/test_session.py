@@ -85,7 +85,8 @@ def test_text_messages_reach_the_server_in_the_recommended_form(server):
         client.send_text("just so you know", respond=False)
         assert client.ask("and now answer", timeout=10) == "You said: and now answer."
     assert item_texts(server) == ["just so you know", "and now answer"]
-    # C3 then C5 for ask(); no response.create for respond=False
+    # a user message then response.create for ask() (protocol.md#user-text,
+    # protocol.md#response-create); no response.create for respond=False
     tail = [
         t for t in received_types(server) if t in ("conversation.item.create", "response.create")
     ]

@@ -1,4 +1,4 @@
-"""Function calling (protocol 9): Python callables as tools, called by the local server."""
+"""Function calling (protocol.md#tool-calls): Python callables as tools, called by the server."""
 
 from __future__ import annotations
 

@@ -1,8 +1,9 @@
 """The baseline of rows 4 and 5: what a user would write by hand instead of ``NavTalkClient``.
 
 ``asyncio`` + ``websockets`` for the socket and an aiortc answerer for the media, as the NavTalk
-protocol asks (sections 3 and 7): connect with ``?license=...&name=...``, answer the server's
-offer (aiortc embeds every local candidate in the answer, so nothing is trickled; candidates
+protocol asks (protocol.md#session-lifecycle, protocol.md#webrtc-signaling): connect with
+``?license=...&name=...``, answer the server's offer (aiortc embeds every local candidate in
+the answer, so nothing is trickled; candidates
 the server trickles are added), drain both tracks for as long as they live (aiortc's receive
 queues are unbounded), and send the user's voice as ``input_audio_buffer.append`` frames of
 base64 PCM16 24 kHz mono. No retries, no watchdogs, no typed events: the least a working
@@ -99,7 +100,8 @@ class BareClient:
     async def _answer(self, offer: str) -> None:
         await self._pc.setRemoteDescription(RTCSessionDescription(offer, "offer"))
         for transceiver in self._pc.getTransceivers():
-            transceiver.direction = "recvonly"  # the client sends no media (protocol 7.1)
+            # the client sends no media (protocol.md#webrtc-signaling)
+            transceiver.direction = "recvonly"
         await self._pc.setLocalDescription(await self._pc.createAnswer())
         sdp = {"type": "answer", "sdp": self._pc.localDescription.sdp}
         await self._ws.send(json.dumps({"type": "webrtc.signaling.answer", "data": {"sdp": sdp}}))

@@ -1,4 +1,4 @@
-"""Uplink audio conversion: any PCM a user has -> 24 kHz mono PCM16LE pieces (protocol 4.1).
+"""Uplink audio conversion: any PCM -> 24 kHz mono PCM16LE pieces (protocol.md#audio-format).
 
 Pure computation, no threads or I/O:
 
@@ -37,7 +37,7 @@ __all__ = [
     "to_float_frames",
 ]
 
-#: The only rate the service takes (protocol 4.1).
+#: The only rate the service takes (protocol.md#audio-format).
 UPLINK_RATE = 24_000
 #: 64 ms: 3072 bytes, exactly 4096 base64 characters, like every browser client's slices.
 DEFAULT_CHUNK_SAMPLES = 1536
@@ -72,7 +72,8 @@ def pcm16_to_float(samples: np.ndarray) -> np.ndarray:
 
 
 def float_to_pcm16(samples: np.ndarray) -> np.ndarray:
-    """float -> int16: clamp to [-1, 1], negatives x 32768, positives x 32767 (protocol 4.1)."""
+    """float -> int16: clamp to [-1, 1], negatives x 32768, positives x 32767
+    (protocol.md#audio-format)."""
     clamped = np.clip(samples, -1.0, 1.0)
     scaled = np.where(clamped < 0, clamped * 32768.0, clamped * 32767.0)
     return np.asarray(np.rint(scaled).astype(np.int16))

@@ -7,7 +7,7 @@
 * ``AudioUplink`` owns a bounded queue of pieces and control messages (commit, clear) and one
   ``navtalk-uplink`` thread that hands them, strictly in order, to the session's socket.
 
-The gate (protocol 4.2, design D7): pieces wait in the queue until the session says audio may
+The gate (protocol.md#audio-gate): pieces wait in the queue until the session says audio may
 flow (``realtime.session.updated``, and ICE connected if ``audio_wait_for_media``). The
 queue holds ``audio_hold_seconds`` of audio, before the gate opens or behind a slow socket.
 When it is full:
@@ -37,6 +37,7 @@ import numpy as np
 from .. import messages
 from ..errors import InvalidArgument, NavTalkError, NavTalkTimeout, NotConnected
 from ..logs import RepeatLimiter, get_logger
+from ..options import AudioOptions
 from ..threads import LibraryThread
 from ..timeouts import Deadline
 from .audiofile import open_audio_file
@@ -92,10 +93,11 @@ class _Piece:
 class AudioUplink:
     """The ordered, gated, bounded path from audio streams to the session's socket."""
 
-    def __init__(self, chunk_samples: int, hold_seconds: float, send_timeout: float) -> None:
-        self.chunk_samples = chunk_samples
+    def __init__(self, options: AudioOptions, send_timeout: float) -> None:
+        self.chunk_samples = options.chunk_samples
         self._send_timeout = send_timeout
-        self._capacity = max(1, math.ceil(hold_seconds * UPLINK_RATE / chunk_samples))
+        chunks = options.hold_seconds * UPLINK_RATE / options.chunk_samples
+        self._capacity = max(1, math.ceil(chunks))
         self._cond = threading.Condition()
         self._queue: deque[_Piece] = deque()
         self._session: UplinkSession | None = None

@@ -25,10 +25,10 @@ from typing import TYPE_CHECKING, Any, Callable, Coroutine, Mapping, Sequence
 import av
 
 from .. import messages
-from ..config import Settings, ice_host_addresses
 from ..errors import MediaError, NavTalkError, NavTalkTimeout, NotConnected
 from ..events import CallbackFailure, Event, IceServer, MediaChanged
 from ..logs import get_logger
+from ..options import MediaOptions
 from ..timeouts import Deadline
 from .ice import restrict_host_candidates
 from .loop import LoopThread
@@ -76,8 +76,14 @@ _UP = (MediaState.CONNECTED, MediaState.FLOWING, MediaState.STALLED)
 class AvatarMedia:
     """The WebRTC side of a client: from the server's offer to frames in the user's hands."""
 
-    def __init__(self, settings: Settings, publish: Callable[[Event], None]) -> None:
-        self._settings = settings
+    def __init__(
+        self,
+        options: MediaOptions,
+        host_addresses: tuple[str, ...] | None,
+        publish: Callable[[Event], None],
+    ) -> None:
+        self._options = options
+        self._host_addresses = host_addresses  # what ICE may use: see config.ice_host_addresses
         self._publish = publish
         self._send: Callable[[Mapping[str, Any]], None] | None = None
         self._on_change: Callable[[], None] = lambda: None
@@ -132,7 +138,7 @@ class AvatarMedia:
             return
         log.warning("avatar media failed: %s", reason)
         self._set_state(MediaState.FAILED, reason)
-        if self._settings.media_required:
+        if self._options.required:
             self._on_failure(MediaError(f"the avatar's media failed: {reason}"))
 
     # ------------------------------------------------------------------ opening (caller thread)
@@ -158,27 +164,27 @@ class AvatarMedia:
                 return
             self._opened = True
             self._loop.start()
-            restrict_host_candidates(ice_host_addresses(self._settings), loop=self._loop.loop)
+            restrict_host_candidates(self._host_addresses, loop=self._loop.loop)
             self.video.start()
             self.voice.start()
-            settings = self._settings
-            if settings.speaker not in (None, False):
+            options = self._options
+            if options.speaker not in (None, False):
                 from ..audio.speaker import Speaker
 
-                speaker = Speaker(settings.speaker, sample_rate=SPEAKER_RATE, channels=2)
+                speaker = Speaker(options.speaker, sample_rate=SPEAKER_RATE, channels=2)
                 speaker.start()
                 self._speaker = speaker
-            if settings.record is not None:
+            if options.record is not None:
                 from .recorder import Recorder
 
-                self._start_recorder(Recorder(settings.record))
+                self._start_recorder(Recorder(options.record))
 
     # ------------------------------------------------------------------ reader-thread calls
 
     def start(self, ice_servers: Sequence[IceServer]) -> None:
         """At ``connected.success``: remember the ICE servers, arm the connect watchdog."""
         self._ice_servers = [server.to_dict() for server in ice_servers]
-        if not self._ice_servers and self._settings.stun_fallback:
+        if not self._ice_servers and self._options.stun_fallback:
             self._ice_servers = [PUBLIC_STUN]
         self._set_state(MediaState.WAITING)
         self._watchdog = self._submit(self._watch())
@@ -269,7 +275,8 @@ class AvatarMedia:
             if self._closed:
                 return
             if self._answerer is not None:
-                # the client does not renegotiate (protocol 7.4), whatever a later offer holds
+                # the client does not renegotiate (protocol.md#renegotiation), whatever a
+                # later offer holds
                 self.offers_ignored += 1
                 log.warning("ignored a second WebRTC offer: the client does not renegotiate")
                 return
@@ -384,16 +391,16 @@ class AvatarMedia:
 
     async def _watch(self) -> None:
         """The connect watchdog, then the stall watchdog, until the loop stops."""
-        settings = self._settings
-        deadline = time.monotonic() + settings.media_timeout
+        options = self._options
+        deadline = time.monotonic() + options.timeout
         while not self.connected and time.monotonic() < deadline:
-            await asyncio.sleep(min(WATCH_INTERVAL, settings.media_timeout))
+            await asyncio.sleep(min(WATCH_INTERVAL, options.timeout))
         if not self.connected:
             what = "ICE did not connect" if self._answerer else "no WebRTC offer arrived"
-            self._fail(f"{what} within {settings.media_timeout:g} s")
+            self._fail(f"{what} within {options.timeout:g} s")
         while True:
             await asyncio.sleep(WATCH_INTERVAL)
-            self._check_stall(settings.stall_timeout)
+            self._check_stall(options.stall_timeout)
 
     def _check_stall(self, stall_timeout: float) -> None:
         # connected with no frame yet counts too: ICE can be up while nothing ever arrives

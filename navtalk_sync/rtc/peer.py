@@ -1,9 +1,9 @@
 """The client's WebRTC peer: it answers the server's offer and drains what the server sends.
 
-Protocol section 7: the server offers (video m-line, then audio), the client answers with
-receive-only audio and video. aiortc gathers every local candidate while it sets the local
-description and embeds them in the answer, so nothing is trickled from here; candidates the
-server trickles are added when they come.
+The server offers (video m-line, then audio) and the client answers with receive-only audio
+and video (protocol.md#webrtc-signaling). aiortc gathers every local candidate while it sets
+the local description and embeds them in the answer, so nothing is trickled from here;
+candidates the server trickles are added when they come.
 
 Everything in this module runs on the ``navtalk-rtc`` loop. The tracks are drained for as long
 as they live, whatever the consumers do: aiortc's receive queues are unbounded, so a track
@@ -83,7 +83,8 @@ class Answerer:
             raise ValueError("the offer was already answered; the client does not renegotiate")
         await self._pc.setRemoteDescription(RTCSessionDescription(sdp=offer_sdp, type="offer"))
         for transceiver in self._pc.getTransceivers():
-            # The client sends no media (protocol 7.1): answer recvonly, whatever was offered.
+            # The client sends no media (protocol.md#webrtc-signaling): answer recvonly,
+            # whatever was offered.
             transceiver.direction = "recvonly"
         await self._pc.setLocalDescription(await self._pc.createAnswer())
         self.answered = True

@@ -1,6 +1,6 @@
 """A NavTalk-compatible server on loopback: the demo's default peer and the tests' real peer.
 
-Speaks the contract of ``navtalk-protocol.md`` (section 16): session setup, history, replies
+Speaks the protocol (protocol.md#local-server): session setup, history, replies
 from a pluggable brain, a real WebRTC offer with a drawn avatar face and its voice, an offline
 voice loop (VAD, pocketsphinx recognition, eSpeak NG voice, barge-in; optional extra
 ``voice``), transparency mode, validation and recording of every client message, fault

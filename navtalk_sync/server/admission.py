@@ -1,7 +1,7 @@
 """Deciding, from the upgrade request alone, whether a connection gets a session.
 
 Pure: the query string and the server's licence and avatars in, an ``Admission`` out. The
-session module turns a refusal into ``conversation.connected.fail`` (protocol 16.1).
+session module turns a refusal into ``conversation.connected.fail`` (protocol.md#admission).
 """
 
 from __future__ import annotations

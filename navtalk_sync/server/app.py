@@ -56,7 +56,7 @@ __all__ = ["LocalServer", "ENDPOINT_PATH", "THREAD_NAME", "generate_license"]
 
 log = get_logger(__name__)
 
-#: The one path that upgrades (protocol 1.1).
+#: The one path that upgrades (protocol.md#url).
 ENDPOINT_PATH = "/wss/v2/realtime-chat"
 #: The server's event-loop thread.
 THREAD_NAME = "navtalk-local-server"
@@ -85,7 +85,7 @@ def generate_license() -> str:
 
 
 def _ice_server(entry: str | Mapping[str, Any]) -> dict[str, Any]:
-    """One ICE server, ``urls`` always a list of strings (protocol D4)."""
+    """One ICE server, ``urls`` always a list of strings (protocol.md#ice-servers)."""
     if isinstance(entry, str):
         entry = {"urls": [entry]}
     if not isinstance(entry, Mapping):
@@ -160,7 +160,7 @@ def _default_recognizer() -> ear.Recognizer | None:
 
 
 class LocalServer:
-    """A NavTalk-compatible WebSocket server on loopback (see ``navtalk-protocol.md`` 16).
+    """A NavTalk-compatible WebSocket server on loopback (see protocol.md#local-server).
 
     Use it as a context manager, or call ``start()`` / ``stop()``. ``url`` is the full
     endpoint to connect to (add ``?license=...&name=...``).
@@ -230,7 +230,7 @@ class LocalServer:
             raise ValueError("avatars must be a non-empty iterable of Avatar")
         if not callable(self._context.brain):
             raise TypeError("brain must be a callable taking a BrainRequest")
-        self._avatar_api = AvatarApi(  # protocol 1.2, on the WebSocket's host and port
+        self._avatar_api = AvatarApi(  # protocol.md#avatar-api, on the WebSocket's host and port
             self._context.avatars,
             self._context.license,
             self._context.accept_any_license,
@@ -280,7 +280,8 @@ class LocalServer:
 
     @property
     def http_url(self) -> str:
-        """``http://<host>:<port>/api/open/v1``: the avatar lookup API's base (protocol 1.2)."""
+        """``http://<host>:<port>/api/open/v1``: the avatar lookup API's base
+        (protocol.md#avatar-api)."""
         host = f"[{self._host}]" if ":" in self._host else self._host
         return f"http://{host}:{self.port}{API_PATH}"
 

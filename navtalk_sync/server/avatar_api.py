@@ -1,4 +1,4 @@
-"""The avatar information endpoints of protocol 1.2, served over plain HTTP beside the WebSocket.
+"""The avatar lookup endpoints (protocol.md#avatar-api), served over HTTP beside the WebSocket.
 
 The real service answers ``GET /api/open/v1/avatar/getByName?name=...`` and
 ``GET /api/open/v1/avatar/detail?avatarId=...`` on its own HTTPS host; the local server answers
@@ -158,7 +158,8 @@ class AvatarApi:
         return None
 
     def _describe(self, avatar: Avatar, base_url: str) -> dict[str, Any]:
-        """The ``data`` of a successful lookup, shaped like the documented example (1.2)."""
+        """The ``data`` of a successful lookup, shaped like the documented example
+        (protocol.md#avatar-api)."""
         image = f"{base_url}/avatar/image/{avatar.id}"
         return {
             "id": avatar.id,

@@ -1,7 +1,8 @@
 """The avatars the local server knows, and choosing one from the connection's query.
 
-The real service looks avatars up by ``avatarId`` or by ``name`` (protocol 1.1). With ``name``
-several avatars may match; the most recently updated one wins and the session gets a warning.
+The real service looks avatars up by ``avatarId`` or by ``name``
+(protocol.md#avatar-selection). With ``name`` several avatars may match; the most recently
+updated one wins and the session gets a warning.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import attrs
 
 __all__ = ["Avatar", "DEFAULT_AVATARS", "SYSTEM_AVATAR_NAMES", "avatar_id_for", "find_avatar"]
 
-#: The system avatar names seen in official material (protocol 1.1).
+#: The system avatar names seen in official material (protocol.md#avatar-selection).
 SYSTEM_AVATAR_NAMES: tuple[str, ...] = (
     "navtalk.Alex", "navtalk.Ethan", "navtalk.Leo", "navtalk.Lily", "navtalk.Emma",
     "navtalk.Sophia", "navtalk.Mia", "navtalk.Chloe", "navtalk.Zoe", "navtalk.Ava",
@@ -37,7 +38,8 @@ class Avatar:
 
     ``voice`` and ``prompt`` are the avatar's console defaults; a client's
     ``realtime.input_config`` overrides them for one session. ``provider_name`` is what the
-    avatar lookup API reports (protocol 1.2: only ``"openai"`` avatars take tools and images).
+    avatar lookup API reports: only ``"openai"`` avatars take tools and images
+    (protocol.md#avatar-api).
     """
 
     id: str = attrs.field(validator=_non_empty)
@@ -59,8 +61,9 @@ def find_avatar(
 ) -> tuple[Avatar | None, bool]:
     """(chosen avatar or None, whether the name was ambiguous).
 
-    ``avatar_id`` wins over ``name`` when both are given (protocol 1.1). Among several avatars
-    with one name the most recently updated is chosen; on a tie the first listed wins.
+    ``avatar_id`` wins over ``name`` when both are given (protocol.md#avatar-selection). Among
+    several avatars with one name the most recently updated is chosen; on a tie the first
+    listed wins.
     """
     if avatar_id:
         return next((a for a in avatars if a.id == avatar_id), None), False

@@ -36,8 +36,9 @@ class BrainRequest:
     prompt: str | None = None
     avatar_name: str | None = None
     image: SeenImage | None = None
-    #: function calling (protocol 9): the tools the client registered, and the output of the
-    #: tool this brain asked for (with a ``ToolCall``) when this request follows it
+    #: function calling (protocol.md#tool-calls): the tools the client registered, and the
+    #: output of the tool this brain asked for (with a ``ToolCall``) when this request
+    #: follows it
     tools: tuple[Mapping[str, Any], ...] = ()
     tool_result: ToolResult | None = None
 
@@ -49,7 +50,8 @@ class Reply:
     text: str
 
 
-#: A ``ToolCall`` result asks the client to run a tool instead of answering (protocol 9).
+#: A ``ToolCall`` result asks the client to run a tool instead of answering
+#: (protocol.md#tool-calls).
 Brain = Callable[[BrainRequest], Reply | ToolCall | str | None]
 
 

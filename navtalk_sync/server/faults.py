@@ -1,4 +1,4 @@
-"""Fault injection for the local server (protocol 8 and 16.8).
+"""Fault injection for the local server (protocol.md#fault-injection).
 
 A ``Faults`` object is mutable and shared with the running server: every field is read at the
 moment it matters (the upgrade, the session start, each reply), so a test may change it between
@@ -26,7 +26,8 @@ NOTICE_KINDS: tuple[str, ...] = (
     "warning",
 )
 
-#: Where the WebRTC offer goes in the setup sequence (protocol 3.1 #3: unknown, so choosable).
+#: Where the WebRTC offer goes in the setup sequence: unknown for the hosted service, so
+#: choosable (protocol.md#server-setup).
 OFFER_TIMINGS: tuple[str, ...] = ("after_success", "after_created", "after_updated")
 
 #: Where ``drop_at`` aborts the TCP connection (see ``Faults``).
@@ -153,7 +154,7 @@ class Faults:
     When several are set, the first of ``drop_at="handshake"``, ``stall_handshake`` and
     ``reject_http`` applies.
 
-    The setup sequence (protocol 16.1-16.3):
+    The setup sequence (protocol.md#server-setup):
 
     - ``setup_notice``: a notice kind sent instead of ``conversation.connected.success``;
       with ``setup_notice_after_success`` it follows success instead (before
@@ -193,7 +194,7 @@ class Faults:
     - ``frames_before_reply``: raw frames sent just before each reply's first delta.
     - ``close_reason_after_reply``: close (code 1000) with this reason after a reply ends.
 
-    WebRTC (protocol 7, 16.3, 16.8):
+    WebRTC (protocol.md#webrtc-signaling, protocol.md#server-setup):
 
     - ``offer_timing``: when the offer goes out: ``"after_success"`` (the default: right
       after success and any warning, before ``session.created``), ``"after_created"``
@@ -206,7 +207,7 @@ class Faults:
     - ``media_stop_after``: this many seconds after ICE connects, the face and voice stop
       for good (no more RTP) while ICE and the socket stay up.
 
-    Avatar lookup over HTTP (protocol 1.2), not limited by ``up_to_connection``:
+    Avatar lookup over HTTP (protocol.md#avatar-api), not limited by ``up_to_connection``:
 
     - ``avatar_lookup_code``: the avatar endpoints answer HTTP 200 with this envelope ``code``
       (any integer but 200, e.g. 500) and no data, after the licence check.

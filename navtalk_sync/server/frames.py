@@ -1,10 +1,11 @@
-"""Builders for every server -> client frame the local server emits (protocol 5).
+"""Builders for every server -> client frame the local server emits (protocol.md#server-events).
 
 Pure: each function returns a dict (or the frame text); nothing here does I/O. Field placement
 follows the protocol's "emit" recommendations: reply text in ``data.content`` with the reply id
-in ``data.id`` (D2), ``iceServers[].urls`` as lists (D4), notice text both at the top level and
-in ``data.message`` (D11). ``legacy=True`` gives the older names and top-level fields that
-clients must still accept (5.1 legacy table, 13).
+in ``data.id`` (protocol.md#reply-events), ``iceServers[].urls`` as lists
+(protocol.md#ice-servers), notice text both at the top level and in ``data.message``
+(protocol.md#connection-notices). ``legacy=True`` gives the older names and top-level fields
+that clients must still accept (protocol.md#legacy-names).
 """
 
 from __future__ import annotations
@@ -48,14 +49,15 @@ __all__ = [
 INVALID_CLIENT_MESSAGE = "invalid_client_message"
 #: ``data.code`` of the error sent when the brain failed.
 RESPONSE_FAILED = "response_failed"
-#: ``audio.delta`` payloads: PCM16 little-endian mono at this rate (protocol 4.4, 5.2 #19) ...
+#: ``audio.delta`` payloads: PCM16 little-endian mono at this rate (protocol.md#downlink-audio)
+#: ...
 AUDIO_DELTA_RATE = 24000
 #: ... in pieces of this many samples (100 ms).
 AUDIO_DELTA_SAMPLES = 2400
 
 _NOTICE_PREFIX = "conversation.connected."
 
-#: Default human text per notice kind (the protocol's examples, 5.2 #3-8).
+#: Default human text per notice kind (the protocol's examples, protocol.md#connection-notices).
 NOTICE_MESSAGES: Mapping[str, str] = {
     "fail": "Connection failed",
     "close": "Session ended by server",
@@ -116,7 +118,8 @@ def connected_success(session_id: str, ice_servers: Sequence[Mapping[str, Any]])
 
 
 def avatar_warning(avatar_id: str, name: str) -> dict[str, Any]:
-    """The warning after success when ``name`` matched several avatars (protocol 1.1, U1)."""
+    """The warning after success when ``name`` matched several avatars
+    (protocol.md#connected-warning)."""
     text = f"Several avatars are named {name!r}; using the most recently updated one ({avatar_id})."
     return {
         "type": events.ConnectedWarning.TYPE,

@@ -1,4 +1,4 @@
-"""Transparency mode (protocol 12): the audio a client pushes for the avatar to say.
+"""Transparency mode (protocol.md#transparency): the audio a client pushes for the avatar to say.
 
 With ``model=transparency`` the client brings its own voice: ``input_audio_buffer.append``
 chunks collect here until ``commit`` hands them to the avatar's media as one utterance, or

@@ -17,7 +17,7 @@ import numpy as np
 
 __all__ = ["ReceivedAudio", "SAMPLE_RATE", "MAX_SECONDS"]
 
-#: The uplink's rate (protocol 4.1): PCM16 little-endian mono.
+#: The uplink's rate (protocol.md#audio-format): PCM16 little-endian mono.
 SAMPLE_RATE = 24000
 #: The most audio kept per connection (10 minutes, about 29 MB).
 MAX_SECONDS = 600

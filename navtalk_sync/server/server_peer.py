@@ -1,8 +1,9 @@
 """The server's side of one WebRTC session: offer, the client's answer and candidates, close.
 
-The server is the offerer (protocol 7): a ``sendonly`` video transceiver first (mid 0), then a
-``sendonly`` audio one (mid 1), BUNDLE and rtcp-mux. aiortc gathers before it finishes
-``setLocalDescription``, so the offer already carries the server's candidates (non-trickle).
+The server is the offerer (protocol.md#webrtc-signaling): a ``sendonly`` video transceiver
+first (mid 0), then a ``sendonly`` audio one (mid 1), BUNDLE and rtcp-mux. aiortc gathers
+before it finishes ``setLocalDescription``, so the offer already carries the server's
+candidates (non-trickle).
 The answer may carry the client's candidates (aiortc clients) or none, followed by trickled
 ``webrtc.signaling.iceCandidate`` messages (browsers); both work. Candidates that arrive before
 the answer are kept (up to ``MAX_EARLY_CANDIDATES``) and added once the answer is in.
@@ -172,7 +173,7 @@ def _describe(exc: BaseException) -> str:
 
 
 def _crlf(sdp: str) -> str:
-    """SDP lines end with CRLF (protocol 14.7); some clients send bare LF."""
+    """SDP lines end with CRLF (protocol.md#parsing-rules); some clients send bare LF."""
     return "".join(line.rstrip("\r\n") + "\r\n" for line in sdp.splitlines())
 
 

@@ -1,4 +1,4 @@
-"""One client connection: the session sequence of protocol 16 and the message handling.
+"""One client connection: session setup (protocol.md#server-setup) and message handling.
 
 A ``ServerSession`` runs three things concurrently on the server's event loop:
 
@@ -20,7 +20,7 @@ sends ``speech_stopped`` and queues the utterance for the listener. In transpare
 spoken on the media tracks; no VAD, no recognition, no brain.
 
 The reader runs from the first moment because clients send ``realtime.input_config`` on open,
-before they have received anything (protocol 3.1).
+before they have received anything (protocol.md#session-open).
 
 Faults are read through ``_faults()``: the server's ``Faults`` when they apply to this
 connection (``Faults.applies_to``), else none.
@@ -68,7 +68,7 @@ __all__ = [
 
 log = get_logger(__name__)
 
-#: ``model=`` value of a transparency (mirror) session (protocol 12).
+#: ``model=`` value of a transparency (mirror) session (protocol.md#transparency).
 TRANSPARENCY_MODEL = "transparency"
 #: ``data.code`` of the error sent when an utterance cannot be turned into text.
 SPEECH_NOT_RECOGNIZED = "speech_not_recognized"
@@ -232,7 +232,7 @@ class ServerSession:
     # ----------------------------------------------------------------- setup sequence
 
     async def _setup(self) -> None:
-        """Protocol 16.1-16.3, with the setup faults applied."""
+        """The setup sequence (protocol.md#server-setup), with the setup faults applied."""
         adm, plan = self._admission, self._plan
         if adm.failure is not None:
             await self.send_notice("fail", adm.failure, close=True)
@@ -503,7 +503,7 @@ class ServerSession:
         return await self._stream(response_id, text)
 
     async def _call_tool(self, response_id: str, call: ToolCall) -> bool:
-        """Ask the client to run a tool (protocol 9.3); the client's output and its next
+        """Ask the client to run a tool (protocol.md#tool-calls); the client's output and its next
         ``response.create`` make the next request, which carries the result to the brain.
 
         The response ends with ``audio.done`` like every reply of this server, so a client

@@ -1,8 +1,8 @@
-"""The server's side of function calling (protocol 9): when to call a tool, with what, and
-the frame that asks for it.
+"""The server's side of function calling (protocol.md#tool-calls): when to call a tool, with
+what, and the frame that asks for it.
 
-A brain asks for a tool by returning a ``ToolCall``; the session sends it in the shape the SDK
-authors observed (9.3), waits for the client's ``function_call_output`` and the next
+A brain asks for a tool by returning a ``ToolCall``; the session sends it in the shape
+protocol.md#tool-calls shows, waits for the client's ``function_call_output`` and the next
 ``response.create``, and hands the brain a ``ToolResult``. The rule brain's part lives here too:
 ``choose_tool`` picks the registered tool the user's words mention and fills the arguments it
 can read from them (``"book a table for 4 at 7pm"`` -> ``{"guests": 4, "time": "7pm"}``), and
@@ -56,7 +56,7 @@ class ToolResult:
 
 
 def function_call_done(call: ToolCall, response_id: str) -> dict[str, Any]:
-    """The call event as protocol 9.3 says to emit it: ``data`` with ``function_name``,
+    """The call event as protocol.md#tool-calls shows it: ``data`` with ``function_name``,
     ``name``, ``call_id`` and ``arguments`` as a JSON string, plus ``raw_data``."""
     arguments = json.dumps(dict(call.arguments), ensure_ascii=False)
     return {

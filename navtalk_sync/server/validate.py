@@ -1,4 +1,4 @@
-"""Validating and normalising client messages (protocol 4.3, 6, 9.1, 10, 15 D1/D9).
+"""Validating and normalising client messages (protocol.md#accepted-variants).
 
 Pure: ``decode`` turns a frame into a JSON object, ``normalise`` turns that object into one of
 the small attrs classes below; both raise ``InvalidMessage(reason)`` for anything the server
@@ -37,15 +37,17 @@ __all__ = [
     "normalise",
 ]
 
-# Forms a tolerant server accepts besides the ones the client emits (messages.py).
+# Forms a tolerant server accepts besides the ones the client emits (messages.py), see
+# protocol.md#accepted-variants.
 SESSION_UPDATE = "session.update"  # Dec 2025 v2 apps, v1
-LEGACY_AUDIO_APPEND = "input_audio_buffer.append"  # v1 / transparency docs (D9)
+LEGACY_AUDIO_APPEND = "input_audio_buffer.append"  # v1 / transparency docs
 LEGACY_AUDIO_COMMIT = "input_audio_buffer.commit"
 LEGACY_AUDIO_CLEAR = "input_audio_buffer.clear"
-FUNCTION_CALL_OUTPUT = "realtime.function_call_output"  # name only (C13); {data:{call_id,output}}
-INPUT_TEXT = "realtime.input_text"  # name only (C14); {data:{text|content}}
+# Names only (protocol.md#names-only), accepted in these shapes:
+FUNCTION_CALL_OUTPUT = "realtime.function_call_output"  # {data:{call_id,output}}
+INPUT_TEXT = "realtime.input_text"  # {data:{text|content}}
 
-#: Audio chunks above this size are accepted but logged (protocol D8).
+#: Audio chunks above this size are accepted but logged (protocol.md#audio-append).
 LARGE_AUDIO_BYTES = 1 << 20
 
 #: A surrogate, escaped or not: half of a pair (fine) or alone (not Unicode).
@@ -203,7 +205,8 @@ def _optional_int(value: Any, where: str) -> int | None:
 
 
 def _content(data: Mapping[str, Any]) -> Any:
-    """``data.content``: JSON text (what every source sends) or the value itself (D1)."""
+    """``data.content``: JSON text (what every source sends) or the value itself
+    (protocol.md#accepted-variants)."""
     content = data.get("content")
     if isinstance(content, str):
         return _parse_json(content, "data.content")
@@ -223,7 +226,8 @@ def _tool(tool: Any, where: str) -> dict[str, Any]:
     params = dict(_object(params, f"{where}.parameters"))
     props = params.get("properties")
     if isinstance(props, list) and not props:
-        params["properties"] = {}  # the JS SDK sends [] for "no parameters" (protocol 9.1)
+        # the JS SDK sends [] for "no parameters" (protocol.md#accepted-variants)
+        params["properties"] = {}
     elif props is not None:
         _object(props, f"{where}.parameters.properties")
     required = params.get("required")
@@ -336,7 +340,7 @@ def _message_item(item: Mapping[str, Any]) -> ConversationItem:
         kind = part.get("type")
         if kind in ("input_text", "text"):
             texts.append(_string(part.get("text"), f"{where}.text", empty_ok=True))
-        elif kind == "input_image":  # images before Mar 2026 (protocol 6.1, 10)
+        elif kind == "input_image":  # images before Mar 2026 (protocol.md#accepted-variants)
             url = part.get("image_url")
             url = url.get("url") if isinstance(url, dict) else url
             _data_url(url, f"{where}.image_url")
@@ -362,7 +366,7 @@ def _item_create(msg: Mapping[str, Any]) -> ConversationItem | FunctionOutput:
 def _function_call_output(msg: Mapping[str, Any]) -> FunctionOutput:
     data = _data(msg)
     output = data.get("output")
-    if not isinstance(output, str):  # shape unknown (C13): accept any JSON as the output
+    if not isinstance(output, str):  # shape unknown (protocol.md#names-only): any JSON
         output = json.dumps(output, ensure_ascii=False)
     return FunctionOutput(call_id=_string(data.get("call_id"), "data.call_id"), output=output)
 
@@ -375,7 +379,7 @@ def _audio_append(msg: Mapping[str, Any]) -> AudioAppend:
     data = _data(msg, required=False)
     if "audio" in data:
         pcm = _base64_pcm(data["audio"], "data.audio")
-    elif "audio" in msg:  # v1 / transparency-docs form: top-level audio (D9)
+    elif "audio" in msg:  # top-level audio, the v1 form (protocol.md#accepted-variants)
         pcm = _base64_pcm(msg["audio"], "audio")
     else:
         raise InvalidMessage("no audio: expected data.audio (or top-level audio)")
@@ -411,7 +415,7 @@ def _signaling(kind: str) -> Callable[[Mapping[str, Any]], SignalingSdp]:
         data = _data(msg, required=False)
         if "sdp" in data:
             return SignalingSdp(kind=kind, sdp=_sdp_text(data["sdp"], "data.sdp", kind))
-        if "sdp" in msg:  # the mobile SDKs' top-level variant (5.2 #12)
+        if "sdp" in msg:  # the mobile SDKs' top-level variant (protocol.md#accepted-variants)
             return SignalingSdp(kind=kind, sdp=_sdp_text(msg["sdp"], "sdp", kind))
         raise InvalidMessage("no SDP: expected data.sdp as an object or a string")
 

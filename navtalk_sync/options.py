@@ -1,0 +1,260 @@
+"""The grouped settings, as httpx groups ``Timeout`` and ``Limits``: each a frozen value object
+handed whole to the part that uses it.
+
+- ``Timeouts``: how long connect, send, close and the keepalive wait (the session).
+- ``Limits``: the bounds of the queues and of a message (the session and the event bus).
+- ``MediaOptions``: the avatar's WebRTC picture and voice (``rtc.media.AvatarMedia``).
+- ``AudioOptions``: the user's audio going up (the uplink and the microphone).
+
+Every field also has a flat keyword, kept from before the groups existed:
+``NavTalkClient(connect_timeout=5)`` is ``NavTalkClient(timeouts=Timeouts(connect=5))``. The
+flat name is declared once, in the field's ``flat`` metadata; ``FLAT_NAMES`` is read from it.
+Adding a setting: a field here (with its flat name), the part that reads it, and a test.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from typing import Any, Iterable
+
+import attrs
+
+from .errors import ConfigError, InvalidArgument
+from .paths import check_new_file
+from .validators import flag, int_between, label, optional, positive_int, seconds
+
+__all__ = [
+    "AudioOptions",
+    "FLAT_NAMES",
+    "Limits",
+    "MediaOptions",
+    "Timeouts",
+    "record_path",
+]
+
+#: The most audio the uplink queue may hold: ten minutes (28.8 MB of 24 kHz PCM16).
+MAX_AUDIO_HOLD = 600.0
+_RECORD_SUFFIXES = (".mp4", ".mkv")
+
+
+def _setting(flat: str, default: Any, doc: str, **field: Any) -> Any:
+    """A field known to users by the flat keyword ``flat`` too; ``doc`` says what it is (the
+    README's settings table is made from it)."""
+    return attrs.field(default=default, metadata={"flat": flat, "doc": doc}, **field)
+
+
+# --------------------------------------------------------------------------- checks
+
+
+def _audio_hold(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+    seconds(instance, attribute, value)
+    if value > MAX_AUDIO_HOLD:
+        raise ConfigError(f"{label(attribute)} must be at most {MAX_AUDIO_HOLD:g} s, got {value!r}")
+
+
+def _speaker(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+    if value is None or isinstance(value, bool):
+        return
+    if isinstance(value, int) and value >= 0:
+        return
+    if isinstance(value, str) and value.strip():
+        return
+    raise ConfigError(
+        f"speaker must be None, True, a device index or (part of) a device name, got {value!r}"
+    )
+
+
+def record_path(value: Any, error: type[InvalidArgument] = ConfigError) -> str | None:
+    """A recording path as a string; ``error`` unless it ends in .mp4 or .mkv."""
+    if value is None:
+        return None
+    return check_new_file(value, "record", _RECORD_SUFFIXES, error)
+
+
+def _host_addresses(value: Any) -> str | tuple[str, ...] | None:
+    if value is None:
+        return None
+    if isinstance(value, str) and value == "auto":
+        return "auto"
+    if isinstance(value, str) or not isinstance(value, Iterable):
+        raise ConfigError(
+            f"ice_host_addresses must be 'auto', None or a list of IP addresses, got {value!r}"
+        )
+    addresses = tuple(value)
+    for address in addresses:
+        try:
+            ipaddress.ip_address(address)
+        except (TypeError, ValueError):
+            raise ConfigError(f"ice_host_addresses: {address!r} is not an IP address") from None
+    if not addresses:
+        raise ConfigError("ice_host_addresses must name at least one address")
+    return addresses
+
+
+# --------------------------------------------------------------------------- the groups
+
+
+@attrs.frozen(kw_only=True)
+class Timeouts:
+    """Seconds the session waits; each a number > 0 and at most a week."""
+
+    connect: float = _setting(
+        "connect_timeout",
+        15.0,
+        "connect() waits this long for realtime.session.updated",
+        validator=seconds,
+    )
+    send: float = _setting(
+        "send_timeout",
+        10.0,
+        "a send waits this long for room in the bounded send queue",
+        validator=seconds,
+    )
+    close: float = _setting(
+        "close_timeout",
+        1.0,
+        "close() takes at most this long, the recording included, then aborts the socket",
+        validator=seconds,
+    )
+    ping_interval: float | None = _setting(
+        "ping_interval",
+        20.0,
+        "between keepalive pings when nothing else is sent (None: no pings)",
+        validator=optional(seconds),
+    )
+    ping: float = _setting(
+        "ping_timeout",
+        10.0,
+        "without a pong after a ping, the connection counts as dead after this long",
+        validator=seconds,
+    )
+
+
+@attrs.frozen(kw_only=True)
+class Limits:
+    """The bounds that keep memory flat whatever the server or the callbacks do."""
+
+    event_queue: int = _setting(
+        "event_queue_size",
+        10_000,
+        "events between the reader and the dispatcher; never dropped: when full the reader "
+        "waits and the socket backs up",
+        validator=positive_int,
+    )
+    send_queue: int = _setting(
+        "send_queue_size",
+        256,
+        "frames waiting to be written; when full a send waits up to ``Timeouts.send``, then raises",
+        validator=positive_int,
+    )
+    max_message_size: int = _setting(
+        "max_message_size",
+        16 * 1024 * 1024,
+        "the longest message (bytes) taken from the server; a longer one ends the session "
+        "before any of it is read (the largest legitimate ones, SDP offers and audio "
+        "deltas, are tens of kilobytes)",
+        validator=int_between(1024, 2**31, "a number of bytes"),
+    )
+
+
+@attrs.frozen(kw_only=True)
+class MediaOptions:
+    """The avatar's WebRTC picture and voice (protocol.md#webrtc-signaling).
+
+    ``media=False`` on the client means no media at all (``Settings.media`` is then None).
+    """
+
+    speaker: bool | int | str | None = _setting(
+        "speaker",
+        None,
+        "play the avatar's voice: None/False (no), True (default output), a device index or name",
+        validator=_speaker,
+    )
+    record: str | None = _setting(
+        "record",
+        None,
+        "record the avatar's picture and voice to this .mp4/.mkv file from the start",
+        converter=record_path,
+    )
+    ice_host_addresses: str | tuple[str, ...] | None = _setting(
+        "ice_host_addresses",
+        "auto",
+        'host addresses for ICE candidates: "auto" (127.0.0.1 for a loopback server, else'
+        " aioice's own choice), None (aioice's own choice) or a list (process-wide, see "
+        "rtc.ice)",
+        converter=_host_addresses,
+    )
+    stun_fallback: bool = _setting(
+        "stun_fallback",
+        False,
+        "use stun:stun.l.google.com:19302 when the server names no ICE servers",
+        validator=flag,
+    )
+    timeout: float = _setting(
+        "media_timeout",
+        15.0,
+        "seconds from connected.success until the media must be connected",
+        validator=seconds,
+    )
+    stall_timeout: float = _setting(
+        "stall_timeout",
+        3.0,
+        "seconds without a video frame before the media counts as stalled",
+        validator=seconds,
+    )
+    required: bool = _setting(
+        "media_required",
+        False,
+        "end the session (MediaError) when the media fails, instead of going on without it",
+        validator=flag,
+    )
+
+
+@attrs.frozen(kw_only=True)
+class AudioOptions:
+    """The user's audio going up (protocol.md#audio-append)."""
+
+    chunk_samples: int = _setting(
+        "audio_chunk_samples",
+        1536,
+        "samples of 24 kHz audio per input_audio_buffer.append (1536 = 64 ms = 4096 base64 chars)",
+        validator=int_between(1, 24_000),
+    )
+    hold_seconds: float = _setting(
+        "audio_hold_seconds",
+        5.0,
+        "seconds of audio the uplink queue holds before the gate opens or behind a slow "
+        "socket (full: blocking sends wait up to ``Timeouts.send``, the microphone drops "
+        "its oldest)",
+        validator=_audio_hold,
+    )
+    wait_for_media: bool = _setting(
+        "audio_wait_for_media",
+        False,
+        "hold the user's audio until the avatar's media (ICE) is connected too, not only "
+        "until realtime.session.updated (what the iOS SDK and the Flutter sample do)",
+        validator=flag,
+    )
+    half_duplex: bool = _setting(
+        "half_duplex",
+        False,
+        "mute the microphone (send silence) while the avatar's voice is heard, so a "
+        "speaker's sound reaching the microphone cannot barge in on the avatar",
+        validator=flag,
+    )
+
+
+#: The settings field each group fills.
+GROUPS: dict[str, type[Any]] = {
+    "timeouts": Timeouts,
+    "limits": Limits,
+    "media": MediaOptions,
+    "audio": AudioOptions,
+}
+
+#: Flat keyword -> (settings field of its group, field in the group).
+FLAT_NAMES: dict[str, tuple[str, str]] = {
+    field.metadata["flat"]: (group, field.name)
+    for group, cls in GROUPS.items()
+    for field in attrs.fields(cls)
+}
