@@ -1,9 +1,8 @@
 """``NavTalkClient``: the blocking facade a plain Python program uses.
 
-It owns the settings, the ``EventBus`` (callbacks and subscriptions) and the ``Connection`` (the
-current session, the socket and the protocol, and reconnection), and turns them into calls that
-block with a timeout. Nothing here
-runs on the reader thread.
+It checks what it is given and delegates: the parts (the event bus, the connection, the media,
+the user's audio, history, tools) are built, owned, closed and counted by ``ClientParts``
+(parts.py). Each call here blocks with a timeout; nothing here runs on the reader thread.
 """
 
 from __future__ import annotations
@@ -12,16 +11,12 @@ import os
 import threading
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, Sequence, TypeVar, overload
 
-import attrs
-
 from . import messages, user_code
 from .audio.pcm import UPLINK_RATE, silence
-from .audio.uplink import AudioStream, AudioUplink, send_file
-from .audio.user_mic import UserMicrophone
+from .audio.uplink import AudioStream, send_file
 from .avatars import AvatarInfo, check_avatar
-from .config import DEFAULT_URL, Settings, ice_host_addresses
-from .connection import Connection
-from .dispatch import EventBus, Handle, Subscription
+from .config import DEFAULT_URL, Settings
+from .dispatch import Handle, Subscription
 from .errors import (
     Disconnected,
     InvalidArgument,
@@ -31,16 +26,16 @@ from .errors import (
     raised_again,
 )
 from .events import (
-    CallbackFailure,
     Event,
     IceServer,
     SessionEnded,
 )
 from .history import History
-from .images import MIN_INTERVAL, ImageFeed, ImageInput, to_data_url
+from .images import MIN_INTERVAL, ImageInput, to_data_url
 from .logs import get_logger
 from .options import AudioOptions, Limits, MediaOptions, Timeouts, record_path
-from .replies import ReplyCollector, ReplyTracker
+from .parts import ClientParts
+from .replies import ReplyCollector
 from .retry import ReconnectPolicy
 from .rtc.media import AvatarMedia, MediaState
 from .rtc.video import VideoFrame
@@ -48,8 +43,7 @@ from .rtc.voice import AvatarAudio
 from .selectors import describe_selector, event_matcher, event_matchers
 from .session import State
 from .timeouts import Deadline, check_seconds
-from .tool_calls import WATCHED_EVENTS, ToolRunner
-from .tools import DEFAULT_TOOL_TIMEOUT, Tool, ToolRegistry, make_tool
+from .tools import DEFAULT_TOOL_TIMEOUT, Tool, make_tool
 
 if TYPE_CHECKING:
     from .rtc.recorder import RecordingSummary
@@ -93,99 +87,56 @@ class NavTalkClient:
         ``navtalk_sync.options``); each of theirs may also be given flat, by its old keyword
         (``connect_timeout=5`` is ``timeouts=nt.Timeouts(connect=5)``), and then overrides
         that field of its group."""
-        self._settings = Settings.create(
+        settings = Settings.create(
             license,
             avatar_id=avatar_id, avatar_name=avatar_name, url=url, voice=voice, prompt=prompt,
             tools=_tool_schemas(tools), history=history, history_max_turns=history_max_turns,
             greet_first=greet_first, model=model, timeouts=timeouts, limits=limits,
             reconnect=reconnect, media=media, audio=audio, **flat_settings,
         )  # fmt: skip
-        self._bus = EventBus(self._settings.limits.event_queue)
-        media_options = self._settings.media
-        self._media = (
-            AvatarMedia(media_options, ice_host_addresses(self._settings), self._bus.publish)
-            if media_options is not None
-            else None
-        )
-        self._uplink = AudioUplink(self._settings.audio, self._settings.timeouts.send)
-        self._microphone = UserMicrophone(self._uplink, self._settings.audio.half_duplex)
-        if self._media is not None and self._settings.audio.half_duplex:
-            self._media.on_speaking(self._microphone.avatar_speaking)
-        self._lock = threading.Lock()
-        self._connection: Connection | None = None
-        self._closed = False  # close() was called: nothing new may start
-        self._close_lock = threading.Lock()  # one close() at a time does the work
+        self._parts = ClientParts(settings, history)
         self._ask_lock = threading.Lock()
-        # history and images
-        self._history = History(history.turns() if isinstance(history, History) else ())
-        self._seed_turns = () if isinstance(history, History) else self._settings.history
-        self._replies = ReplyTracker(on_reply=self._history.add_reply)
-        self._image_feed: ImageFeed | None = None  # kept until its thread has ended
-        # function calling: Python tools, answered on navtalk-tool-* workers
-        self._tools = ToolRegistry()
-        self._tool_runner = ToolRunner(
-            self._tools,
-            self._send_tool_message,
-            self._bus.publish,
-            self._current_session,
-        )
-        for watched in WATCHED_EVENTS:
-            self._bus.add(watched, self._tool_runner.on_event)
         for function in tools or ():
             if callable(function):
                 self.add_tool(function)
 
     def __repr__(self) -> str:
-        key, value = self._settings.avatar
+        key, value = self._parts.settings.avatar
         return f"<NavTalkClient {key}={value!r} state={self.state.value!r}>"
 
     # ------------------------------------------------------------------ properties
 
     @property
     def settings(self) -> Settings:
-        return self._settings
+        return self._parts.settings
 
     @property
     def state(self) -> State:
         """The connection state (a ``State``, equal to its string value)."""
-        if self._connection is not None:
-            return self._connection.state
-        return State.CLOSED if self._closed else State.IDLE
+        return self._parts.state
 
     @property
     def session_id(self) -> str | None:
         """From ``conversation.connected.success``."""
-        return self._connection.session_id if self._connection else None
+        connection = self._parts.connection
+        return connection.session_id if connection else None
 
     @property
     def ice_servers(self) -> tuple[IceServer, ...]:
         """From ``conversation.connected.success``."""
-        return self._connection.ice_servers if self._connection else ()
+        connection = self._parts.connection
+        return connection.ice_servers if connection else ()
 
     @property
     def error(self) -> NavTalkError | None:
         """Why the conversation ended, when it did not end by ``close()`` (None while a
         reconnection is under way)."""
-        return self._connection.end_error if self._connection else None
+        connection = self._parts.connection
+        return connection.end_error if connection else None
 
     def stats(self) -> dict[str, Any]:
         """Counters and queue depths (a snapshot)."""
-        link = self._connection.stats() if self._connection else {"state": self.state.value}
-        return {
-            **link,
-            **(self._media.stats() if self._media else {}),
-            **self._uplink.stats(),
-            **self._microphone.stats(),
-            **(self._image_feed.stats() if self._image_feed else {}),
-            **self._tool_runner.stats(),
-            "dispatch_queue_depth": self._bus.depth,
-            "dispatch_queue_max_depth": self._bus.max_depth,
-            "dispatch_reader_waits": self._bus.reader_waits,
-            "dispatch_reader_wait_seconds": round(self._bus.reader_wait_seconds, 3),
-            "events_delivered": self._bus.delivered,
-            "callback_errors": self._bus.callback_errors,
-            "events_discarded_at_close": self._bus.discarded,
-        }
+        return self._parts.stats()
 
     # ------------------------------------------------------------------ events
 
@@ -206,20 +157,20 @@ class NavTalkClient:
         if callback is None:
 
             def register(fn: F) -> F:
-                self._bus.add(matcher, _callable(fn))
+                self._parts.bus.add(matcher, _callable(fn))
                 return fn
 
             return register
         if not callable(callback):
             raise InvalidArgument(f"callback must be callable, got {callback!r}")
-        return self._bus.add(matcher, callback)
+        return self._parts.bus.add(matcher, callback)
 
     def off(self, handle_or_callback: Handle | Callable[[Event], Any]) -> bool:
         """Unregister a callback (by handle, or every registration of the function)."""
         if not isinstance(handle_or_callback, Handle) and not callable(handle_or_callback):
             raise InvalidArgument(f"off() takes what on() returned or a callback, got "
                                   f"{handle_or_callback!r}")  # fmt: skip
-        return self._bus.remove(handle_or_callback)
+        return self._parts.bus.remove(handle_or_callback)
 
     def events(
         self, what: str | type[Event] | Iterable[str | type[Event]] = "*", maxsize: int = 1000
@@ -231,7 +182,7 @@ class NavTalkClient:
         """
         if isinstance(maxsize, bool) or not isinstance(maxsize, int) or maxsize < 1:
             raise InvalidArgument(f"maxsize must be a positive integer, got {maxsize!r}")
-        return self._bus.subscribe(event_matchers(what), maxsize)
+        return self._parts.bus.subscribe(event_matchers(what), maxsize)
 
     def wait_for(
         self,
@@ -247,7 +198,7 @@ class NavTalkClient:
         deadline = Deadline(check_seconds(timeout))
         if predicate is not None and not callable(predicate):
             raise InvalidArgument(f"predicate must be callable or None, got {predicate!r}")
-        with self._bus.subscribe(event_matchers(what), 10_000) as sub:
+        with self._parts.bus.subscribe(event_matchers(what), 10_000) as sub:
             while True:
                 try:
                     event = sub.get(deadline.remaining())
@@ -266,31 +217,8 @@ class NavTalkClient:
         A client whose connect() failed (for whatever reason, Ctrl-C included) is closed: make
         a new one to try again.
         """
-        seconds = self._settings.timeouts.connect if timeout is None else check_seconds(timeout)
-        with self._lock:
-            if self._closed:
-                raise NotConnected("this client is closed; make a new NavTalkClient")
-            if self._connection is not None:
-                raise NavTalkError("connect() was already called on this client")
-            # sent on open with the schemas given as tools= (protocol.md#session-open)
-            if len(self._tools):
-                tools = (*self._settings.tools, *self._tools.schemas())
-                self._settings = attrs.evolve(self._settings, tools=tools)
-            self._connection = connection = Connection(
-                self._settings,
-                self._bus,
-                self._media,
-                self._history,
-                self._replay_turns,
-                self._replies,
-            )
-        try:
-            self._uplink.attach(connection)
-            self._bus.start()
-            connection.open(seconds)
-        except BaseException:
-            self.close()
-            raise
+        settings = self._parts.settings
+        self._parts.open(settings.timeouts.connect if timeout is None else check_seconds(timeout))
         return self
 
     def close(self, timeout: float | None = None) -> None:
@@ -301,41 +229,8 @@ class NavTalkClient:
         and the dispatcher thread ends when that callback returns. A close() that ran out of
         time or was interrupted (Ctrl-C) is finished by the next one.
         """
-        seconds = self._settings.timeouts.close if timeout is None else check_seconds(timeout)
-        deadline = Deadline(seconds)
-        with self._lock:
-            self._closed = True  # from now on nothing new may start
-        inside_callback = self._bus.in_dispatcher()
-        wait = 0.0 if inside_callback else deadline.remaining()
-        if not self._close_lock.acquire(timeout=wait):
-            return  # another close() is at it (perhaps the one this callback holds up)
-        try:
-            self._shut_down(deadline)
-        finally:
-            self._close_lock.release()
-
-    def _shut_down(self, deadline: Deadline) -> None:
-        """Every part, in order, within ``deadline``. Each step may be run again: it then
-        finishes what an earlier, interrupted or late, run left."""
-        self._bus.release()  # a reader held back by a full queue must see the close
-        # The recording goes first: it is the one thing a short budget would lose for good.
-        # Steps that may wait on user code get a share of what is left; the socket and the
-        # dispatcher get the rest. Capture stops first, then queued audio goes out while the
-        # socket is still open.
-        if self._media is not None:
-            self._media.finish_recording(deadline.remaining(0.5))
-        self._microphone.close(deadline.remaining(0.2))
-        self._stop_image_feed(deadline.remaining(0.2))
-        self._replies.close()  # wait_until_quiet() (and after_reply jobs in it) end now
-        self._tool_runner.close(deadline.part(0.2))
-        self._uplink.close(deadline.part(0.3))
-        if self._connection is not None:
-            self._connection.close(deadline.part(0.8))
-        else:
-            if self._media is not None:
-                self._media.close(deadline.part(0.5))
-            self._bus.end_subscriptions(NotConnected("the client is closed"))
-        self._bus.stop(deadline)
+        settings = self._parts.settings
+        self._parts.close(settings.timeouts.close if timeout is None else check_seconds(timeout))
 
     def __enter__(self) -> NavTalkClient:
         return self
@@ -388,7 +283,7 @@ class NavTalkClient:
         checked = record_path(path, InvalidArgument)
         if checked is None:
             raise InvalidArgument("record() needs a path ending in .mp4 or .mkv, got None")
-        self._require_open()
+        self._parts.require_open()
         media.record(checked)
 
     def stop_recording(self, timeout: float = 10.0) -> RecordingSummary | None:
@@ -399,12 +294,14 @@ class NavTalkClient:
     def media_state(self) -> MediaState:
         """The avatar media's state (see ``client.media`` events), ``"off"`` without media;
         a ``MediaState``, which compares equal to its name as a string."""
-        return self._media.state if self._media else MediaState.OFF
+        media = self._parts.media
+        return media.state if media else MediaState.OFF
 
     def _require_media(self) -> AvatarMedia:
-        if self._media is None:
+        media = self._parts.media
+        if media is None:
             raise NotConnected("this client was made with media=False")
-        return self._media
+        return media
 
     # ------------------------------------------------------------------ talking
 
@@ -416,7 +313,7 @@ class NavTalkClient:
                 "send_message() takes a client message from navtalk_sync.messages "
                 f"(types: {', '.join(sorted(messages.CLIENT_MESSAGE_TYPES))})"
             )
-        self._require_connection().send(message)
+        self._parts.require_connection().send(message)
 
     def send_text(self, text: str, respond: bool = True) -> None:
         """Say ``text`` as the user; with ``respond`` the avatar answers it
@@ -424,7 +321,7 @@ class NavTalkClient:
         if not isinstance(text, str) or not text.strip():
             raise InvalidArgument(f"text must be a non-empty string, got {text!r}")
         _flag("respond", respond)
-        connection = self._require_connection()
+        connection = self._parts.require_connection()
         connection.send(messages.user_text_item(text))
         if respond:
             connection.send(messages.response_create())
@@ -449,9 +346,9 @@ class NavTalkClient:
 
     def _ask(self, text: str, deadline: Deadline, timeout: float) -> str:
         watched = (*ReplyCollector.WATCHED, SessionEnded)
-        self._require_connection()  # NotConnected before anything is sent
-        with self._bus.subscribe(watched, 10_000) as sub:
-            reply = ReplyCollector(skip=self._replies.pending)
+        self._parts.require_connection()  # NotConnected before anything is sent
+        with self._parts.bus.subscribe(watched, 10_000) as sub:
+            reply = ReplyCollector(skip=self._parts.replies.pending)
             self.send_text(text, respond=True)
             while True:
                 try:
@@ -485,8 +382,8 @@ class NavTalkClient:
         ``NavTalkTimeout`` (the part queued before still goes out). Bad audio raises
         ``InvalidArgument`` and queues nothing.
         """
-        self._require_connection()
-        stream = self._uplink.stream("send_audio")
+        self._parts.require_connection()
+        stream = self._parts.uplink.stream("send_audio")
         stream.write(samples, sample_rate, channels)
         stream.flush()
 
@@ -500,8 +397,8 @@ class NavTalkClient:
         another thread ends a paced send (``NotConnected``). Queueing is as in send_audio().
         """
         _flag("realtime", realtime)
-        self._require_connection()
-        return send_file(self._uplink, path, realtime)
+        self._parts.require_connection()
+        return send_file(self._parts.uplink, path, realtime)
 
     def send_silence(self, seconds: float) -> None:
         """Send ``seconds`` of silence (queued as send_audio() queues audio)."""
@@ -518,7 +415,7 @@ class NavTalkClient:
         """
         if not isinstance(name, str):
             raise InvalidArgument(f"name must be a string, got {name!r}")
-        return self._uplink.stream(name)
+        return self._parts.uplink.stream(name)
 
     def commit_audio(self, silence_tail: float = 0.35) -> None:
         """Transparency mode (``model="transparency"``): end the utterance.
@@ -528,15 +425,15 @@ class NavTalkClient:
         protocol.md#transparency).
         """
         tail = silence(silence_tail)  # a bad length is refused before anything else
-        self._require_connection()
-        self._uplink.commit(tail)
+        self._parts.require_connection()
+        self._parts.uplink.commit(tail)
 
     def clear_audio(self) -> int:
         """Transparency mode: drop the audio not yet sent here, and ask the server to drop
         what it has queued (``realtime.input_audio_buffer.clear``). Returns how many queued
         pieces were dropped on this side."""
-        self._require_connection()
-        return self._uplink.clear()
+        self._parts.require_connection()
+        return self._parts.uplink.clear()
 
     def start_microphone(
         self, device: bool | int | str | None = None, *, device_rate: int | None = None
@@ -552,26 +449,26 @@ class NavTalkClient:
         (``InvalidArgument`` listing the inputs, or ``AudioDeviceError``). Through PulseAudio
         the first audio can take a moment to flow: start it before asking the user to speak.
         """
-        self._require_connection()
-        self._microphone.start(device, device_rate)  # NotConnected once close() has begun
+        self._parts.require_connection()
+        self._parts.microphone.start(device, device_rate)  # NotConnected once close() has begun
 
     def stop_microphone(self, timeout: float = 1.0) -> bool:
         """Stop capturing (the thread is joined); False if the microphone was not on."""
-        return self._microphone.stop(check_seconds(timeout))
+        return self._parts.microphone.stop(check_seconds(timeout))
 
     def mute(self) -> None:
         """Mute the microphone: it goes on sending, silence instead of what it hears, so the
         server hears your speech end rather than a stream that stops mid-word."""
-        self._microphone.mute()
+        self._parts.microphone.mute()
 
     def unmute(self) -> None:
         """Send what the microphone hears again (unless half-duplex holds it muted)."""
-        self._microphone.unmute()
+        self._parts.microphone.unmute()
 
     def wait_audio_sent(self, timeout: float = 10.0) -> None:
         """Block until every piece of audio queued so far has been handed to the socket."""
-        self._require_connection()
-        self._uplink.wait_sent(check_seconds(timeout))
+        self._parts.require_connection()
+        self._parts.uplink.wait_sent(check_seconds(timeout))
 
     # ------------------------------------------------------------------ history and images
 
@@ -580,7 +477,7 @@ class NavTalkClient:
         """The conversation so far (a ``History``): typed and spoken user turns, replies, tool
         calls and results, images sent, with timestamps. A ``History`` passed as ``history=``
         is its beginning. ``client.history.save(path)`` keeps it for a later client."""
-        return self._history
+        return self._parts.history
 
     def send_image(self, image: ImageInput, reply: bool = False) -> None:
         """Show the avatar an image (protocol.md#images): a JPEG/PNG file path, JPEG/PNG bytes,
@@ -594,7 +491,7 @@ class NavTalkClient:
         """
         _flag("reply", reply)
         url = to_data_url(image)  # bad input is refused before anything else is looked at
-        self._require_connection().send(messages.input_image(url, reply=reply))
+        self._parts.require_connection().send(messages.input_image(url, reply=reply))
 
     def start_image_feed(
         self, source: Callable[[], ImageInput | None], interval: float = MIN_INTERVAL
@@ -607,37 +504,11 @@ class NavTalkClient:
         skipped and counted in ``stats()``; a source that raises is also reported as
         ``client.callback_error``. Nothing queues up behind a slow socket.
         """
-        feed = ImageFeed(source, self._send_from_feed, interval, self._user_code_failed)
-        self._require_connection()
-        with self._lock:
-            if self._closed:
-                raise NotConnected("this client is closed")
-            if self._image_feed is not None and self._image_feed.running:
-                raise NavTalkError("an image feed is already running; stop_image_feed() first")
-            self._image_feed = feed.start()
+        self._parts.start_image_feed(self._parts.image_feed(source, interval))
 
     def stop_image_feed(self, timeout: float = 1.0) -> bool:
         """Stop the image feed (its thread is joined); False if none was running."""
-        return self._stop_image_feed(check_seconds(timeout))
-
-    def _stop_image_feed(self, timeout: float) -> bool:
-        with self._lock:
-            feed = self._image_feed
-        if feed is None:
-            return False
-        feed.stop(timeout)
-        with self._lock:
-            if self._image_feed is feed and not feed.running:
-                self._image_feed = None  # a feed still in its source is stopped again later
-        return True
-
-    def _user_code_failed(self, fn: Callable[..., Any], error: BaseException) -> None:
-        """Report a failure of user code run outside the dispatcher (it was logged already)."""
-        name = user_code.callback_name(fn)
-        self._bus.publish(CallbackFailure(callback=name, error=error))
-
-    def _send_from_feed(self, message: Mapping[str, Any], timeout: float) -> None:
-        self._require_connection().send(message, timeout)
+        return self._parts.stop_image_feed(check_seconds(timeout))
 
     # ------------------------------------------------------------------ avatar lookup
 
@@ -646,7 +517,7 @@ class NavTalkClient:
         and warn (``ProviderWarning``) when its provider is not OpenAI, so tools and images
         will not work. ``base_url`` defaults to the API beside ``url`` (see ``api_url_for``).
         Raises ``AvatarNotFound`` / ``AvatarLookupFailed``."""
-        return check_avatar(self._settings, base_url=base_url, timeout=timeout)
+        return check_avatar(self._parts.settings, base_url=base_url, timeout=timeout)
 
     # ------------------------------------------------------------------ function calling
 
@@ -702,25 +573,24 @@ class NavTalkClient:
         fit answers the model with an error and publishes a ``client.tool_error`` event. Once
         any tool is registered, calls of unknown tools are answered ``{"status": "ignored"}``.
         """
-        with self._lock:
-            if self._connection is not None or self._closed:
-                raise NavTalkError("tools are sent when a session opens: add them before connect()")
-            tool = make_tool(function, name, description, parameters, timeout, auto_reply)
-            if any(schema["name"] == tool.name for schema in self._settings.tools):
-                raise InvalidArgument(f"tools= already has a schema named {tool.name!r}")
-            return self._tools.add(tool)
+        if not self._parts.add_tool_allowed():
+            raise NavTalkError("tools are sent when a session opens: add them before connect()")
+        tool = make_tool(function, name, description, parameters, timeout, auto_reply)
+        if any(schema["name"] == tool.name for schema in self._parts.settings.tools):
+            raise InvalidArgument(f"tools= already has a schema named {tool.name!r}")
+        return self._parts.tools.add(tool)
 
     @property
     def tools(self) -> tuple[Tool, ...]:
         """The Python tools registered with ``tool`` / ``add_tool`` / ``tools=``."""
-        return tuple(self._tools)
+        return tuple(self._parts.tools)
 
     def wait_until_quiet(self, grace: float = 2.0, timeout: float = 60.0) -> None:
         """Block until the avatar has finished speaking: no reply under way or asked for, and
         ``grace`` seconds since the last one ended (``realtime.response.audio.done``), so the
         last words have played. Raises ``NavTalkTimeout`` or ``NotConnected``."""
         grace = check_seconds(grace, "grace", zero_ok=True)
-        self._replies.wait_quiet(grace, check_seconds(timeout))
+        self._parts.replies.wait_quiet(grace, check_seconds(timeout))
 
     def after_reply(
         self, function: Callable[[], Any], grace: float = 2.0, timeout: float = 60.0
@@ -732,7 +602,7 @@ class NavTalkClient:
         _callable(function)
         grace = check_seconds(grace, "grace", zero_ok=True)
         timeout = check_seconds(timeout)
-        self._require_open()
+        self._parts.require_open()
 
         def after_reply() -> None:
             try:
@@ -744,32 +614,7 @@ class NavTalkClient:
             function()
 
         after_reply.__qualname__ = user_code.callback_name(function)  # how failures name it
-        self._tool_runner.run_later(after_reply)
-
-    def _send_tool_message(self, message: Mapping[str, Any]) -> None:
-        self._require_connection().send(message)
-
-    def _current_session(self) -> object:
-        """The session now serving this client (a new one after each reconnection)."""
-        connection = self._connection
-        return connection.session if connection is not None else None
-
-    def _replay_turns(self) -> tuple[str, ...]:
-        """The user turns a new session replays after a reconnection: those given as
-        ``history=`` (unless it was a ``History``, which ``self._history`` continues), then
-        every one said since."""
-        return (*self._seed_turns, *self._history.user_texts())
-
-    def _require_connection(self) -> Connection:
-        connection = self._connection
-        if connection is None:
-            raise NotConnected("not connected; call connect() first")
-        return connection
-
-    def _require_open(self) -> None:
-        """Work that starts a thread may not start once close() has begun."""
-        if self._closed:
-            raise NotConnected("this client is closed")
+        self._parts.tool_runner.run_later(after_reply)
 
 
 def _lost(event: SessionEnded) -> NavTalkError:

@@ -306,6 +306,18 @@ class EventBus:
     def depth(self) -> int:
         return self._queue.qsize()
 
+    def stats(self) -> dict[str, Any]:
+        """The dispatcher's counters, as ``client.stats()`` shows them."""
+        return {
+            "dispatch_queue_depth": self.depth,
+            "dispatch_queue_max_depth": self.max_depth,
+            "dispatch_reader_waits": self.reader_waits,
+            "dispatch_reader_wait_seconds": round(self.reader_wait_seconds, 3),
+            "events_delivered": self.delivered,
+            "callback_errors": self.callback_errors,
+            "events_discarded_at_close": self.discarded,
+        }
+
     # -- the dispatcher thread
     def start(self) -> None:
         with self._cond:
