@@ -4,23 +4,21 @@ A ``Session`` opens the socket, sends the opening configuration, reacts to the s
 setup events (session id, ICE servers, history replay, greet-first), tracks the state machine
 (protocol.md#client-states) and ends the session on a failure notice or a close. Its reactions
 run on the reader thread and are library code only; every event then goes to the ``EventBus``.
+The rules it follows (which state comes next, when audio may flow, what an end means) are pure
+functions in session_rules.py; this module does the I/O and the locking around them.
 """
 
 from __future__ import annotations
 
-import enum
 import logging
 import threading
 from typing import Any, Callable, Mapping
 
 from . import messages
-from .audio.uplink import AudioGate
 from .config import Settings, build_url
 from .dispatch import EventBus
 from .errors import (
     NOTICE_ERRORS,
-    Disconnected,
-    InsufficientBalance,
     MediaError,
     NavTalkError,
     NavTalkTimeout,
@@ -47,38 +45,24 @@ from .logs import RepeatLimiter, get_logger
 from .redaction import may_hold_secret, redact, redact_value
 from .replies import ReplyTracker
 from .rtc.media import AvatarMedia
+from .session_rules import (
+    READY_STATES,
+    TERMINAL,
+    AudioGate,
+    State,
+    ended_by,
+    final_state,
+    may_change,
+    media_state,
+    user_audio_gate,
+)
 from .timeouts import Deadline
 from .transport import Transport
 
-__all__ = ["State", "Session"]
+__all__ = ["READY_STATES", "State", "Session"]
 
 log = get_logger(__name__)
 
-#: The close reason the service gives when the balance runs out (protocol.md#close-codes).
-INSUFFICIENT_POINTS = "insufficient points"
-
-
-class State(str, enum.Enum):
-    """The connection states (protocol.md#client-states); compare with plain strings too."""
-
-    IDLE = "idle"
-    CONNECTING = "connecting"  # WebSocket handshake under way
-    CONFIGURING = "configuring"  # socket open, opening configuration sent
-    CONNECTED = "connected"  # conversation.connected.success received
-    SESSION_READY = "session_ready"  # realtime.session.updated received: text and audio may flow
-    LIVE = "live"  # session ready and the avatar's media (ICE) connected
-    RECONNECTING = "reconnecting"  # the session was lost; a new one is being opened
-    CLOSING = "closing"
-    CLOSED = "closed"  # ended after it was ready, or closed by the user
-    FAILED = "failed"  # ended before it became ready
-
-    def __str__(self) -> str:
-        return self.value
-
-
-_TERMINAL = (State.CLOSED, State.FAILED)
-#: States in which the session takes messages.
-READY_STATES = (State.SESSION_READY, State.LIVE)
 
 #: ``may_retry(error, was_ready)``: asked once when a session ends with ``error``. None: this
 #: is the end of the conversation. A function: a new session will follow; the session calls
@@ -155,22 +139,18 @@ class Session:
         Open once ``realtime.session.updated`` has arrived; with ``audio_wait_for_media``
         only while the avatar's media is connected too (the live state).
         """
-        if self._retrying:
-            return AudioGate.HOLD  # the next session takes it
-        state = self._state
-        if state in _TERMINAL or state == State.CLOSING or self._ended:
-            return AudioGate.ENDED
-        if state == State.LIVE or (
-            state == State.SESSION_READY and not self._settings.audio.wait_for_media
-        ):
-            return AudioGate.OPEN
-        return AudioGate.HOLD
+        return user_audio_gate(
+            self._state,
+            retrying=self._retrying,
+            ended=self._ended,
+            wait_for_media=self._settings.audio.wait_for_media,
+        )
 
     def _set_state(self, state: State, reason: str | None = None, ending: bool = False) -> None:
         with self._lock:
             previous = self._state
-            if previous == state or previous in _TERMINAL or (self._ended and not ending):
-                return  # a frame read after the end cannot revive the session
+            if not may_change(previous, state, ended=self._ended, ending=ending):
+                return
             self._state = state
             # Published under the lock so state events keep the order of the transitions.
             self._bus.publish(
@@ -250,7 +230,7 @@ class Session:
     def _not_ready_text(self) -> str:
         if self._end_error is not None:
             return f"the session has ended: {self._end_error}"
-        if self._state in _TERMINAL:
+        if self._state in TERMINAL:
             return "the client is closed"
         return f"the session is not ready yet (state: {self._state.value}); call connect() first"
 
@@ -323,8 +303,7 @@ class Session:
         elif isinstance(event, SessionUpdated):
             with self._lock:
                 self._set_state(State.SESSION_READY)
-                if self._media is not None and self._media.connected:
-                    self._set_state(State.LIVE, "media connected")
+                self._media_changed()  # live at once when the media is up already
             self._ready.set()
             if self._settings.greet_first and not self._greeted:
                 self._greeted = True
@@ -361,10 +340,8 @@ class Session:
         if media is None:
             return
         with self._lock:
-            if media.connected and self._state == State.SESSION_READY:
-                self._set_state(State.LIVE, "media connected")
-            elif not media.connected and self._state == State.LIVE:
-                self._set_state(State.SESSION_READY, f"media {media.state}")
+            reason = "media connected" if media.connected else f"media {media.state}"
+            self._set_state(media_state(self._state, media.connected), reason)
 
     def _media_failed(self, error: MediaError) -> None:
         """With ``media_required``: a media failure ends the session."""
@@ -372,19 +349,7 @@ class Session:
 
     def _on_end(self, code: int | None, reason: str | None, error: str | None) -> None:
         """The transport reports the end of the connection (reader thread, once)."""
-        if self._closing:
-            self._end(None, code, reason)
-            return
-        if reason and INSUFFICIENT_POINTS in reason.lower():
-            self._end(InsufficientBalance(reason), code, reason)
-            return
-        if error is not None:
-            text = f"connection lost: {error}"
-        else:
-            text = (
-                f"the server closed the connection (code {code}{', ' + reason if reason else ''})"
-            )
-        self._end(Disconnected(text, code, reason), code, reason)
+        self._end(ended_by(code, reason, error, closing=self._closing), code, reason)
 
     # ------------------------------------------------------------------ ending
 
@@ -424,7 +389,7 @@ class Session:
         """The end of the conversation: the final state, ``client.disconnected``, and every
         subscription ended (under the lock)."""
         after_ready = was_ready or self._initial_state == State.RECONNECTING
-        final = State.CLOSED if after_ready or error is None else State.FAILED
+        final = final_state(error, after_ready=after_ready)
         self._set_state(final, str(error) if error else reason, ending=True)
         self._publish_disconnected(error, code, reason, reconnecting=False)
         self._bus.end_subscriptions(error or NotConnected("the client is closed"))

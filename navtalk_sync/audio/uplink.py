@@ -24,7 +24,6 @@ Once the session has ended, writes raise ``NotConnected`` and queued pieces are 
 
 from __future__ import annotations
 
-import enum
 import math
 import os
 import threading
@@ -38,6 +37,7 @@ from .. import messages
 from ..errors import InvalidArgument, NavTalkError, NavTalkTimeout, NotConnected
 from ..logs import RepeatLimiter, get_logger
 from ..options import AudioOptions
+from ..session_rules import AudioGate
 from ..threads import LibraryThread
 from ..timeouts import Deadline
 from .audiofile import open_audio_file
@@ -53,17 +53,6 @@ __all__ = [
 log = get_logger(__name__)
 
 THREAD_NAME = "navtalk-uplink"
-
-
-class AudioGate(str, enum.Enum):
-    """May the user's audio flow now? The session decides (``Session.audio_gate``)."""
-
-    HOLD = "hold"  # not yet: keep the audio queued
-    OPEN = "open"  # send
-    ENDED = "ended"  # the session is over: nothing will be sent any more
-
-    def __str__(self) -> str:
-        return self.value
 
 
 #: How long one hand-over to the socket may wait before the thread looks at the gate again.
