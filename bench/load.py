@@ -42,7 +42,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from server_process import ServerProcess
 
 import navtalk_sync as nt
-from tests.footprint import cpu_seconds, rss_mb
+from tests.rigs.footprint import cpu_seconds, rss_mb
 
 QUESTION = "What can you do?"
 CONNECT_TIMEOUT = 30.0

@@ -6,7 +6,7 @@ Reproduce:  .venv/bin/python bench/soak.py [--minutes 10] [--drop-every SECONDS]
 
 The local server runs in a child process (bench/server_process.py), so this process holds the
 client alone. One ``NavTalkClient`` with media on (real aiortc over 127.0.0.1) captures the
-paced PulseAudio input of tests/pulse.py with ``start_microphone()``: real PyAudio capture in
+paced PulseAudio input of tests/rigs/pulse.py with ``start_microphone()``: real PyAudio capture in
 real time, the whole run. Every ``--speak-every`` seconds ``paplay`` plays a sentence said by
 eSpeak NG into that input; the server's voice loop hears it and the avatar answers. An
 ``on_video_frame`` callback receives the face (RGB, 25 fps) throughout.
@@ -47,7 +47,7 @@ import attrs
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tests import alsa, pulse  # the ALSA config must precede any PyAudio()
+from tests.rigs import alsa, pulse  # the ALSA config must precede any PyAudio()
 
 WORK = Path(tempfile.mkdtemp(prefix="navtalk-bench-soak-"))
 alsa.install(WORK / "alsa", pulse_socket=pulse.socket_path(WORK / "pulse"))
@@ -55,8 +55,8 @@ alsa.install(WORK / "alsa", pulse_socket=pulse.socket_path(WORK / "pulse"))
 from server_process import ServerProcess  # noqa: E402
 
 import navtalk_sync as nt  # noqa: E402
-from tests.footprint import Footprint, release_free_memory, rss_mb  # noqa: E402
 from tests.helpers import SENTENCE, spoken  # noqa: E402
+from tests.rigs.footprint import Footprint, release_free_memory, rss_mb  # noqa: E402
 
 #: Samples before this many seconds are left out of the slope: warm-up, not growth.
 SETTLE_SECONDS = 60.0

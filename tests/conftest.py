@@ -1,8 +1,8 @@
 """Suite-wide guards: no thread outlives its test, and no licence reaches a log line.
 
-Also installs the virtual ALSA sound devices of ``tests/alsa.py`` (at import time: alsa-lib
+Also installs the virtual ALSA sound devices of ``tests/rigs/alsa.py`` (at import time: alsa-lib
 reads its configuration once per process, at the first ``PyAudio()``); the ``alsa_rig``
-fixture hands them to a test, emptied. The paced PulseAudio rig of ``tests/pulse.py`` is
+fixture hands them to a test, emptied. The paced PulseAudio rig of ``tests/rigs/pulse.py`` is
 started once per session by the first test that asks for ``pulse_rig``, and killed at the end.
 """
 
@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from tests import alsa, pulse
+from tests.rigs import alsa, pulse
 
 LICENCE_PATTERN = re.compile(r"sk_navtalk_[A-Za-z0-9]")
 
@@ -35,7 +35,7 @@ def pytest_unconfigure(config):
 
 @pytest.fixture
 def alsa_rig() -> alsa.AlsaRig:
-    """The virtual speaker and microphone (see tests/alsa.py), with empty files."""
+    """The virtual speaker and microphone (see tests/rigs/alsa.py), with empty files."""
     assert ALSA_RIG is not None, (
         f"alsa-lib's configuration is missing (looked for {alsa.SYSTEM_CONFIG_CANDIDATES}); "
         "install the Debian package libasound2-data (portaudio19-dev pulls it in)"
@@ -47,7 +47,7 @@ def alsa_rig() -> alsa.AlsaRig:
 
 @pytest.fixture(scope="session")
 def pulse_rig() -> pulse.PulseRig:
-    """The private PulseAudio daemon (see tests/pulse.py): ``alsa.PACED_INPUT`` captures what
+    """The private PulseAudio daemon (see tests/rigs/pulse.py): ``alsa.PACED_INPUT`` captures what
     ``pulse_rig.play()`` plays, in real time. Skips the test when PulseAudio is missing."""
     if pulse.MISSING:
         pytest.skip(pulse.MISSING)
@@ -115,9 +115,9 @@ def server(make_server):
 @pytest.fixture
 def answerer():
     """``answerer()``: a real aiortc peer that answers the local server's offer (see
-    tests/test_server_media.py); every one is closed after the test."""
+    tests/server/test_server_media.py); every one is closed after the test."""
     from navtalk_sync.rtc import LoopThread
-    from tests.raw_peer import Answerer
+    from tests.rigs.raw_peer import Answerer
 
     portal = LoopThread("navtalk-test-rtc").start()
     made: list[Answerer] = []

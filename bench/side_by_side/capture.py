@@ -1,8 +1,8 @@
 """Row 3, capture-to-wire: a PyAudio buffer read from the device -> the frame carrying its last
 sample written to the socket, beside a bare PyAudio + websocket-client loop.
 
-The device is real PyAudio on a paced virtual input (the PulseAudio rig of ``tests/pulse.py``,
-through the ALSA ``pulse`` plugin of ``tests/alsa.py``), fed a quiet tone in real time by
+The device is real PyAudio on a paced virtual input (the PulseAudio rig of ``tests/rigs/pulse.py``,
+through the ALSA ``pulse`` plugin of ``tests/rigs/alsa.py``), fed a quiet tone in real time by
 ``paplay`` (below the local server's voice-activity threshold, so no reply traffic).
 
 * Ours: ``NavTalkClient(media=False).start_microphone()`` against a ``ServerProcess``. The
@@ -215,7 +215,7 @@ def _wait_for_audio(timeline: Timeline, seconds: float) -> None:
 
 
 def run(plan: Plan) -> list[Measure]:
-    from tests import alsa, pulse
+    from tests.rigs import alsa, pulse
 
     if pulse.MISSING:
         raise RuntimeError(pulse.MISSING)
@@ -233,7 +233,7 @@ def run(plan: Plan) -> list[Measure]:
 
 
 def _measure(plan: Plan, rig: Any) -> list[Measure]:
-    from tests import alsa
+    from tests.rigs import alsa
 
     from ..server_process import ServerProcess
 

@@ -26,7 +26,7 @@ import attrs
 import navtalk_sync as nt
 from navtalk_sync.events import ResponseTranscriptDelta
 from navtalk_sync.server.stamps import STAMP_RESPONSE_ID, stamp_latency
-from tests.footprint import cpu_seconds
+from tests.rigs.footprint import cpu_seconds
 
 CONNECT_TIMEOUT = 60.0  # generous: at the breaking point the machine is saturated
 #: How long ``figures()`` waits for stamps still on their way.

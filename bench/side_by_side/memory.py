@@ -149,7 +149,7 @@ def _slope(points: list[tuple[float, float]]) -> float:
 
 
 def run(plan: Plan) -> list[Measure]:
-    from tests.footprint import rss_mb
+    from tests.rigs.footprint import rss_mb
 
     from ..server_process import ServerProcess
 

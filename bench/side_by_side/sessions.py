@@ -36,7 +36,7 @@ from typing import Iterable, Protocol, Sequence
 import attrs
 
 from bench.server_process import ServerProcess
-from tests.footprint import cpu_seconds
+from tests.rigs.footprint import cpu_seconds
 
 from .live_session import LiveSession, WindowFigures
 from .plan import Plan

@@ -19,7 +19,7 @@ x86_64 Linux; from the repository root::
     /tmp/venv/bin/python tests/fuzz/fuzz_wire.py -max_total_time=300 -max_len=4096 corpus/
 
 (any libFuzzer flag works: ``-help=1`` lists them; a directory argument keeps the corpus
-between runs). The hypothesis properties for the same promises are in tests/test_fuzz.py.
+between runs). The hypothesis properties for the same promises are in tests/client/test_fuzz.py.
 """
 
 from __future__ import annotations

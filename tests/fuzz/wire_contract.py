@@ -1,6 +1,6 @@
 """What the wire layer promises about any input, as checks that both fuzzers share.
 
-``tests/test_fuzz.py`` (hypothesis) and ``tests/fuzz/fuzz_wire.py`` (atheris) feed frames
+``tests/client/test_fuzz.py`` (hypothesis) and ``tests/fuzz/fuzz_wire.py`` (atheris) feed frames
 through the functions below. A broken promise is an ``AssertionError``; an exception that no
 promise allows is let through, so the fuzzer reports it as a crash.
 
