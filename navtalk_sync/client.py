@@ -573,12 +573,8 @@ class NavTalkClient:
         fit answers the model with an error and publishes a ``client.tool_error`` event. Once
         any tool is registered, calls of unknown tools are answered ``{"status": "ignored"}``.
         """
-        if not self._parts.add_tool_allowed():
-            raise NavTalkError("tools are sent when a session opens: add them before connect()")
         tool = make_tool(function, name, description, parameters, timeout, auto_reply)
-        if any(schema["name"] == tool.name for schema in self._parts.settings.tools):
-            raise InvalidArgument(f"tools= already has a schema named {tool.name!r}")
-        return self._parts.tools.add(tool)
+        return self._parts.add_tool(tool)
 
     @property
     def tools(self) -> tuple[Tool, ...]:

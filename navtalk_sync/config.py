@@ -211,19 +211,20 @@ def _apply_flat(options: dict[str, Any]) -> dict[str, Any]:
         cls = GROUPS[group]
         base = grouped.get(group, cls())
         if group == "media" and base in (False, None):
-            _refuse_media_options(values)
-        elif base is None or base is True:  # the defaults
+            _refuse_media_options(MediaOptions(**values))
+        elif base is None or (base is True and group == "media"):  # the defaults
             grouped[group] = cls(**values)
         elif isinstance(base, cls):
             grouped[group] = attrs.evolve(base, **values)
     return grouped
 
 
-def _refuse_media_options(values: dict[str, Any]) -> None:
-    defaults = MediaOptions()
-    for field in attrs.fields(MediaOptions):
-        if field.name in values and values[field.name] != getattr(defaults, field.name):
-            raise ConfigError(f"{field.metadata['flat']} needs media=True")
+def _refuse_media_options(options: MediaOptions) -> None:
+    """With media off, options that would do something (play, record) are a mistake."""
+    if options.speaker not in (None, False):
+        raise ConfigError("speaker needs media=True")
+    if options.record is not None:
+        raise ConfigError("record needs media=True")
 
 
 # --------------------------------------------------------------------------- settings

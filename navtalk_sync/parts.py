@@ -27,7 +27,7 @@ from .audio.user_mic import UserMicrophone
 from .config import Settings, ice_host_addresses
 from .connection import Connection
 from .dispatch import EventBus
-from .errors import NavTalkError, NotConnected
+from .errors import InvalidArgument, NavTalkError, NotConnected
 from .events import CallbackFailure
 from .history import History
 from .images import ImageFeed, ImageInput
@@ -36,7 +36,7 @@ from .rtc.media import AvatarMedia
 from .session import State
 from .timeouts import Deadline
 from .tool_calls import WATCHED_EVENTS, ToolRunner
-from .tools import ToolRegistry
+from .tools import Tool, ToolRegistry
 
 __all__ = ["ClientParts"]
 
@@ -133,10 +133,15 @@ class ClientParts:
             self.close(self.settings.timeouts.close)
             raise
 
-    def add_tool_allowed(self) -> bool:
-        """Tools go out when a session opens: they may be added until connect()."""
+    def add_tool(self, tool: Tool) -> Tool:
+        """Register ``tool``. Tools go out when a session opens, so they may be added until
+        connect(); checked and added under the lock that connect() takes to send them."""
         with self._lock:
-            return self.connection is None and not self._closed
+            if self.connection is not None or self._closed:
+                raise NavTalkError("tools are sent when a session opens: add them before connect()")
+            if any(schema["name"] == tool.name for schema in self.settings.tools):
+                raise InvalidArgument(f"tools= already has a schema named {tool.name!r}")
+            return self.tools.add(tool)
 
     # ------------------------------------------------------------------ the image feed
 

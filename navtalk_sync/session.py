@@ -335,7 +335,8 @@ class Session:
         transport.send(messages.encode(message), min(self._settings.timeouts.send, 2.0))
 
     def _media_changed(self) -> None:
-        """live = ready + media connected (called under the media's lock, in order)."""
+        """live = ready + media connected. Called under the media's lock (in order) and, from
+        ``_react``, under the session's: it must read the media without taking its lock."""
         media = self._media
         if media is None:
             return

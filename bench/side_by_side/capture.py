@@ -43,7 +43,7 @@ import numpy as np
 from .plan import Plan
 from .report import Figures, Measure, progress
 
-#: The frame size (Settings.audio_chunk_samples) and its duration, the physical floor.
+#: The frame size (Settings.audio.chunk_samples) and its duration, the physical floor.
 CHUNK_SAMPLES = 1536
 SEND_RATE = 24000
 CHUNK_MS = CHUNK_SAMPLES * 1000 / SEND_RATE

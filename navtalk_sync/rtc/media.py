@@ -449,7 +449,10 @@ class AvatarMedia:
         return summary
 
     def finish_recording(self, timeout: float) -> None:
-        """``stop_recording()`` for a closing session: a failure is logged, not raised."""
+        """The first step of closing: no recording may start any more, and the one running is
+        finished within ``timeout`` (a failure is logged, not raised)."""
+        with self._lifecycle:
+            self._closed = True
         try:
             self.stop_recording(timeout)
         except NavTalkError as exc:
@@ -471,8 +474,6 @@ class AvatarMedia:
     def close(self, deadline: Deadline) -> None:
         """Finish the recording, close the peer connection, stop every media thread, before
         ``deadline``. Called again, it finishes what the first call left running."""
-        with self._lifecycle:
-            self._closed = True
         self.finish_recording(deadline.remaining(0.5))
         if self._loop.running:
             try:

@@ -126,6 +126,11 @@ def test_media_false_means_no_media_options_at_all():
     assert settings(media=False).media is None
     assert settings(media=True).media == nt.MediaOptions()
     assert settings(media=False, speaker=None).media is None  # a default given flat is fine
+    assert settings(media=False, speaker=False, stall_timeout=5).media is None  # nothing to do
+    with pytest.raises(nt.ConfigError, match="media_timeout must be a number of seconds"):
+        settings(media=False, media_timeout="x")  # checked, even with media off
+    with pytest.raises(nt.ConfigError, match="timeouts must be an nt.Timeouts, got True"):
+        settings(timeouts=True, connect_timeout=5)  # True means the defaults for media only
 
 
 def test_history_keeps_user_turns_only():
