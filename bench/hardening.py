@@ -25,17 +25,11 @@ The figures (the promises of the README's "Guarantees"):
 
 from __future__ import annotations
 
-import argparse
 import base64
 import hashlib
 import json
 import os
-import resource
-import shutil
 import socket
-import subprocess
-import sys
-import tempfile
 import threading
 import time
 from pathlib import Path
@@ -322,69 +316,7 @@ MEASURES: dict[str, Callable[[], dict[str, Any]]] = {
 }
 
 
-# --------------------------------------------------------------------------- running
-
-
-def run_child(name: str, code: Path) -> dict[str, Any]:
-    """One measure in a fresh interpreter importing ``navtalk_sync`` from ``code``."""
-    script = (
-        "import sys, json\n"
-        f"sys.path[:0] = [{str(code)!r}]\n"
-        "import navtalk_sync\n"
-        f"sys.path.insert(1, {str(ROOT / 'bench')!r})\n"
-        "import hardening\n"
-        f"print(json.dumps(hardening.MEASURES[{name!r}]()))\n"
-    )
-    result = subprocess.run(
-        [sys.executable, "-c", script], capture_output=True, text=True, timeout=300, cwd=code
-    )
-    if result.returncode != 0:
-        last = (result.stderr.strip().splitlines() or ["(no output)"])[-1]
-        return {"failed": last[:60]}
-    return json.loads(result.stdout.strip().splitlines()[-1])
-
-
-def baseline_tree(ref: str) -> Path:
-    folder = Path(tempfile.mkdtemp(prefix="navtalk-baseline-"))
-    subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", str(folder), ref],
-                   check=True, capture_output=True)  # fmt: skip
-    return folder
-
-
-def shown(value: Any) -> str:
-    if isinstance(value, float):
-        return "inf" if value == float("inf") else f"{value:.3f}"
-    return str(value)
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--baseline", help="a git commit to measure beside this tree")
-    parser.add_argument("--only", help="run the measures whose name starts with this")
-    args = parser.parse_args()
-    base = baseline_tree(args.baseline) if args.baseline else None
-    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-    print(f"hardening figures: ours ({ROOT}) beside {args.baseline or 'nothing'}\n")
-    print("| measure | figure | ours | baseline | ratio |\n| --- | --- | --- | --- | --- |")
-    try:
-        for name in MEASURES:
-            if args.only and not name.startswith(args.only):
-                continue
-            ours = run_child(name, ROOT)
-            theirs = run_child(name, base) if base else {}
-            for key in ours | theirs:
-                mine, other = ours.get(key, ""), theirs.get(key, "")
-                ratio = ""
-                if isinstance(mine, (int, float)) and isinstance(other, (int, float)) and other:
-                    ratio = f"{mine / other:.2f}"
-                print(f"| {name} | {key} | {shown(mine)} | {shown(other)} | {ratio} |",
-                      flush=True)  # fmt: skip
-    finally:
-        if base is not None:
-            subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(base)],
-                           capture_output=True)  # fmt: skip
-            shutil.rmtree(base, ignore_errors=True)
-
-
 if __name__ == "__main__":
-    main()
+    import versus
+
+    versus.main("hardening", __doc__.splitlines()[0], MEASURES)

@@ -43,6 +43,7 @@ from .errors import (
     TransportError,
 )
 from .events import Event
+from .expectation import Expectation
 from .history import History, Turn
 from .options import AudioOptions, Limits, MediaOptions, Timeouts
 from .retry import ReconnectPolicy
@@ -76,6 +77,7 @@ __all__ = [
     "Tool",
     "Handle",
     "Subscription",
+    "Expectation",
     "events",
     "messages",
     "redact",

@@ -30,6 +30,7 @@ from .events import (
     IceServer,
     SessionEnded,
 )
+from .expectation import KEPT_EVENTS, Expectation
 from .history import History
 from .images import MIN_INTERVAL, ImageInput, to_data_url
 from .logs import get_logger
@@ -190,22 +191,39 @@ class NavTalkClient:
         timeout: float,
         predicate: Callable[[Event], bool] | None = None,
     ) -> Event:
-        """Block until the next event matching ``what`` (and ``predicate``) arrives.
+        """Block until the next event matching ``what`` (and ``predicate``) arrives; only
+        events from now on count. To wait for the result of an action, use ``expect()``
+        around it instead: an event that comes while the action runs would be missed here.
 
-        Raises ``NavTalkTimeout`` after ``timeout`` seconds, or the session's end error if it
-        ends first. The predicate runs in the calling thread.
+        Returns once every ``on()`` callback for that event (and the ones before it) has
+        returned. Raises ``NavTalkTimeout`` after ``timeout`` seconds, or the session's end
+        error if it ends first. The predicate runs in the calling thread.
         """
-        deadline = Deadline(check_seconds(timeout))
+        check_seconds(timeout)
+        with self.expect(what, predicate) as expected:
+            return expected.result(timeout)
+
+    def expect(
+        self,
+        what: str | type[Event] | Iterable[str | type[Event]],
+        predicate: Callable[[Event], bool] | None = None,
+    ) -> Expectation:
+        """Start listening now for the first event matching ``what`` (as ``wait_for()`` takes
+        it) and ``predicate``; ``result(timeout)`` returns it later, even if it came while
+        the action that causes it was still running::
+
+            with client.expect("conversation.item.input_audio_transcription.completed") as heard:
+                client.send_file("question.wav")
+            print(heard.result(timeout=30).text)
+
+        ``result()`` raises as ``wait_for()`` does. The listening ends when the event is
+        found, the session ends, the ``with`` block raises, or ``close()`` is called.
+        """
+        matchers = event_matchers(what)
         if predicate is not None and not callable(predicate):
             raise InvalidArgument(f"predicate must be callable or None, got {predicate!r}")
-        with self._parts.bus.subscribe(event_matchers(what), 10_000) as sub:
-            while True:
-                try:
-                    event = sub.get(deadline.remaining())
-                except NavTalkTimeout:
-                    raise NavTalkTimeout(describe_selector(what), timeout) from None
-                if predicate is None or predicate(event):
-                    return event
+        subscription = self._parts.bus.subscribe(matchers, KEPT_EVENTS)
+        return Expectation(subscription, describe_selector(what), predicate)
 
     # ------------------------------------------------------------------ lifecycle
 

@@ -15,13 +15,20 @@ Bounds and overflow policy:
   bound by a few.
 * A callback that blocks holds back the callbacks after it (one dispatcher: arrival order is
   kept for every callback), but not the reader: it goes on reading the socket, answering
-  pings and feeding subscriptions (so ``wait_for``/``events()``/``ask()`` in other threads see
-  events at once) until ``maxsize`` events wait; only then does it pause. Each pause is
+  pings and feeding subscriptions (``wait_for``/``events()``/``ask()`` in other threads hold
+  their event at once, and return it once its callbacks have run) until ``maxsize`` events wait; only then does it pause. Each pause is
   counted and logged (at most once every ``logs.REPEAT_INTERVAL`` seconds) with the name of
   the callback that is holding things up.
 * A subscription holds ``maxsize`` events. When its consumer falls that far behind, the
   subscription stops taking events and its next ``get()`` raises ``SubscriptionOverflow``:
   nothing is lost silently.
+
+Order: a subscription sees an event as soon as the reader publishes it, but ``get()`` hands it
+over only once the dispatcher has run every callback for it and for every event before it
+(``wait_dispatched``), so a script that collects events in callbacks and then returns from a
+blocking call finds them all collected. A slow callback therefore delays the return; on the
+dispatcher thread itself (a blocking call inside a callback) there is no such wait, since it
+would wait for itself.
 """
 
 from __future__ import annotations
@@ -31,7 +38,7 @@ import contextlib
 import queue
 import threading
 import time
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any, Callable, Iterable, Iterator, cast
 
 from . import user_code
 from .errors import NavTalkError, NavTalkTimeout, NotConnected, SubscriptionOverflow, raised_again
@@ -87,14 +94,15 @@ class Subscription:
         self._bus = bus
         self._matchers = matchers
         self._maxsize = maxsize
-        self._items: collections.deque[Event] = collections.deque()
+        self._items: collections.deque[tuple[int, Event]] = collections.deque()  # (number, event)
         self._cond = threading.Condition()
         self._end_error: NavTalkError | None = None
         self._ended = False
         self._overflowed = False
 
     # -- fed by the bus
-    def _offer(self, event: Event) -> None:
+    def _offer(self, event: Event, number: int) -> None:
+        """``number``: the event's place in the bus's order (see ``EventBus.wait_dispatched``)."""
         if not _any_matches(self._matchers, event):
             return
         with self._cond:
@@ -103,7 +111,7 @@ class Subscription:
             if len(self._items) >= self._maxsize:
                 self._overflowed = True
             else:
-                self._items.append(event)
+                self._items.append((number, event))
             self._cond.notify_all()
 
     def _end(self, error: NavTalkError) -> None:
@@ -114,12 +122,24 @@ class Subscription:
 
     # -- read by the user
     def get(self, timeout: float | None = None) -> Event:
-        """The next event. ``timeout=None`` waits until an event comes or the session ends;
-        ``timeout=0`` takes one only if it is already here."""
+        """The next event, once every ``on()`` callback for it and for the events before it has
+        returned. ``timeout=None`` waits until an event comes or the session ends;
+        ``timeout=0`` takes one only if it is already here (and its callbacks have run)."""
         if timeout is not None:
             timeout = check_seconds(timeout, zero_ok=True)
-        deadline = None if timeout is None else time.monotonic() + timeout
-        with self._bus.waiting(), self._cond:
+        deadline = None if timeout is None else Deadline(timeout)
+        with self._bus.waiting():
+            number, event = self._next(deadline, timeout)
+            if self._bus.wait_dispatched(
+                number, None if deadline is None else deadline.remaining()
+            ):
+                return event
+            with self._cond:
+                self._items.appendleft((number, event))  # a later get() returns it
+            raise NavTalkTimeout(f"the on() callbacks for {event.type} to return", timeout or 0.0)
+
+    def _next(self, deadline: Deadline | None, timeout: float | None) -> tuple[int, Event]:
+        with self._cond:
             while True:
                 if self._items:
                     return self._items.popleft()
@@ -130,7 +150,7 @@ class Subscription:
                 if self._ended:
                     assert self._end_error is not None
                     raise raised_again(self._end_error)
-                remaining = None if deadline is None else deadline - time.monotonic()
+                remaining = None if deadline is None else deadline.remaining()
                 if remaining is not None and remaining <= 0:
                     raise NavTalkTimeout("an event", timeout or 0.0)
                 self._cond.wait(remaining)
@@ -186,6 +206,12 @@ class EventBus:
         self._dispatcher_waiting = 0
         self._ended_with: NavTalkError | None = None
         self._thread: threading.Thread | None = None
+        # The order of events: each published event gets the next number; ``_dispatched`` is
+        # the number of the last one whose callbacks have all returned.
+        self._published = 0
+        self._dispatched = 0
+        self._dispatching_over = False  # no callback will run any more: nothing to wait for
+        self._dispatched_cond = threading.Condition()
         self.delivered = 0
         self.callback_errors = 0
         self.discarded = 0
@@ -244,16 +270,43 @@ class EventBus:
         the lock, so the client can still publish from a callback meanwhile.
         """
         with self._cond:
+            self._published += 1
+            number = self._published
             # Subscriptions first: a callback blocked in wait_for() or ask() must see the event
             # even while the dispatcher queue is full (its own callback is what keeps it full).
             for sub in self._subscriptions:
-                sub._offer(event)
+                sub._offer(event, number)
             if wait and self._full() and not self._released:
                 self._wait_for_room()
             if self._stopping and self._thread is None:
                 return
-            self._queue.put(event)
+            self._queue.put((number, event))
             self.max_depth = max(self.max_depth, self._queue.qsize())
+
+    @property
+    def published(self) -> int:
+        """The number of the last event published."""
+        return self._published
+
+    def wait_dispatched(self, number: int, timeout: float | None) -> bool:
+        """Wait until the callbacks for event ``number`` and every event before it have
+        returned; False if ``timeout`` passed first. On the dispatcher thread, and once the
+        dispatcher has stopped, there is nothing to wait for."""
+        if self.in_dispatcher():
+            return True
+        with self._dispatched_cond:
+            return self._dispatched_cond.wait_for(
+                lambda: self._dispatched >= number or self._dispatching_over, timeout
+            )
+
+    def _mark_dispatched(self, number: int | None) -> None:
+        """``number`` dispatched; None: the dispatching is over (stopped, or never to start)."""
+        with self._dispatched_cond:
+            if number is None:
+                self._dispatching_over = True
+            else:
+                self._dispatched = number
+            self._dispatched_cond.notify_all()
 
     def _wait_for_room(self) -> None:
         """The reader pauses (under the lock, which the wait releases) until there is room."""
@@ -327,24 +380,31 @@ class EventBus:
             self._thread.start()
 
     def _run(self) -> None:
+        try:
+            self._dispatch_until_stopped()
+        finally:
+            self._mark_dispatched(None)
+
+    def _dispatch_until_stopped(self) -> None:
         while True:
-            event = self._queue.get()
+            item = self._queue.get()
             if self._room_wanted:
                 with self._cond:
                     self._cond.notify_all()  # room for the waiting reader
-            if event is not _WAKE:
-                assert isinstance(event, Event)
-                self._deliver(event)
+            if item is not _WAKE:
+                number, event = cast("tuple[int, Event]", item)
+                self._deliver(event, number)
+                self._mark_dispatched(number)
             if self._stopping and self._queue.empty():
                 return  # what was published before stop() is delivered
 
-    def _deliver(self, event: Event) -> None:
+    def _deliver(self, event: Event, number: int) -> None:
         for handle in self._handlers:
             if _matches(handle.matcher, event):
-                self._call(handle, event)
+                self._call(handle, event, number)
         self.delivered += 1
 
-    def _call(self, handle: Handle, event: Event) -> None:
+    def _call(self, handle: Handle, event: Event, number: int) -> None:
         self._running = (handle, time.monotonic())
         outcome = user_code.run(handle.callback, event)
         self._running = None
@@ -358,10 +418,10 @@ class EventBus:
                                error=outcome.error, event=event)  # fmt: skip
         with self._cond:
             for sub in self._subscriptions:
-                sub._offer(report)
+                sub._offer(report, number)  # dispatched with the event it is about
         for other in self._handlers:
             if _matches(other.matcher, report):
-                self._call(other, report)
+                self._call(other, report, number)
 
     def stop(self, deadline: Deadline) -> None:
         """Deliver what is queued until ``deadline``, then end the dispatcher thread.
@@ -377,7 +437,10 @@ class EventBus:
             thread = self._thread
             if thread is not None:
                 self._queue.put(_WAKE)
-        if thread is None or thread is threading.current_thread():
+        if thread is None:
+            self._mark_dispatched(None)  # never started: no callback will run
+            return
+        if thread is threading.current_thread():
             return
         thread.join(deadline.remaining())
         if thread.is_alive():
@@ -389,6 +452,7 @@ class EventBus:
                     self._queue.put_nowait(_WAKE)
                 if discarded:
                     log.warning("close(): %d undelivered events discarded", discarded)
+            self._mark_dispatched(None)  # waiters must not wait for what was discarded
             log.warning(
                 "a callback is still running after close(); its thread ends when it returns"
             )

@@ -27,7 +27,7 @@ from .audio.user_mic import UserMicrophone
 from .config import Settings, ice_host_addresses
 from .connection import Connection
 from .dispatch import EventBus
-from .errors import InvalidArgument, NavTalkError, NotConnected
+from .errors import InvalidArgument, NavTalkError, NavTalkTimeout, NotConnected
 from .events import CallbackFailure
 from .history import History
 from .images import ImageFeed, ImageInput
@@ -125,10 +125,14 @@ class ClientParts:
             self.connection = connection = Connection(
                 self.settings, self.bus, self.media, self.history, self._replay_turns, self.replies
             )
+        deadline = Deadline(seconds)
         try:
             self.uplink.attach(connection)
             self.bus.start()
             connection.open(seconds)
+            # connect() returns once the on() callbacks have seen session.updated too
+            if not self.bus.wait_dispatched(self.bus.published, deadline.remaining()):
+                raise NavTalkTimeout("the on() callbacks for realtime.session.updated", seconds)
         except BaseException:
             self.close(self.settings.timeouts.close)
             raise

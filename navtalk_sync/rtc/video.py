@@ -13,6 +13,7 @@ import collections
 import os
 import threading
 import time
+from typing import Any
 
 import attrs
 import av
@@ -48,6 +49,14 @@ class VideoFrame:
     timestamp: float
     received_at: float
     index: int
+
+    def __array__(self, dtype: Any = None, copy: bool | None = None) -> np.ndarray:
+        """``np.asarray(frame)`` is the picture, so a frame goes straight into numpy, OpenCV
+        (``cv2.cvtColor(np.asarray(frame), cv2.COLOR_RGB2BGR)``) and PIL
+        (``Image.fromarray(np.asarray(frame))``)."""
+        if dtype is None or np.dtype(dtype) == self.image.dtype:
+            return self.image.copy() if copy else self.image
+        return self.image.astype(dtype)
 
     @property
     def width(self) -> int:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import wave
+
 import av
 import numpy as np
 import pytest
@@ -43,3 +45,25 @@ def test_voice_chat_example_hears_a_spoken_question_and_answers_it(alsa_rig):
     assert "You said:" in avatar
     played = alsa_rig.read_speaker()
     assert np.sqrt(np.mean(played.astype(np.float64) ** 2)) > 100  # the answer was heard
+
+
+@pytest.mark.timeout(60)
+def test_collect_reply_example_prints_the_whole_reply():
+    lines = run_example("collect_reply.py", timeout=50).stdout.splitlines()
+    assert lines == [
+        "avatar: I can chat with you, answer simple questions and repeat what you say."
+    ]
+
+
+@pytest.mark.timeout(90)
+def test_spoken_question_example_hears_a_wav_and_answers_it(tmp_path):
+    path = tmp_path / "question.wav"
+    with wave.open(str(path), "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(48000)
+        out.writeframes(spoken(SENTENCE)[:-48000].tobytes())  # ends soon after the speech
+    lines = run_example("spoken_question.py", str(path), timeout=80).stdout.splitlines()
+    heard = lines[0].removeprefix("you:").split()
+    assert len(set(SENTENCE.split()) - set(heard)) <= 2
+    assert lines[1].startswith("avatar: You said:")

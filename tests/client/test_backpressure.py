@@ -8,15 +8,16 @@ import time
 import pytest
 
 from navtalk_sync import events as ev
-from tests.helpers import client_for
+from tests.helpers import client_for, wait_until
 
 pytestmark = pytest.mark.timeout(60)
 
 
 def test_a_blocked_callback_does_not_stop_the_reader(server):
-    """While one callback blocks, the reader goes on: the server's pings are answered, our
-    pongs are read, waiters in other threads get the reply at once, and afterwards every
-    callback sees every event, in order."""
+    """While one callback blocks, the reader goes on: the server's pings are answered and our
+    pongs are read. A waiter in another thread has its reply in hand but returns only once the
+    callbacks for it have run (the README's order); afterwards every callback has seen every
+    event, in order."""
     release = threading.Event()
     seen: list[str] = []
     with client_for(server, media=False, ping_interval=0.2, ping_timeout=1.0) as client:
@@ -32,19 +33,21 @@ def test_a_blocked_callback_does_not_stop_the_reader(server):
 
         client.connect(timeout=10)
         pongs = client.stats()["pongs_received"]
-        reply = client.ask("hold on a moment", timeout=15)  # answered while `blocked` blocks
-        assert reply == "You said: hold on a moment."
+        replies: list[str] = []
+        asking = threading.Thread(target=lambda: replies.append(client.ask("hold on", 15)))
+        asking.start()
+        wait_until(lambda: client.stats()["dispatch_queue_depth"] > 0, timeout=10)
         server.ping(timeout=5)  # the server's ping is answered, the callback still blocked
         time.sleep(1.0)  # a few keepalive rounds of our own
         stats = client.stats()
         assert stats["pongs_received"] > pongs
-        assert stats["dispatch_queue_depth"] > 0  # the events wait for the dispatcher...
-        assert stats["dispatch_reader_waits"] == 0  # ...and the reader never had to
+        assert stats["dispatch_reader_waits"] == 0  # the reader never had to wait
         assert client.state == "session_ready" and client.error is None
+        assert not replies  # its reply's callbacks have not run yet
         release.set()
-        deadline = time.monotonic() + 10
-        while client.stats()["dispatch_queue_depth"] and time.monotonic() < deadline:
-            time.sleep(0.05)
+        asking.join(15)
+        assert replies == ["You said: hold on."]
+        assert "realtime.response.audio.done" in seen  # ask() returned after the callbacks
     reply_events = [t for t in seen if t.startswith("realtime.response")]
     assert reply_events[0] == "realtime.response.audio_transcript.delta"
     assert reply_events[-1] == "realtime.response.audio.done"

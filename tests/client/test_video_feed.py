@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import navtalk_sync as nt
-from navtalk_sync.rtc.video import VideoFeed
+from navtalk_sync.rtc.video import VideoFeed, VideoFrame
 from tests.helpers import wait_until
 
 
@@ -75,3 +75,12 @@ def test_save_writes_a_png_and_refuses_other_names(feed, tmp_path):
     assert np.array_equal(image, frame.image)
     with pytest.raises(nt.InvalidArgument, match="png"):
         frame.save(tmp_path / "face.jpg")
+
+
+def test_a_frame_is_its_picture_to_numpy():
+    image = np.arange(2 * 3 * 3, dtype=np.uint8).reshape(2, 3, 3)
+    frame = VideoFrame(image=image, timestamp=0.0, received_at=0.0, index=0)
+    assert np.asarray(frame) is image  # no copy unless asked
+    assert np.array(frame) is not image and np.array_equal(np.array(frame), image)
+    assert np.asarray(frame, dtype=np.float32).dtype == np.float32
+    assert np.mean(frame) == image.mean()  # numpy functions take it as it is
