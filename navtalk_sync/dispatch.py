@@ -16,9 +16,9 @@ Bounds and overflow policy:
 * A callback that blocks holds back the callbacks after it (one dispatcher: arrival order is
   kept for every callback), but not the reader: it goes on reading the socket, answering
   pings and feeding subscriptions (``wait_for``/``events()``/``ask()`` in other threads hold
-  their event at once, and return it once its callbacks have run) until ``maxsize`` events wait; only then does it pause. Each pause is
-  counted and logged (at most once every ``logs.REPEAT_INTERVAL`` seconds) with the name of
-  the callback that is holding things up.
+  their event at once, and return it once its callbacks have run) until ``maxsize`` events
+  wait; only then does it pause. Each pause is counted and logged (at most once every
+  ``logs.REPEAT_INTERVAL`` seconds) with the name of the callback that is holding things up.
 * A subscription holds ``maxsize`` events. When its consumer falls that far behind, the
   subscription stops taking events and its next ``get()`` raises ``SubscriptionOverflow``:
   nothing is lost silently.
