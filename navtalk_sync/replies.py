@@ -10,6 +10,7 @@ one reply an ``ask()`` waits for, out of the events its subscription receives.
 
 from __future__ import annotations
 
+import collections
 import threading
 import time
 from typing import Callable
@@ -17,6 +18,7 @@ from typing import Callable
 from .errors import NavTalkTimeout, NotConnected, ResponseFailed
 from .events import (
     Event,
+    FunctionCallArgumentsDone,
     ResponseAudioDelta,
     ResponseAudioDone,
     ResponseFailure,
@@ -25,7 +27,7 @@ from .events import (
 )
 from .redaction import redact
 
-__all__ = ["REPLY_EVENTS", "ReplyCollector", "ReplyTracker", "ends_reply"]
+__all__ = ["REPLY_EVENTS", "ReplyCollector", "ReplyEnds", "ReplyTracker"]
 
 #: The events a reply is made of (protocol.md#reply-events).
 REPLY_EVENTS = (
@@ -33,8 +35,11 @@ REPLY_EVENTS = (
     ResponseTranscriptDone,
     ResponseAudioDelta,
     ResponseAudioDone,
+    FunctionCallArgumentsDone,
     ResponseFailure,
 )
+#: The events that end a reply (see ``ReplyEnds``).
+REPLY_ENDINGS = (ResponseAudioDone, FunctionCallArgumentsDone, ResponseFailure)
 #: Replies whose pieces are put together at once (more: the oldest is given up).
 MAX_OPEN_REPLIES = 16
 #: Characters of one reply put together from pieces (more are not kept: a reply that never
@@ -42,10 +47,29 @@ MAX_OPEN_REPLIES = 16
 MAX_REPLY_CHARS = 1_000_000
 
 
-def ends_reply(event: Event) -> bool:
-    """A reply is over with its audio (``audio.done``; a transcript may end before it), or
-    with an error."""
-    return isinstance(event, (ResponseAudioDone, ResponseFailure))
+class ReplyEnds:
+    """The rule for when a reply is over, with the memory it needs.
+
+    A reply ends with its audio (``audio.done``; a transcript may end before it), with a call
+    for a tool (``function_call_arguments.done``: a response that ends in a tool call carries
+    no audio of its own, protocol.md#tool-calls), or with an error; and it ends once: an
+    ``audio.done`` that a server sends after the tool call of the same response is not the end
+    of another reply.
+    """
+
+    def __init__(self) -> None:
+        self._ended: collections.deque[str] = collections.deque(maxlen=MAX_OPEN_REPLIES)
+
+    def __call__(self, event: Event) -> bool:
+        """Does ``event`` end a reply (that had not ended yet)?"""
+        if not isinstance(event, REPLY_ENDINGS):
+            return False
+        response_id = getattr(event, "response_id", None)
+        if response_id is not None:
+            if response_id in self._ended:
+                return False
+            self._ended.append(response_id)
+        return True
 
 
 def _joined(pieces: list[str]) -> str:
@@ -89,6 +113,7 @@ class ReplyTracker:
         self._last_activity = time.monotonic()
         self._closed = False
         self._texts = _Texts()
+        self._ends = ReplyEnds()
 
     @property
     def pending(self) -> int:
@@ -100,6 +125,7 @@ class ReplyTracker:
         with self._cond:
             self._pending, self._speaking = 0, False
             self._texts = _Texts()  # pieces of a reply the drop cut off are not joined to another
+            self._ends = ReplyEnds()
             self._cond.notify_all()
 
     def asked(self) -> None:
@@ -116,10 +142,10 @@ class ReplyTracker:
         with self._cond:
             finished = self._text_step(event)
             self._last_activity = time.monotonic()
-            if ends_reply(event):
+            if self._ends(event):
                 self._speaking = False
                 self._pending = max(0, self._pending - 1)
-            else:
+            elif not isinstance(event, REPLY_ENDINGS):  # a late second end says nothing new
                 self._speaking = True
             self._cond.notify_all()
         if finished is not None and finished.strip():
@@ -167,13 +193,15 @@ class ReplyCollector:
     """Puts one reply's text together from its transcript events (protocol.md#reply-events).
 
     ``skip`` replies that were asked for before (and have not ended) are let pass first: each
-    ends as ``ends_reply`` says, so the reply wanted is the one after them.
+    ends as ``ReplyEnds`` says, so the reply wanted is the one after them. A reply that ends in
+    a tool call is not the answer: the answer is the reply the tool's result brings.
     """
 
     #: The events it needs (the reply's audio is not among them).
-    WATCHED = (ResponseTranscriptDelta, ResponseTranscriptDone, ResponseAudioDone, ResponseFailure)
+    WATCHED = (ResponseTranscriptDelta, ResponseTranscriptDone, *REPLY_ENDINGS)
 
     def __init__(self, skip: int) -> None:
+        self._ends = ReplyEnds()
         self.skip = skip
         self.response_id: str | None = None
         self.parts: list[str] = []
@@ -181,12 +209,17 @@ class ReplyCollector:
 
     def add(self, event: Event) -> str | None:
         """Feed an event; returns the reply text once it is complete."""
+        ended = self._ends(event)
         if self.skip:
-            self.skip -= 1 if ends_reply(event) else 0
+            self.skip -= 1 if ended else 0
             return None
         if isinstance(event, ResponseFailure):
             raise ResponseFailed(event.message or "the server reported a failed reply", event)
         response_id = getattr(event, "response_id", None)
+        if isinstance(event, FunctionCallArgumentsDone):
+            if self.started and response_id in (None, self.response_id):
+                self.started, self.response_id, self.parts = False, None, []  # not the answer
+            return None
         if isinstance(event, ResponseAudioDone):
             # a server that sends no transcript.done ends the reply here
             if self.started and response_id in (None, self.response_id):

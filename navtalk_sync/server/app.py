@@ -50,6 +50,7 @@ from .records import ConnectionInfo, Journal, MediaInfo, ReceivedMessage
 from .redact import RedactingLogger
 from .server_session import ServerContext, ServerSession, refused_connection
 from .stamps import check_stream, stream_stamped_deltas
+from .tool_rule import ARGUMENT_FORMS
 from .voice import ToneVoice, Voice
 
 __all__ = ["LocalServer", "ENDPOINT_PATH", "THREAD_NAME", "generate_license"]
@@ -172,6 +173,10 @@ class LocalServer:
     ``voice`` (text -> (int16 samples, rate)) speaks the replies, ``recognizer`` ((int16
     samples, rate) -> text) hears the user, ``brain`` answers; by default eSpeak NG,
     pocketsphinx and ``RuleBrain`` (tone voice and no recognition without the ``voice`` extra).
+
+    A tool call's ``data.arguments`` is an object (``tool_arguments="object"``, the hosted
+    service's shape) or a JSON string (``"string"``, OpenAI's); ``audio_done_after_tool_call``
+    ends a reply that calls a tool with an ``audio.done`` too (protocol.md#tool-calls).
     """
 
     def __init__(
@@ -192,11 +197,17 @@ class LocalServer:
         voice: Voice | None = None,
         audio_deltas: bool = False,
         recognizer: ear.Recognizer | None = None,
+        tool_arguments: str = "object",
+        audio_done_after_tool_call: bool = False,
     ) -> None:
         if license is not None and (not isinstance(license, str) or not license):
             raise ValueError("license must be a non-empty string, or None to generate one")
         if voice is not None and not callable(voice):
             raise ValueError("voice must be a callable: text -> (int16 samples, sample_rate)")
+        if tool_arguments not in ARGUMENT_FORMS:
+            raise ValueError(
+                f"tool_arguments must be one of {ARGUMENT_FORMS}, got {tool_arguments!r}"
+            )
         if recognizer is not None and not callable(recognizer):
             raise ValueError("recognizer must be a callable: (int16 samples, sample_rate) -> text")
         self._host = host
@@ -221,6 +232,8 @@ class LocalServer:
             video_size=_video_size(video_size),
             fps=_fps(fps),
             audio_deltas=bool(audio_deltas),
+            tool_arguments=tool_arguments,
+            audio_done_after_tool_call=bool(audio_done_after_tool_call),
             host_addresses=_loopback_addresses(host),
         )
         remember_secret(self._context.license, self)  # kept out of every log line, ours too

@@ -108,6 +108,10 @@ class ServerContext:
     video_size: tuple[int, int]
     fps: float
     audio_deltas: bool
+    #: ``data.arguments`` of a tool call: "object" (the hosted service's) or "string"
+    tool_arguments: str
+    #: end a reply that calls a tool with ``audio.done`` too (not known of the hosted service)
+    audio_done_after_tool_call: bool
     #: Host candidates are limited to these addresses (a loopback server); None: no limit.
     host_addresses: Sequence[str] | None
 
@@ -506,13 +510,15 @@ class ServerSession:
         """Ask the client to run a tool (protocol.md#tool-calls); the client's output and its next
         ``response.create`` make the next request, which carries the result to the brain.
 
-        The response ends with ``audio.done`` like every reply of this server, so a client
-        counting its replies stays in step (the real service's choice is not known).
+        Whether the hosted service also sends ``audio.done`` for such a response is not known:
+        OpenAI's events have none for a response without audio, so by default there is none
+        (``audio_done_after_tool_call=True`` sends one; a client must be right either way).
         """
         self._conversation.asked(call)
         log.debug("connection %d: asking for tool %s (%s)", self.id, call.name, call.call_id)
-        await self._send(function_call_done(call, response_id))
-        await self._send(frames.audio_done(response_id, self._faults().legacy_names))
+        await self._send(function_call_done(call, response_id, self._ctx.tool_arguments))
+        if self._ctx.audio_done_after_tool_call:
+            await self._send(frames.audio_done(response_id, self._faults().legacy_names))
         return True
 
     async def _stream(self, response_id: str, text: str) -> bool:

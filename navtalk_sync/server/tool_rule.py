@@ -22,6 +22,9 @@ __all__ = ["ToolCall", "ToolResult", "choose_tool", "fill_arguments", "function_
            "speak_result"]  # fmt: skip
 
 FUNCTION_CALL_DONE = "realtime.response.function_call_arguments.done"
+#: The shapes of a call's ``data.arguments``: "object", as the hosted service sends it (a
+#: payload captured in the official web SDK's source), or "string", OpenAI's JSON text.
+ARGUMENT_FORMS = ("object", "string")
 #: Words of a tool's name shorter than this do not count as a mention ("get", "end", "set").
 MIN_KEYWORD_LETTERS = 4
 
@@ -55,18 +58,21 @@ class ToolResult:
     output: str
 
 
-def function_call_done(call: ToolCall, response_id: str) -> dict[str, Any]:
+def function_call_done(
+    call: ToolCall, response_id: str, arguments_form: str = "object"
+) -> dict[str, Any]:
     """The call event as protocol.md#tool-calls shows it: ``data`` with ``function_name``,
-    ``name``, ``call_id`` and ``arguments`` as a JSON string, plus ``raw_data``."""
+    ``call_id`` and ``arguments`` (an object; as a JSON string, with ``name`` too, when
+    ``arguments_form`` is "string"), plus ``raw_data``, the OpenAI event it came from."""
     arguments = json.dumps(dict(call.arguments), ensure_ascii=False)
+    data: dict[str, Any] = {"function_name": call.name, "call_id": call.call_id}
+    if arguments_form == "string":
+        data.update(name=call.name, arguments=arguments)
+    else:
+        data["arguments"] = dict(call.arguments)
     return {
         "type": FUNCTION_CALL_DONE,
-        "data": {
-            "function_name": call.name,
-            "name": call.name,
-            "call_id": call.call_id,
-            "arguments": arguments,
-        },
+        "data": data,
         "raw_data": {
             "type": "response.function_call_arguments.done",
             "event_id": f"event_{uuid.uuid4().hex[:16]}",
