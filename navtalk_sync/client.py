@@ -28,7 +28,9 @@ from .errors import (
 from .events import (
     Event,
     IceServer,
+    ResponseFailure,
     SessionEnded,
+    TurnReport,
 )
 from .expectation import KEPT_EVENTS, Expectation
 from .history import History
@@ -36,7 +38,7 @@ from .images import MIN_INTERVAL, ImageInput, to_data_url
 from .logs import get_logger
 from .options import AudioOptions, Limits, MediaOptions, Timeouts, record_path
 from .parts import ClientParts
-from .replies import ReplyCollector
+from .replies import ReplyCollector, reply_failed
 from .retry import ReconnectPolicy
 from .rtc.media import AvatarMedia, MediaState
 from .rtc.video import VideoFrame
@@ -52,6 +54,10 @@ if TYPE_CHECKING:
 __all__ = ["NavTalkClient"]
 
 log = get_logger(__name__)
+
+#: Seconds of silence after a spoken turn (``talk()``): OpenAI's server VAD takes a turn as over
+#: after 500 ms of quiet (its default ``silence_duration_ms``); the rest is margin.
+VAD_PAUSE = 0.8
 
 F = TypeVar("F", bound=Callable[[Event], Any])
 
@@ -341,8 +347,64 @@ class NavTalkClient:
         _flag("respond", respond)
         connection = self._parts.require_connection()
         connection.send(messages.user_text_item(text))
+        self._parts.turns.user_turn_ended(heard=text)
         if respond:
             connection.send(messages.response_create())
+
+    def talk(
+        self,
+        speech: str | os.PathLike[str] | bytes | Any,
+        timeout: float = 30.0,
+        *,
+        sample_rate: int = UPLINK_RATE,
+        channels: int | None = None,
+    ) -> TurnReport:
+        """Say ``speech`` as the user's voice and block until the avatar has answered it: the
+        spoken twin of ``ask()``. Returns the turn's ``TurnReport``: what the server heard
+        (``heard``), the reply's text (``reply``) and its timings.
+
+        ``speech`` is an audio file's path (sent paced, as ``send_file`` sends it) or samples
+        with their ``sample_rate`` (as ``send_audio`` takes them). ``VAD_PAUSE`` seconds of
+        silence follow it: the pause after which the server's voice activity detection takes
+        the turn as over, which a recording that ends with the last word lacks. Returns once
+        the reply's report is in: with media, once its voice has been heard to the end.
+        Raises as ``ask()`` does, and takes turns with ``ask()``.
+        """
+        deadline = Deadline(check_seconds(timeout))
+        if not self._ask_lock.acquire(timeout=timeout):
+            raise NavTalkTimeout("an earlier ask() or talk() to finish", timeout)
+        try:
+            return self._talk(speech, sample_rate, channels, deadline, timeout)
+        finally:
+            self._ask_lock.release()
+
+    def _talk(
+        self, speech: Any, rate: int, channels: int | None, deadline: Deadline, timeout: float
+    ) -> TurnReport:
+        self._parts.require_connection()  # NotConnected before anything is sent
+        skip = self._parts.replies.pending  # replies owed before this turn come first
+        watched = (TurnReport, ResponseFailure, SessionEnded)
+        with self._parts.bus.subscribe(watched, KEPT_EVENTS) as sub:
+            if isinstance(speech, (str, os.PathLike)):
+                self.send_file(speech, realtime=True)
+            else:
+                self.send_audio(speech, rate, channels)
+            self._parts.uplink.wait_sent(deadline.remaining())
+            self._parts.turns.user_turn_ended()
+            self.send_silence(VAD_PAUSE)
+            while True:
+                try:
+                    event = sub.get(deadline.remaining())
+                except NavTalkTimeout:
+                    raise NavTalkTimeout("the reply to talk()", timeout) from None
+                if isinstance(event, SessionEnded):
+                    raise raised_again(_lost(event))
+                if isinstance(event, ResponseFailure):
+                    raise reply_failed(event)
+                if isinstance(event, TurnReport) and event.reply is not None:
+                    if not skip:
+                        return event
+                    skip -= 1
 
     def ask(self, text: str, timeout: float = 30.0) -> str:
         """Say ``text`` and block until the avatar's whole reply text has arrived.

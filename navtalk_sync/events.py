@@ -58,6 +58,7 @@ __all__ = [
     "CallbackFailure",
     "MediaChanged",
     "ToolFailure",
+    "TurnReport",
     "EVENT_TYPES",
     "LEGACY_NAMES",
     "CLIENT_EVENT_TYPES",
@@ -851,6 +852,37 @@ class ToolFailure(ClientEvent):
     error: BaseException | None = None
 
 
+@attrs.frozen(repr=False)
+class TurnReport(ClientEvent):
+    """``client.turn``: one reply and the moments a person notices, in seconds from the end of
+    the user's turn (the end of the speech ``talk()`` sent, ``send_text``/``ask``, or the
+    server's ``speech_stopped`` for the microphone); None when not seen.
+
+    ``heard`` is what the server understood (the transcript) or None; ``reply`` the reply's
+    text. The moments: ``speech_stopped``, ``transcript``, ``first_text`` (the reply's first
+    piece), ``first_voice`` (its first sound on the audio track), ``mouth_moving`` (not
+    measured yet: always None), ``audio_done``, ``voice_ended`` (the last sound heard).
+    """
+
+    TYPE: ClassVar[str] = "client.turn"
+
+    heard: str | None = None
+    reply: str | None = None
+    response_id: str | None = None
+    speech_stopped: float | None = None
+    transcript: float | None = None
+    first_text: float | None = None
+    first_voice: float | None = None
+    mouth_moving: float | None = None
+    audio_done: float | None = None
+    voice_ended: float | None = None
+
+    def figures(self) -> dict[str, Any]:
+        """Its fields as a dict (as ``stats()["turns"]`` shows them)."""
+        shown = [f.name for f in attrs.fields(type(self)) if f.name not in ("type", "raw")]
+        return {name: getattr(self, name) for name in shown}
+
+
 #: ``client.`` name -> class, for the client-side events.
 CLIENT_EVENT_TYPES: Mapping[str, type[ClientEvent]] = {
     cls.TYPE: cls
@@ -862,6 +894,7 @@ CLIENT_EVENT_TYPES: Mapping[str, type[ClientEvent]] = {
         CallbackFailure,
         MediaChanged,
         ToolFailure,
+        TurnReport,
     )
 }
 

@@ -37,6 +37,7 @@ from .session import State
 from .timeouts import Deadline
 from .tool_calls import WATCHED_EVENTS, ToolRunner
 from .tools import Tool, ToolRegistry
+from .turns import TurnClock
 
 __all__ = ["ClientParts"]
 
@@ -55,11 +56,18 @@ class ClientParts:
         self.uplink = AudioUplink(settings.audio, settings.timeouts.send)
         self.microphone = UserMicrophone(self.uplink, settings.audio.half_duplex)
         if self.media is not None and settings.audio.half_duplex:
-            self.media.on_speaking(self.microphone.avatar_speaking)
+            self.media.on_speaking(lambda speaking, at: self.microphone.avatar_speaking(speaking))
+        self.turns = TurnClock(
+            self.bus.publish,
+            with_voice=self.media is not None,
+            later=self.media.call_later if self.media is not None else None,
+        )
+        if self.media is not None:
+            self.media.on_speaking(self.turns.voice)
         # A History given as history= is continued; other turns are only replayed.
         self.history = History(history.turns() if isinstance(history, History) else ())
         self._seed_turns = () if isinstance(history, History) else settings.history
-        self.replies = ReplyTracker(on_reply=self.history.add_reply)
+        self.replies = ReplyTracker(on_reply=self.history.add_reply, clock=self.turns)
         self.tools = ToolRegistry()
         self.tool_runner = ToolRunner(
             self.tools, self._send_tool_message, self.bus.publish, self._current_session
@@ -96,6 +104,7 @@ class ClientParts:
             **(feed.stats() if feed else {}),
             **self.tool_runner.stats(),
             **self.bus.stats(),
+            "turns": [report.figures() for report in self.turns.recent()],
         }
 
     def require_connection(self) -> Connection:

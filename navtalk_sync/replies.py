@@ -26,6 +26,7 @@ from .events import (
     ResponseTranscriptDone,
 )
 from .redaction import redact
+from .turns import TurnClock
 
 __all__ = ["REPLY_EVENTS", "ReplyCollector", "ReplyEnds", "ReplyTracker"]
 
@@ -45,6 +46,11 @@ MAX_OPEN_REPLIES = 16
 #: Characters of one reply put together from pieces (more are not kept: a reply that never
 #: ends must not grow without bound).
 MAX_REPLY_CHARS = 1_000_000
+
+
+def reply_failed(event: ResponseFailure) -> ResponseFailed:
+    """The error a call waiting for a reply raises when the server reports it failed."""
+    return ResponseFailed(event.message or "the server reported a failed reply", event)
 
 
 class ReplyEnds:
@@ -105,8 +111,12 @@ class _Texts:
 class ReplyTracker:
     """The replies of one client, across its sessions (see the module text)."""
 
-    def __init__(self, on_reply: Callable[[str], None] = lambda text: None) -> None:
+    def __init__(
+        self, on_reply: Callable[[str], None] = lambda text: None, clock: TurnClock | None = None
+    ) -> None:
+        """``on_reply(text)`` gets each finished reply's text; ``clock`` times each reply."""
         self._on_reply = on_reply
+        self._clock = clock
         self._cond = threading.Condition()
         self._pending = 0  # response.create sent, reply not ended (this session)
         self._speaking = False  # a reply is under way
@@ -127,6 +137,8 @@ class ReplyTracker:
             self._texts = _Texts()  # pieces of a reply the drop cut off are not joined to another
             self._ends = ReplyEnds()
             self._cond.notify_all()
+        if self._clock is not None:
+            self._clock.new_session()
 
     def asked(self) -> None:
         """A ``response.create`` went out: a reply is owed."""
@@ -138,6 +150,8 @@ class ReplyTracker:
     def observe(self, event: Event) -> None:
         """Take one received event (reader thread, before it is published)."""
         if not isinstance(event, REPLY_EVENTS):
+            if self._clock is not None:
+                self._clock.observe(event)  # the user's side: speech stopped, transcript
             return
         with self._cond:
             finished = self._text_step(event)
@@ -148,6 +162,8 @@ class ReplyTracker:
             elif not isinstance(event, REPLY_ENDINGS):  # a late second end says nothing new
                 self._speaking = True
             self._cond.notify_all()
+        if self._clock is not None:
+            self._clock.observe(event, finished)
         if finished is not None and finished.strip():
             self._on_reply(finished)
 
@@ -214,7 +230,7 @@ class ReplyCollector:
             self.skip -= 1 if ended else 0
             return None
         if isinstance(event, ResponseFailure):
-            raise ResponseFailed(event.message or "the server reported a failed reply", event)
+            raise reply_failed(event)
         response_id = getattr(event, "response_id", None)
         if isinstance(event, FunctionCallArgumentsDone):
             if self.started and response_id in (None, self.response_id):

@@ -110,7 +110,7 @@ class AvatarMedia:
         self.voice.set_error_handler(self._callback_failed)
         self.offers_ignored = 0
         self._speaking = SpeakingDetector()
-        self._on_speaking: Callable[[bool], None] | None = None
+        self._speaking_listeners: list[Callable[[bool, float], None]] = []
 
     # ------------------------------------------------------------------ state
 
@@ -198,10 +198,18 @@ class AvatarMedia:
         if candidate is not None:
             self._submit(self._add_candidate(candidate, sdp_mid, index))
 
-    def on_speaking(self, fn: Callable[[bool], None] | None) -> None:
-        """Call ``fn(True/False)`` (on the rtc loop; it must return at once) when the avatar's
-        received voice starts or stops (level-based, see ``SpeakingDetector``)."""
-        self._on_speaking = fn
+    def on_speaking(self, fn: Callable[[bool, float], None]) -> None:
+        """Call ``fn(speaking, at)`` (on the rtc loop; it must return at once) when the
+        avatar's received voice starts or stops (level-based, see ``SpeakingDetector``);
+        ``at`` is the ``time.monotonic()`` of the change (for a stop: the last loud moment)."""
+        self._speaking_listeners = [*self._speaking_listeners, fn]
+
+    def call_later(self, delay: float, fn: Callable[[], None]) -> None:
+        """Run ``fn()`` on the rtc loop after ``delay`` seconds (if the loop still runs); it
+        must return at once."""
+        loop = self._loop.loop if self._loop.running else None
+        if loop is not None:
+            loop.call_soon_threadsafe(loop.call_later, delay, fn)
 
     @property
     def avatar_speaking(self) -> bool:
@@ -363,13 +371,15 @@ class AvatarMedia:
         recorder = self._recorder
         if recorder is not None:
             recorder.add_audio(frame)
-        listener = self._on_speaking
-        if self.voice.has_callbacks or listener is not None:
+        listeners = self._speaking_listeners
+        if self.voice.has_callbacks or listeners:
             chunk = chunk_from_frame(frame)
             self.voice.push(chunk)
             change = self._speaking.feed(chunk)
-            if change is not None and listener is not None:
-                listener(change)
+            if change is not None:
+                at = time.monotonic() - (0.0 if change else self._speaking.quiet_for)
+                for listener in listeners:
+                    listener(change, at)
         else:
             self.voice.received += 1
         speaker = self._speaker

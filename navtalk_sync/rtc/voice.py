@@ -134,6 +134,11 @@ class SpeakingDetector:
         self.speaking = False
         self._quiet_for = 0.0
 
+    @property
+    def quiet_for(self) -> float:
+        """Seconds of the voice below the threshold since it was last loud."""
+        return self._quiet_for
+
     def feed(self, chunk: AvatarAudio) -> bool | None:
         """The new state when this chunk changes it, else None."""
         samples = chunk.pcm.astype(np.float32)

@@ -67,3 +67,21 @@ def test_spoken_question_example_hears_a_wav_and_answers_it(tmp_path):
     heard = lines[0].removeprefix("you:").split()
     assert len(set(SENTENCE.split()) - set(heard)) <= 2
     assert lines[1].startswith("avatar: You said:")
+
+
+@pytest.mark.timeout(120)
+def test_talk_example_answers_a_wav_and_prints_its_timings(tmp_path):
+    path = tmp_path / "question.wav"
+    with wave.open(str(path), "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(48000)
+        out.writeframes(spoken(SENTENCE)[:-48000].tobytes())
+    lines = run_example("talk.py", str(path), timeout=100).stdout.splitlines()
+    heard = lines[0].removeprefix("you:").split()
+    assert len(set(SENTENCE.split()) - set(heard)) <= 2
+    assert lines[1].startswith("avatar: You said:")
+    timings = dict(line.strip().split(": ") for line in lines[2:])
+    assert set(timings) == {"speech_stopped", "transcript", "first_text", "first_voice",
+                            "voice_ended"}  # fmt: skip
+    assert all(value.endswith(" s") for value in timings.values())  # each one was seen

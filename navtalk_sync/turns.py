@@ -1,0 +1,215 @@
+"""Turn timings: for each reply, the moments a person notices, counted from the end of the
+user's turn.
+
+``TurnClock`` is told when the user's turn ended (``user_turn_ended``: ``send_text``, ``ask``,
+``talk``; or the server's ``speech_stopped`` for the microphone), watches the events of the
+reply on the reader thread (``observe``, ``replied``) and the avatar's voice on the rtc loop
+(``voice``), and publishes one ``TurnReport`` (``client.turn``) per reply, once its voice has
+ended (or at once, without media). Every figure is seconds from the end of the user's turn; a
+moment that was not seen is None, never a guess.
+"""
+
+from __future__ import annotations
+
+import collections
+import threading
+import time
+from typing import Callable
+
+import attrs
+
+from .events import Event as _Event
+from .events import (
+    FunctionCallArgumentsDone,
+    InputTranscriptionCompleted,
+    ResponseAudioDelta,
+    ResponseAudioDone,
+    ResponseFailure,
+    ResponseTranscriptDelta,
+    ResponseTranscriptDone,
+    SpeechStopped,
+    TurnReport,
+)
+
+__all__ = ["TurnClock", "RECENT_TURNS", "VOICE_WAIT"]
+
+#: Reports kept for ``stats()["turns"]``.
+RECENT_TURNS = 8
+#: Seconds after a reply's ``audio.done`` its voice may take to start (on a hosted service the
+#: voice plays for seconds after it); past that, the report goes out without voice figures.
+VOICE_WAIT = 10.0
+
+_FIRST_TEXT = (ResponseTranscriptDelta, ResponseTranscriptDone, ResponseAudioDelta)
+_REPLY_END = (ResponseAudioDone, ResponseFailure, FunctionCallArgumentsDone)
+
+
+@attrs.define
+class _Reply:
+    """What is known of the reply under way (its figures are seconds from ``origin``)."""
+
+    origin: float
+    heard: str | None = None
+    speech_stopped: float | None = None
+    transcript: float | None = None
+    response_id: str | None = None
+    first_text: float | None = None
+    text: str | None = None
+    first_voice: float | None = None
+    audio_done: float | None = None
+    voice_ended: float | None = None
+    ended: bool = False  # audio.done, a tool call or an error came
+    reported: bool = False
+
+
+class TurnClock:
+    """Times the replies of one client (see the module's notes). Thread-safe."""
+
+    def __init__(
+        self,
+        publish: Callable[[_Event], None],
+        with_voice: bool,
+        later: Callable[[float, Callable[[], None]], None] | None = None,
+    ) -> None:
+        """``with_voice``: the avatar's voice is received, so a report waits for its end;
+        ``later(seconds, fn)`` runs ``fn`` after a delay (the rtc loop's timer)."""
+        self._publish = publish
+        self._with_voice = with_voice
+        self._later = later
+        self._lock = threading.Lock()
+        self._origin: float | None = None  # the end of the user's last turn
+        self._heard: str | None = None
+        self._speech_stopped: float | None = None
+        self._transcript: float | None = None
+        self._reply: _Reply | None = None
+        self._voice_on = False
+        self._recent: collections.deque[TurnReport] = collections.deque(maxlen=RECENT_TURNS)
+
+    # ------------------------------------------------------------------ the user's side
+
+    def user_turn_ended(self, heard: str | None = None, at: float | None = None) -> None:
+        """The user's turn ended now (or ``at``): the next reply is timed from here."""
+        with self._lock:
+            self._origin = time.monotonic() if at is None else at
+            self._heard, self._speech_stopped, self._transcript = heard, None, None
+
+    # ------------------------------------------------------------------ the reader thread
+
+    def observe(self, event: _Event, text: str | None = None) -> None:
+        """Take one received event (reader thread); ``text`` is the reply's whole text when
+        this event finished it (``ReplyTracker`` puts it together)."""
+        now = time.monotonic()
+        report = None
+        with self._lock:
+            if isinstance(event, SpeechStopped):
+                self._speech_stopped_at(now)
+            elif isinstance(event, InputTranscriptionCompleted):
+                self._heard = event.text or self._heard
+                self._transcript = self._since_origin(now)
+            elif isinstance(event, _FIRST_TEXT):
+                report = self._reply_step(now, getattr(event, "response_id", None))
+            if text is not None and self._reply is not None and self._reply.text is None:
+                self._reply.text = text
+            if isinstance(event, _REPLY_END):
+                report = self._reply_ended(now, isinstance(event, ResponseAudioDone))
+        self._send(report)
+
+    def _speech_stopped_at(self, now: float) -> None:
+        if self._origin is None or (self._reply is not None and self._reply.first_text is not None):
+            # the microphone's turn: the server's end of speech is where the clock starts
+            self._origin, self._heard, self._transcript = now, None, None
+        self._speech_stopped = self._since_origin(now)
+
+    def _reply_step(self, now: float, response_id: str | None) -> TurnReport | None:
+        """A piece of a reply; the report of the one before when this one is new."""
+        reply, report = self._reply, None
+        if reply is None or (reply.ended and response_id != reply.response_id):
+            if reply is not None:
+                report = self._report(reply)  # its voice, if any, has had its time
+            reply = self._reply = self._new_reply(now)
+        if reply.response_id is None:
+            reply.response_id = response_id
+        if reply.first_text is None:
+            reply.first_text = now - reply.origin
+        return report
+
+    def _new_reply(self, now: float) -> _Reply:
+        origin = self._origin if self._origin is not None else now
+        return _Reply(origin, self._heard, self._speech_stopped, self._transcript)
+
+    def _reply_ended(self, now: float, with_audio_done: bool) -> TurnReport | None:
+        reply = self._reply
+        if reply is None:
+            reply = self._reply = self._new_reply(now)  # a reply with no text at all
+        if with_audio_done and reply.audio_done is None:
+            reply.audio_done = now - reply.origin
+        reply.ended = True
+        if not with_audio_done or not self._with_voice or reply.voice_ended is not None:
+            return self._report(reply)  # a tool call or an error: no voice of its own
+        if self._later is not None:  # a voice that never comes must not hold the report
+            self._later(VOICE_WAIT, lambda: self._send(self._report_if_waiting(reply)))
+        return None
+
+    # ------------------------------------------------------------------ the rtc loop
+
+    def voice(self, speaking: bool, at: float) -> None:
+        """The avatar's received voice started (``speaking``) or ended, at ``at``."""
+        report = None
+        with self._lock:
+            self._voice_on = speaking
+            reply = self._reply
+            if reply is None:
+                return
+            if speaking and reply.first_voice is None:
+                reply.first_voice = at - reply.origin
+            elif not speaking and reply.first_voice is not None:
+                reply.voice_ended = at - reply.origin
+                if reply.ended:
+                    report = self._report(reply)
+        self._send(report)
+
+    # ------------------------------------------------------------------ reports
+
+    def _report_if_waiting(self, reply: _Reply) -> TurnReport | None:
+        with self._lock:
+            return self._report(reply)
+
+    def _report(self, reply: _Reply) -> TurnReport | None:
+        """(under the lock) The reply's report, once."""
+        if reply.reported:
+            return None
+        reply.reported = True
+        report = TurnReport(
+            heard=reply.heard,
+            reply=reply.text,
+            response_id=reply.response_id,
+            speech_stopped=_rounded(reply.speech_stopped),
+            transcript=_rounded(reply.transcript),
+            first_text=_rounded(reply.first_text),
+            first_voice=_rounded(reply.first_voice),
+            mouth_moving=None,
+            audio_done=_rounded(reply.audio_done),
+            voice_ended=_rounded(reply.voice_ended),
+        )
+        self._recent.append(report)
+        return report
+
+    def _send(self, report: TurnReport | None) -> None:
+        if report is not None:
+            self._publish(report)
+
+    def _since_origin(self, now: float) -> float | None:
+        return None if self._origin is None else now - self._origin
+
+    def recent(self) -> list[TurnReport]:
+        """The last ``RECENT_TURNS`` reports, oldest first."""
+        with self._lock:
+            return list(self._recent)
+
+    def new_session(self) -> None:
+        """A reply cut off by a lost session is not reported."""
+        with self._lock:
+            self._reply = None
+
+
+def _rounded(seconds: float | None) -> float | None:
+    return None if seconds is None else round(seconds, 3)
