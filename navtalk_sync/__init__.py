@@ -42,7 +42,7 @@ from .errors import (
     SubscriptionOverflow,
     TransportError,
 )
-from .events import Event, TurnReport
+from .events import Event
 from .expectation import Expectation
 from .history import History, Turn
 from .options import AudioOptions, Limits, MediaOptions, Timeouts
@@ -66,7 +66,6 @@ __all__ = [
     "State",
     "MediaState",
     "Event",
-    "TurnReport",
     "VideoFrame",
     "AvatarAudio",
     "RecordingSummary",

@@ -382,7 +382,6 @@ class NavTalkClient:
         self, speech: Any, rate: int, channels: int | None, deadline: Deadline, timeout: float
     ) -> TurnReport:
         self._parts.require_connection()  # NotConnected before anything is sent
-        skip = self._parts.replies.pending  # replies owed before this turn come first
         watched = (TurnReport, ResponseFailure, SessionEnded)
         with self._parts.bus.subscribe(watched, KEPT_EVENTS) as sub:
             if isinstance(speech, (str, os.PathLike)):
@@ -390,7 +389,7 @@ class NavTalkClient:
             else:
                 self.send_audio(speech, rate, channels)
             self._parts.uplink.wait_sent(deadline.remaining())
-            self._parts.turns.user_turn_ended()
+            turn = self._parts.turns.user_turn_ended()  # earlier turns' reports are not ours
             self.send_silence(VAD_PAUSE)
             while True:
                 try:
@@ -401,10 +400,8 @@ class NavTalkClient:
                     raise raised_again(_lost(event))
                 if isinstance(event, ResponseFailure):
                     raise reply_failed(event)
-                if isinstance(event, TurnReport) and event.reply is not None:
-                    if not skip:
-                        return event
-                    skip -= 1
+                if isinstance(event, TurnReport) and event.turn == turn and event.reply is not None:
+                    return event
 
     def ask(self, text: str, timeout: float = 30.0) -> str:
         """Say ``text`` and block until the avatar's whole reply text has arrived.

@@ -270,14 +270,15 @@ class EventBus:
         the lock, so the client can still publish from a callback meanwhile.
         """
         with self._cond:
-            self._published += 1
-            number = self._published
-            # Subscriptions first: a callback blocked in wait_for() or ask() must see the event
-            # even while the dispatcher queue is full (its own callback is what keeps it full).
-            for sub in self._subscriptions:
-                sub._offer(event, number)
+            # Room first, then the number: the wait releases the lock, and an event published
+            # meanwhile must not overtake this one in the order. A callback blocked in
+            # wait_for() or ask() lifts the bound (``_full``), so it still gets its event.
             if wait and self._full() and not self._released:
                 self._wait_for_room()
+            self._published += 1
+            number = self._published
+            for sub in self._subscriptions:
+                sub._offer(event, number)
             if self._stopping and self._thread is None:
                 return
             self._queue.put((number, event))

@@ -858,14 +858,17 @@ class TurnReport(ClientEvent):
     the user's turn (the end of the speech ``talk()`` sent, ``send_text``/``ask``, or the
     server's ``speech_stopped`` for the microphone); None when not seen.
 
-    ``heard`` is what the server understood (the transcript) or None; ``reply`` the reply's
-    text. The moments: ``speech_stopped``, ``transcript``, ``first_text`` (the reply's first
-    piece), ``first_voice`` (its first sound on the audio track), ``mouth_moving`` (not
-    measured yet: always None), ``audio_done``, ``voice_ended`` (the last sound heard).
+    ``turn`` numbers the user's turns (a tool's follow-up reply shares its question's);
+    ``heard`` is what the server understood (the transcript, or the text sent) or None;
+    ``reply`` the reply's text. The moments: ``speech_stopped``, ``transcript``,
+    ``first_text`` (the reply's first piece), ``first_voice`` (its first sound on the audio
+    track), ``mouth_moving`` (not measured yet: always None), ``audio_done``, ``voice_ended``
+    (the last sound heard).
     """
 
     TYPE: ClassVar[str] = "client.turn"
 
+    turn: int = 0
     heard: str | None = None
     reply: str | None = None
     response_id: str | None = None

@@ -27,10 +27,11 @@ from .audio.user_mic import UserMicrophone
 from .config import Settings, ice_host_addresses
 from .connection import Connection
 from .dispatch import EventBus
-from .errors import InvalidArgument, NavTalkError, NavTalkTimeout, NotConnected
+from .errors import InvalidArgument, NavTalkError, NotConnected
 from .events import CallbackFailure
 from .history import History
 from .images import ImageFeed, ImageInput
+from .logs import get_logger
 from .replies import ReplyTracker
 from .rtc.media import AvatarMedia
 from .session import State
@@ -40,6 +41,8 @@ from .tools import Tool, ToolRegistry
 from .turns import TurnClock
 
 __all__ = ["ClientParts"]
+
+log = get_logger(__name__)
 
 
 class ClientParts:
@@ -139,9 +142,10 @@ class ClientParts:
             self.uplink.attach(connection)
             self.bus.start()
             connection.open(seconds)
-            # connect() returns once the on() callbacks have seen session.updated too
+            # connect() returns once the on() callbacks have seen session.updated too; a slow
+            # callback past the timeout costs the order, not a healthy session
             if not self.bus.wait_dispatched(self.bus.published, deadline.remaining()):
-                raise NavTalkTimeout("the on() callbacks for realtime.session.updated", seconds)
+                log.warning("connect(): on() callbacks still running after %g s", seconds)
         except BaseException:
             self.close(self.settings.timeouts.close)
             raise

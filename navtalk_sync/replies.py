@@ -124,6 +124,7 @@ class ReplyTracker:
         self._closed = False
         self._texts = _Texts()
         self._ends = ReplyEnds()
+        self._finished: str | None = None  # the text the last observed event finished
 
     @property
     def pending(self) -> int:
@@ -149,9 +150,8 @@ class ReplyTracker:
 
     def observe(self, event: Event) -> None:
         """Take one received event (reader thread, before it is published)."""
+        self._finished = None
         if not isinstance(event, REPLY_EVENTS):
-            if self._clock is not None:
-                self._clock.observe(event)  # the user's side: speech stopped, transcript
             return
         with self._cond:
             finished = self._text_step(event)
@@ -162,10 +162,15 @@ class ReplyTracker:
             elif not isinstance(event, REPLY_ENDINGS):  # a late second end says nothing new
                 self._speaking = True
             self._cond.notify_all()
-        if self._clock is not None:
-            self._clock.observe(event, finished)
+        self._finished = finished
         if finished is not None and finished.strip():
             self._on_reply(finished)
+
+    def published(self, event: Event) -> None:
+        """``event`` has been published (reader thread): the turn clock takes it now, so a
+        turn report it completes comes after it, in the order of events."""
+        if self._clock is not None:
+            self._clock.observe(event, self._finished)
 
     def _text_step(self, event: Event) -> str | None:
         if isinstance(event, ResponseTranscriptDelta):

@@ -263,6 +263,7 @@ class Session:
         # before anyone can see the event: ask() counts on a reply that ended being counted
         self._guarded(self._replies.observe, event)
         self._bus.publish(event, wait=True)
+        self._guarded(self._replies.published, event)
         self._guarded(self._react, event)
 
     def _guarded(self, step: Callable[[Event], None], event: Event) -> None:

@@ -47,6 +47,7 @@ _REPLY_END = (ResponseAudioDone, ResponseFailure, FunctionCallArgumentsDone)
 class _Reply:
     """What is known of the reply under way (its figures are seconds from ``origin``)."""
 
+    turn: int
     origin: float
     heard: str | None = None
     speech_stopped: float | None = None
@@ -77,6 +78,8 @@ class TurnClock:
         self._later = later
         self._lock = threading.Lock()
         self._origin: float | None = None  # the end of the user's last turn
+        self._turn = 0  # the number of the user's last turn
+        self._turn_open = False  # a turn ended by talk()/send_text() has no reply yet
         self._heard: str | None = None
         self._speech_stopped: float | None = None
         self._transcript: float | None = None
@@ -86,11 +89,18 @@ class TurnClock:
 
     # ------------------------------------------------------------------ the user's side
 
-    def user_turn_ended(self, heard: str | None = None, at: float | None = None) -> None:
-        """The user's turn ended now (or ``at``): the next reply is timed from here."""
+    def user_turn_ended(self, heard: str | None = None) -> int:
+        """The user's turn ended now: the next reply is timed from here. Returns the turn's
+        number, which its replies' reports carry (``TurnReport.turn``)."""
         with self._lock:
-            self._origin = time.monotonic() if at is None else at
-            self._heard, self._speech_stopped, self._transcript = heard, None, None
+            self._start_turn(time.monotonic(), heard)
+            self._turn_open = True
+            return self._turn
+
+    def _start_turn(self, origin: float, heard: str | None) -> None:
+        self._turn += 1
+        self._origin = origin
+        self._heard, self._speech_stopped, self._transcript = heard, None, None
 
     # ------------------------------------------------------------------ the reader thread
 
@@ -114,15 +124,16 @@ class TurnClock:
         self._send(report)
 
     def _speech_stopped_at(self, now: float) -> None:
-        if self._origin is None or (self._reply is not None and self._reply.first_text is not None):
+        if not self._turn_open:
             # the microphone's turn: the server's end of speech is where the clock starts
-            self._origin, self._heard, self._transcript = now, None, None
+            self._start_turn(now, None)
         self._speech_stopped = self._since_origin(now)
 
     def _reply_step(self, now: float, response_id: str | None) -> TurnReport | None:
         """A piece of a reply; the report of the one before when this one is new."""
         reply, report = self._reply, None
-        if reply is None or (reply.ended and response_id != reply.response_id):
+        new_id = response_id is None or response_id != reply.response_id if reply else True
+        if reply is None or (reply.ended and new_id):
             if reply is not None:
                 report = self._report(reply)  # its voice, if any, has had its time
             reply = self._reply = self._new_reply(now)
@@ -133,8 +144,9 @@ class TurnClock:
         return report
 
     def _new_reply(self, now: float) -> _Reply:
+        self._turn_open = False  # a speech_stopped from now on starts the microphone's turn
         origin = self._origin if self._origin is not None else now
-        return _Reply(origin, self._heard, self._speech_stopped, self._transcript)
+        return _Reply(self._turn, origin, self._heard, self._speech_stopped, self._transcript)
 
     def _reply_ended(self, now: float, with_audio_done: bool) -> TurnReport | None:
         reply = self._reply
@@ -146,7 +158,7 @@ class TurnClock:
         if not with_audio_done or not self._with_voice or reply.voice_ended is not None:
             return self._report(reply)  # a tool call or an error: no voice of its own
         if self._later is not None:  # a voice that never comes must not hold the report
-            self._later(VOICE_WAIT, lambda: self._send(self._report_if_waiting(reply)))
+            self._later(VOICE_WAIT, lambda: self._send(self._report_if_silent(reply)))
         return None
 
     # ------------------------------------------------------------------ the rtc loop
@@ -169,8 +181,12 @@ class TurnClock:
 
     # ------------------------------------------------------------------ reports
 
-    def _report_if_waiting(self, reply: _Reply) -> TurnReport | None:
+    def _report_if_silent(self, reply: _Reply) -> TurnReport | None:
+        """The report of a reply whose voice never started (one still playing waits for its
+        end, or for the next reply)."""
         with self._lock:
+            if reply.first_voice is not None and reply.voice_ended is None:
+                return None
             return self._report(reply)
 
     def _report(self, reply: _Reply) -> TurnReport | None:
@@ -179,6 +195,7 @@ class TurnClock:
             return None
         reply.reported = True
         report = TurnReport(
+            turn=reply.turn,
             heard=reply.heard,
             reply=reply.text,
             response_id=reply.response_id,

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import enum
 import threading
 import time
@@ -209,7 +210,8 @@ class AvatarMedia:
         must return at once."""
         loop = self._loop.loop if self._loop.running else None
         if loop is not None:
-            loop.call_soon_threadsafe(loop.call_later, delay, fn)
+            with contextlib.suppress(RuntimeError):  # the loop closed meanwhile: no timer
+                loop.call_soon_threadsafe(loop.call_later, delay, fn)
 
     @property
     def avatar_speaking(self) -> bool:

@@ -8,7 +8,6 @@ import wave
 
 import pytest
 
-import navtalk_sync as nt
 from navtalk_sync import events as ev
 from tests.helpers import SENTENCE, client_for, spoken, wait_until
 
@@ -36,7 +35,7 @@ def test_talk_sends_a_recording_and_returns_what_was_heard_and_answered(server, 
         client.wait_for_video(timeout=10)
         turn = client.talk(_question(tmp_path), timeout=40)
         reports = client.stats()["turns"]
-    assert isinstance(turn, nt.TurnReport) and turn.type == "client.turn"
+    assert isinstance(turn, ev.TurnReport) and turn.type == "client.turn"
     assert len(set(SENTENCE.split()) - set((turn.heard or "").split())) <= 2
     assert turn.reply is not None and turn.reply.startswith("You said:")
     for moment in ("speech_stopped", "transcript", "first_text", "audio_done"):
@@ -92,3 +91,19 @@ def test_a_turn_through_a_tool_reports_the_answer_after_the_tool(
     assert [r.reply for r in spoken_reports] == [answer]
     assert "booked for 4 at 7pm" in answer
     assert spoken_reports[0].first_text is not None  # timed from the question, not the tool
+
+
+@pytest.mark.timeout(120)
+def test_talk_returns_its_own_turn_while_an_earlier_reply_still_plays(server, tmp_path):
+    question = _question(tmp_path)
+    with client_for(server) as client:
+        client.connect(timeout=10)
+        client.wait_for_video(timeout=10)
+        client.ask("What can you do?", timeout=10)  # its voice plays on after ask() returns
+        first = client.talk(question, timeout=60)
+        second = client.talk(question, timeout=60)
+    for turn in (first, second):
+        assert turn.reply is not None and turn.reply.startswith("You said:")
+        assert len(set(SENTENCE.split()) - set((turn.heard or "").split())) <= 2
+        assert turn.speech_stopped is not None and turn.transcript is not None
+    assert first.turn < second.turn
