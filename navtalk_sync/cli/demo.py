@@ -67,7 +67,7 @@ def run_demo(args: argparse.Namespace) -> int:
         return _converse(args, license, args.url, spoken, local=False)
     from ..server import LocalServer  # the client itself never imports the server
 
-    with LocalServer() as server:
+    with LocalServer(latency="realistic") as server:  # a hosted avatar's pace
         print(f"navtalk-sync demo: local NavTalk-compatible server at {server.url}")
         brain = "hears you with pocketsphinx, " if spoken else ""
         print(f"(no licence needed; the local server {brain}answers with a small rule brain)\n")

@@ -49,6 +49,12 @@ def register(commands: Any) -> None:
                        help="the avatar's video size (default 512x512)")  # fmt: skip
     serve.add_argument("--fps", type=_positive_float, default=25.0, help="video frame rate")
     serve.add_argument(
+        "--latency",
+        choices=("fast", "realistic"),
+        default="fast",
+        help="fast answers, or a hosted avatar's setup, thinking and streaming times",
+    )
+    serve.add_argument(
         "--avatar",
         type=avatar_setting,
         action="append",
@@ -90,7 +96,7 @@ def run_serve(args: argparse.Namespace) -> int:
                          accept_any_license=license is None, faults=faults,
                          avatars=avatars, brain=args.brain,
                          video_size=args.video_size, fps=args.fps,
-                         audio_deltas=args.audio_deltas)  # fmt: skip
+                         audio_deltas=args.audio_deltas, latency=args.latency)  # fmt: skip
     server.start()
     print(f"NavTalk-compatible server at {server.url}")
     if license is None:

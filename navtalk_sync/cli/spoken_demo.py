@@ -81,33 +81,6 @@ class ReplyFootage:
         return self.voice_ended is not None and now - self.voice_ended > _QUIET_AFTER
 
 
-class TurnClock:
-    """The first turn's timing: end of speech, first reply text, audio done (dispatcher)."""
-
-    def __init__(self) -> None:
-        self.speech_ended: float | None = None
-        self.first_delta: float | None = None
-        self.audio_done: float | None = None
-
-    def attach(self, client: NavTalkClient) -> None:
-        # the server's VAD marks the end of speech unless the speaker (eSpeak) did first
-        client.on(events.SpeechStopped, lambda event: self.mark_speech_ended())
-        client.on(events.ResponseTranscriptDelta, self._delta)
-        client.on(events.ResponseAudioDone, self._audio_done)
-
-    def mark_speech_ended(self, at: float | None = None) -> None:
-        if self.speech_ended is None:
-            self.speech_ended = time.monotonic() if at is None else at
-
-    def _delta(self, event: events.Event) -> None:
-        if self.speech_ended is not None and self.first_delta is None:
-            self.first_delta = time.monotonic()
-
-    def _audio_done(self, event: events.Event) -> None:
-        if self.first_delta is not None and self.audio_done is None:
-            self.audio_done = time.monotonic()
-
-
 def hear_and_see(
     args: argparse.Namespace, license: str, avatar: dict[str, Any], url: str | None, local: bool
 ) -> int:
@@ -115,13 +88,14 @@ def hear_and_see(
     speaks into the default microphone for ``args.seconds`` (the hosted service)."""
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    printer, clock, footage = LivePrinter(), TurnClock(), ReplyFootage()
+    printer, footage = LivePrinter(), ReplyFootage()
+    turns: list[events.Event] = []  # the library times each reply: client.turn
     options: dict[str, Any] = {"url": url} if url else {}
     speaker = args.speaker or not local
     started = time.monotonic()
     with NavTalkClient(license, **avatar, **options, speaker=True if speaker else None) as client:
         printer.attach(client, spoken=True)
-        clock.attach(client)
+        client.on(events.TurnReport, turns.append)
         client.on_avatar_audio(footage.on_audio)
         client.on_video_frame(footage.on_frame)
         client.connect(timeout=args.timeout)
@@ -129,7 +103,7 @@ def hear_and_see(
         print(f"connected: session {client.session_id} in {ms(time.monotonic() - started)}")
         client.record(out / RECORDING_NAME)
         if local:
-            answered = _ask_aloud(client, clock, footage, args.timeout)
+            answered = _ask_aloud(client, footage, args.timeout)
         else:
             answered = _listen(client, footage, args.seconds)
         time.sleep(0.3)  # the last frames of the closed mouth, for the recording
@@ -139,12 +113,11 @@ def hear_and_see(
         waited = args.timeout if local else args.seconds
         print(f"\nthe avatar did not answer aloud within {waited:g} s", file=sys.stderr)
         return EXIT_ERROR
-    return _summarise(out, clock, footage, stats, recording, speaker)
+    turn = next((t for t in turns if isinstance(t, events.TurnReport)), None)
+    return _summarise(out, turn, footage, stats, recording, speaker)
 
 
-def _ask_aloud(
-    client: NavTalkClient, clock: TurnClock, footage: ReplyFootage, timeout: float
-) -> bool:
+def _ask_aloud(client: NavTalkClient, footage: ReplyFootage, timeout: float) -> bool:
     """Say QUESTION with eSpeak NG at real-time pace, then silence (as a microphone would go
     on sending) until the avatar's spoken reply is over; False if it never came."""
     from ..server import EspeakVoice  # the voice extra; checked by the caller
@@ -163,8 +136,6 @@ def _ask_aloud(
         chunk = speech[sent : sent + piece] if sent < len(speech) else silence
         stream.write(chunk, rate)
         sent += len(chunk)
-        if sent >= len(speech):
-            clock.mark_speech_ended(started + len(speech) / rate)
         time.sleep(max(0.0, started + sent / rate - time.monotonic()))
     stream.flush()
     return footage.reply_over()
@@ -184,7 +155,7 @@ def _listen(client: NavTalkClient, footage: ReplyFootage, seconds: float) -> boo
 
 def _summarise(
     out: Path,
-    clock: TurnClock,
+    turn: events.TurnReport | None,
     footage: ReplyFootage,
     stats: dict[str, Any],
     recording: Any,
@@ -197,8 +168,8 @@ def _summarise(
         [image for _, image in picked], sheet, [f"{at:.2f} s" for at, _ in picked]
     )
     print("\nsummary")
-    if clock.speech_ended is not None:
-        print("  turn: after your speech ended, " + ", ".join(_latencies(clock, footage)))
+    if turn is not None:
+        print("  turn: after your speech ended, " + ", ".join(_latencies(turn)))
     print(
         f"  video: {stats.get('video_frames_received', 0)} frames received, "
         f"{stats.get('video_frames_dropped', 0)} dropped"
@@ -219,12 +190,12 @@ def _summarise(
     return EXIT_OK
 
 
-def _latencies(clock: TurnClock, footage: ReplyFootage) -> list[str]:
-    assert clock.speech_ended is not None
+def _latencies(turn: events.TurnReport) -> list[str]:
+    """The moments of the reply, from the library's report (seconds from the end of speech)."""
     moments = (
-        ("first reply text", clock.first_delta),
-        ("voice heard", footage.voice_started),
-        ("audio done", clock.audio_done),
-        ("voice ended", footage.voice_ended),
+        ("first reply text", turn.first_text),
+        ("voice heard", turn.first_voice),
+        ("audio done", turn.audio_done),
+        ("voice ended", turn.voice_ended),
     )
-    return [f"{name} {ms(at - clock.speech_ended)}" for name, at in moments if at is not None]
+    return [f"{name} {ms(at)}" for name, at in moments if at is not None]

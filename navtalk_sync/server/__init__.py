@@ -13,12 +13,14 @@ from .brain import BrainRequest, Reply, RuleBrain
 from .ear import PocketsphinxEar, Recognizer
 from .espeak import EspeakVoice
 from .faults import Faults
+from .latency import Latency
 from .records import ConnectionInfo, MediaInfo, ReceivedMessage
 from .voice import ToneVoice, Voice
 
 __all__ = [
     "LocalServer",
     "Faults",
+    "Latency",
     "Avatar",
     "Reply",
     "BrainRequest",

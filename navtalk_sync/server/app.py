@@ -45,6 +45,7 @@ from .avatar_api import API_PATH, AvatarApi
 from .avatars import DEFAULT_AVATARS, Avatar
 from .brain import Brain, RuleBrain
 from .faults import NOTICE_KINDS, Faults
+from .latency import Latency, latency_named
 from .offload import Offloader
 from .records import ConnectionInfo, Journal, MediaInfo, ReceivedMessage
 from .redact import RedactingLogger
@@ -177,6 +178,9 @@ class LocalServer:
     A tool call's ``data.arguments`` is an object (``tool_arguments="object"``, the hosted
     service's shape) or a JSON string (``"string"``, OpenAI's); ``audio_done_after_tool_call``
     ends a reply that calls a tool with an ``audio.done`` too (protocol.md#tool-calls).
+
+    ``latency`` is how long it takes: "fast" (the default) or "realistic", a hosted GPU
+    avatar's setup, thinking and streaming times, or a ``Latency`` (see server/latency.py).
     """
 
     def __init__(
@@ -199,6 +203,7 @@ class LocalServer:
         recognizer: ear.Recognizer | None = None,
         tool_arguments: str = "object",
         audio_done_after_tool_call: bool = False,
+        latency: str | Latency = "fast",
     ) -> None:
         if license is not None and (not isinstance(license, str) or not license):
             raise ValueError("license must be a non-empty string, or None to generate one")
@@ -234,6 +239,7 @@ class LocalServer:
             audio_deltas=bool(audio_deltas),
             tool_arguments=tool_arguments,
             audio_done_after_tool_call=bool(audio_done_after_tool_call),
+            latency=latency_named(latency),
             host_addresses=_loopback_addresses(host),
         )
         remember_secret(self._context.license, self)  # kept out of every log line, ours too

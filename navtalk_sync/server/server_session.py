@@ -48,6 +48,7 @@ from .brain import Brain, BrainRequest, reply_text
 from .conversation import Conversation
 from .ear import INSTALL_HINT, Recognizer
 from .faults import Faults
+from .latency import Latency
 from .mirror import PushedAudio
 from .offload import Offloader
 from .received_audio import SAMPLE_RATE as UPLINK_RATE
@@ -79,6 +80,8 @@ _PRE_ROLL_SAMPLES = UPLINK_RATE * 3 // 10
 _TAIL_SAMPLES = UPLINK_RATE // 5
 #: The longest utterance recognised: a longer one keeps its last part.
 MAX_UTTERANCE_SECONDS = 30
+#: A reply's length when it has no voice to measure: a calm speaker's 150 words a minute.
+WORDS_PER_S = 2.5
 #: Utterances waiting for the recognizer; when full, a new one is dropped (with an error frame).
 MAX_WAITING_UTTERANCES = 4
 #: What a connection beyond ``Faults.up_to_connection`` sees: nothing broken. Never changed.
@@ -112,6 +115,8 @@ class ServerContext:
     tool_arguments: str
     #: end a reply that calls a tool with ``audio.done`` too (not known of the hosted service)
     audio_done_after_tool_call: bool
+    #: how long setup and replies take (server/latency.py)
+    latency: Latency
     #: Host candidates are limited to these addresses (a loopback server); None: no limit.
     host_addresses: Sequence[str] | None
 
@@ -279,6 +284,8 @@ class ServerSession:
             await self._wait_for_history()
         elif step == "updated":
             self._conversation.end_history()
+            if first and self._ctx.latency.setup:
+                await asyncio.sleep(self._ctx.latency.setup)  # a hosted avatar's start
             await self._send(frames.session_updated())
             delay = self._faults().slow_reader_after
             if first and delay is not None:
@@ -491,9 +498,11 @@ class ServerSession:
     async def _reply(self, request: BrainRequest) -> bool:
         """Ask the brain and stream its answer. False once the connection is gone."""
         response_id = frames.new_response_id()
+        asked = asyncio.get_running_loop().time()
         try:
             result = await self._ctx.offloader.run(self._ctx.brain, request)
             if isinstance(result, ToolCall):
+                await self._think(asked)
                 return await self._call_tool(response_id, result)
             text = reply_text(result)
         except Exception as exc:
@@ -504,7 +513,7 @@ class ServerSession:
         if text is None:
             log.debug("connection %d: the brain gave no reply", self.id)
             return True
-        return await self._stream(response_id, text)
+        return await self._stream(response_id, text, asked)
 
     async def _call_tool(self, response_id: str, call: ToolCall) -> bool:
         """Ask the client to run a tool (protocol.md#tool-calls); the client's output and its next
@@ -521,19 +530,31 @@ class ServerSession:
             await self._send(frames.audio_done(response_id, self._faults().legacy_names))
         return True
 
-    async def _stream(self, response_id: str, text: str) -> bool:
+    async def _think(self, asked: float) -> None:
+        """Wait until ``latency.first_text`` has passed since the request (at ``asked``)."""
+        wait = asked + self._ctx.latency.first_text - asyncio.get_running_loop().time()
+        if wait > 0:
+            await asyncio.sleep(wait)
+
+    async def _stream(self, response_id: str, text: str, asked: float) -> bool:
         faults = self._faults()
         legacy = faults.legacy_names
-        # The voice is made before the first delta, so the reply's events keep their pace
-        # (audio.done right after transcript.done) and the voice starts with the text.
+        # The voice is made before the first delta, so it starts with the text; the pieces
+        # then come as fast as ``latency.generation`` makes them (all at once by default).
         speech = await self._synthesize(text)
+        await self._think(asked)
         if speech is not None and self._media is not None:
             self._media.speak(speech[0], SAMPLE_RATE)
         for raw in list(faults.frames_before_reply):
             await self.send_raw(raw)
-        for index, piece in enumerate(frames.split_reply(text)):
-            if index and self._ctx.delta_interval > 0:
-                await asyncio.sleep(self._ctx.delta_interval)
+        pieces = frames.split_reply(text)
+        voice_seconds = len(speech[0]) / SAMPLE_RATE if speech else len(text.split()) / WORDS_PER_S
+        interval = max(
+            self._ctx.delta_interval, self._ctx.latency.spread(voice_seconds, len(pieces))
+        )
+        for index, piece in enumerate(pieces):
+            if index and interval > 0:
+                await asyncio.sleep(interval)
             await self._send(frames.transcript_delta(response_id, piece, legacy))
             if index == 0 and (faults.drop_mid_reply or faults.drop_at == "mid_reply"):
                 log.debug("connection %d: dropping mid-reply (fault)", self.id)
