@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import sys
 import tempfile
-import wave
 from pathlib import Path
 from typing import Any
 
@@ -60,25 +59,15 @@ def wait_for_against_callbacks() -> dict[str, Any]:
     return {"runs behind (of 30)": behind}
 
 
-def _question_file(folder: str) -> str:
-    from tests.helpers import SENTENCE, spoken
-
-    path = str(Path(folder) / "question.wav")
-    with wave.open(path, "wb") as out:
-        out.setnchannels(1)
-        out.setsampwidth(2)
-        out.setframerate(48000)
-        out.writeframes(spoken(SENTENCE).tobytes())
-    return path
-
-
 def transcript_of_a_sent_file() -> dict[str, Any]:
     import navtalk_sync as nt
     from navtalk_sync.server import LocalServer
 
     figures: dict[str, Any] = {}
     with tempfile.TemporaryDirectory() as folder, LocalServer() as server:
-        path = _question_file(folder)
+        from tests.helpers import question_wav
+
+        path = question_wav(folder, end_pad=1.5)  # a pause at its end: sent paced, it lasts
         with _client(server) as client:
             client.connect(timeout=10)
             missed = 0

@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 import time
+import wave
 from pathlib import Path
 from typing import Callable
 
@@ -77,6 +78,20 @@ def spoken(text: str, rate: int = 48000) -> np.ndarray:
     voice = resample(samples, native, rate)
     pad = np.zeros(rate // 2, np.int16)
     return np.concatenate([pad, voice, pad, pad, pad]).astype(np.int16)
+
+
+def question_wav(folder: Path | str, end_pad: float = 0.5) -> str:
+    """``SENTENCE`` spoken into ``folder/question.wav`` (48 kHz mono), ending ``end_pad`` s
+    after the last word: a recording that ends soon after the speech, as people's do."""
+    path = str(Path(folder) / "question.wav")
+    samples = spoken(SENTENCE)
+    keep = len(samples) - round((1.5 - end_pad) * 48000)  # spoken() ends with 1.5 s of silence
+    with wave.open(path, "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(48000)
+        out.writeframes(samples[:keep].tobytes())
+    return path
 
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import wave
-
 import av
 import numpy as np
 import pytest
 
-from tests.helpers import SENTENCE, mouth_darkness, run_example, spoken
+from tests.helpers import SENTENCE, mouth_darkness, question_wav, run_example, spoken
 
 
 @pytest.mark.timeout(60)
@@ -57,13 +55,8 @@ def test_collect_reply_example_prints_the_whole_reply():
 
 @pytest.mark.timeout(90)
 def test_spoken_question_example_hears_a_wav_and_answers_it(tmp_path):
-    path = tmp_path / "question.wav"
-    with wave.open(str(path), "wb") as out:
-        out.setnchannels(1)
-        out.setsampwidth(2)
-        out.setframerate(48000)
-        out.writeframes(spoken(SENTENCE)[:-48000].tobytes())  # ends soon after the speech
-    lines = run_example("spoken_question.py", str(path), timeout=80).stdout.splitlines()
+    path = question_wav(tmp_path)
+    lines = run_example("spoken_question.py", path, timeout=80).stdout.splitlines()
     heard = lines[0].removeprefix("you:").split()
     assert len(set(SENTENCE.split()) - set(heard)) <= 2
     assert lines[1].startswith("avatar: You said:")
@@ -71,13 +64,8 @@ def test_spoken_question_example_hears_a_wav_and_answers_it(tmp_path):
 
 @pytest.mark.timeout(120)
 def test_talk_example_answers_a_wav_and_prints_its_timings(tmp_path):
-    path = tmp_path / "question.wav"
-    with wave.open(str(path), "wb") as out:
-        out.setnchannels(1)
-        out.setsampwidth(2)
-        out.setframerate(48000)
-        out.writeframes(spoken(SENTENCE)[:-48000].tobytes())
-    lines = run_example("talk.py", str(path), timeout=100).stdout.splitlines()
+    path = question_wav(tmp_path)
+    lines = run_example("talk.py", path, timeout=100).stdout.splitlines()
     heard = lines[0].removeprefix("you:").split()
     assert len(set(SENTENCE.split()) - set(heard)) <= 2
     assert lines[1].startswith("avatar: You said:")

@@ -4,23 +4,10 @@ user's turn; None when not seen)."""
 
 from __future__ import annotations
 
-import wave
-
 import pytest
 
 from navtalk_sync import events as ev
-from tests.helpers import SENTENCE, client_for, spoken, wait_until
-
-
-def _question(tmp_path) -> str:
-    """A recording that ends soon after the last word, as people's recordings do."""
-    path = tmp_path / "question.wav"
-    with wave.open(str(path), "wb") as out:
-        out.setnchannels(1)
-        out.setsampwidth(2)
-        out.setframerate(48000)
-        out.writeframes(spoken(SENTENCE)[:-48000].tobytes())
-    return str(path)
+from tests.helpers import SENTENCE, client_for, question_wav, spoken, wait_until
 
 
 def _in_order(*moments: float | None) -> bool:
@@ -33,7 +20,7 @@ def test_talk_sends_a_recording_and_returns_what_was_heard_and_answered(server, 
     with client_for(server) as client:
         client.connect(timeout=10)
         client.wait_for_video(timeout=10)
-        turn = client.talk(_question(tmp_path), timeout=40)
+        turn = client.talk(question_wav(tmp_path), timeout=40)
         reports = client.stats()["turns"]
     assert isinstance(turn, ev.TurnReport) and turn.type == "client.turn"
     assert len(set(SENTENCE.split()) - set((turn.heard or "").split())) <= 2
@@ -95,7 +82,7 @@ def test_a_turn_through_a_tool_reports_the_answer_after_the_tool(
 
 @pytest.mark.timeout(120)
 def test_talk_returns_its_own_turn_while_an_earlier_reply_still_plays(server, tmp_path):
-    question = _question(tmp_path)
+    question = question_wav(tmp_path)
     with client_for(server) as client:
         client.connect(timeout=10)
         client.wait_for_video(timeout=10)
