@@ -9,20 +9,31 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
+
 import navtalk_sync as nt
 from navtalk_sync.server import LocalServer
 
 folder = Path(sys.argv[1] if len(sys.argv) > 1 else ".")
-snapshot = []
-loud_chunks = []
+last_loud = [0.0]  # time.monotonic() of the voice's last loud 20 ms
+speaking_frames: list[nt.VideoFrame] = []
 
 
 def listen(chunk: nt.AvatarAudio) -> None:
     """The avatar's voice, 20 ms at a time: loud chunks mean it is mid-sentence."""
     if abs(chunk.pcm).mean() > 1000:
-        loud_chunks.append(time.monotonic())
-        if len(loud_chunks) == 8 and not snapshot:  # well into its first word
-            snapshot.append(client.latest_frame())
+        last_loud[0] = time.monotonic()
+
+
+def watch(frame: nt.VideoFrame) -> None:
+    """Keep the pictures that came while the voice was loud: the avatar speaking."""
+    if time.monotonic() - last_loud[0] < 0.2 and len(speaking_frames) < 500:
+        speaking_frames.append(frame)
+
+
+def change(frame: nt.VideoFrame, rest: nt.VideoFrame) -> float:
+    """How far a picture is from the face at rest (frames are numpy arrays too)."""
+    return float(np.abs(np.asarray(frame, np.int16) - np.asarray(rest, np.int16)).mean())
 
 
 with (
@@ -32,13 +43,18 @@ with (
     ) as client,
 ):
     client.on_avatar_audio(listen)
+    client.on_video_frame(watch)
     client.connect(timeout=15)
-    client.wait_for_video(timeout=15)
+    at_rest = client.wait_for_video(timeout=15)  # before it speaks
     print("avatar:", client.ask("What can you do?", timeout=15))
     deadline = time.monotonic() + 30
-    while time.monotonic() < deadline and (not snapshot or time.monotonic() - loud_chunks[-1] < 1):
+    while time.monotonic() < deadline and (
+        not speaking_frames or time.monotonic() - last_loud[0] < 1
+    ):
         time.sleep(0.1)  # until the avatar has finished speaking (its voice outlasts the text)
-    snapshot[0].save(folder / "avatar.png")
+    # mid-sentence: of the pictures taken while it spoke, the one furthest from its face at rest
+    snapshot = max(speaking_frames, key=lambda frame: change(frame, at_rest))
+    snapshot.save(folder / "avatar.png")
     recording = client.stop_recording(timeout=10)
-    print(f"saved {folder / 'avatar.png'} ({snapshot[0].width}x{snapshot[0].height})")
+    print(f"saved {folder / 'avatar.png'} ({snapshot.width}x{snapshot.height})")
     print(f"saved {recording.path} ({recording.duration:.1f} s, picture and voice)")
