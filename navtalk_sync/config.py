@@ -6,7 +6,7 @@ import ipaddress
 import json
 import os
 import re
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Callable, Iterable, Mapping, Sequence
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 import attrs
@@ -199,6 +199,14 @@ def _media(value: Any) -> MediaOptions | None:
     raise ConfigError(f"media must be True, False or an nt.MediaOptions, got {value!r}")
 
 
+_GROUP_CONVERTERS: dict[str, Callable[[Any], Any]] = {
+    "timeouts": _timeouts,
+    "limits": _limits,
+    "media": _media,
+    "audio": _audio,
+}
+
+
 def _apply_flat(options: dict[str, Any]) -> dict[str, Any]:
     """``options`` with each flat keyword (``connect_timeout=5``) moved into its group."""
     grouped = {name: value for name, value in options.items() if name not in FLAT_NAMES}
@@ -208,13 +216,11 @@ def _apply_flat(options: dict[str, Any]) -> dict[str, Any]:
             group, field = FLAT_NAMES[name]
             changes.setdefault(group, {})[field] = value
     for group, values in changes.items():
-        cls = GROUPS[group]
-        base = grouped.get(group, cls())
-        if group == "media" and base in (False, None):
+        converter = _GROUP_CONVERTERS[group]  # the setting's own: it refuses what it refuses
+        base = converter(grouped.get(group, True if group == "media" else None))
+        if base is None:  # media=False
             _refuse_media_options(MediaOptions(**values))
-        elif base is None or (base is True and group == "media"):  # the defaults
-            grouped[group] = cls(**values)
-        elif isinstance(base, cls):
+        else:
             grouped[group] = attrs.evolve(base, **values)
     return grouped
 

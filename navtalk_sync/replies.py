@@ -124,7 +124,9 @@ class ReplyTracker:
         self._closed = False
         self._texts = _Texts()
         self._ends = ReplyEnds()
-        self._finished: str | None = None  # the text the last observed event finished
+        # what the last observed event did, for the turn clock once it is published
+        self._finished: str | None = None  # the reply text it finished
+        self._ended = False  # it ended a reply (``ReplyEnds``)
 
     @property
     def pending(self) -> int:
@@ -150,13 +152,14 @@ class ReplyTracker:
 
     def observe(self, event: Event) -> None:
         """Take one received event (reader thread, before it is published)."""
-        self._finished = None
+        self._finished, self._ended = None, False
         if not isinstance(event, REPLY_EVENTS):
             return
         with self._cond:
             finished = self._text_step(event)
             self._last_activity = time.monotonic()
-            if self._ends(event):
+            self._ended = self._ends(event)
+            if self._ended:
                 self._speaking = False
                 self._pending = max(0, self._pending - 1)
             elif not isinstance(event, REPLY_ENDINGS):  # a late second end says nothing new
@@ -170,7 +173,7 @@ class ReplyTracker:
         """``event`` has been published (reader thread): the turn clock takes it now, so a
         turn report it completes comes after it, in the order of events."""
         if self._clock is not None:
-            self._clock.observe(event, self._finished)
+            self._clock.observe(event, self._finished, self._ended)
 
     def _text_step(self, event: Event) -> str | None:
         if isinstance(event, ResponseTranscriptDelta):

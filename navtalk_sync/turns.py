@@ -3,7 +3,8 @@ user's turn.
 
 ``TurnClock`` is told when the user's turn ended (``user_turn_ended``: ``send_text``, ``ask``,
 ``talk``; or the server's ``speech_stopped`` for the microphone), watches the events of the
-reply on the reader thread (``observe``, ``replied``) and the avatar's voice on the rtc loop
+reply on the reader thread (``observe``, fed by ``ReplyTracker``, which decides when a reply
+ends) and the avatar's voice on the rtc loop
 (``voice``), and publishes one ``TurnReport`` (``client.turn``) per reply, once its voice has
 ended (or at once, without media). Every figure is seconds from the end of the user's turn; a
 moment that was not seen is None, never a guess.
@@ -18,13 +19,11 @@ from typing import Callable
 
 import attrs
 
-from .events import Event as _Event
 from .events import (
-    FunctionCallArgumentsDone,
+    Event,
     InputTranscriptionCompleted,
     ResponseAudioDelta,
     ResponseAudioDone,
-    ResponseFailure,
     ResponseTranscriptDelta,
     ResponseTranscriptDone,
     SpeechStopped,
@@ -40,7 +39,6 @@ RECENT_TURNS = 8
 VOICE_WAIT = 10.0
 
 _FIRST_TEXT = (ResponseTranscriptDelta, ResponseTranscriptDone, ResponseAudioDelta)
-_REPLY_END = (ResponseAudioDone, ResponseFailure, FunctionCallArgumentsDone)
 
 
 @attrs.define
@@ -67,7 +65,7 @@ class TurnClock:
 
     def __init__(
         self,
-        publish: Callable[[_Event], None],
+        publish: Callable[[Event], None],
         with_voice: bool,
         later: Callable[[float, Callable[[], None]], None] | None = None,
     ) -> None:
@@ -84,7 +82,6 @@ class TurnClock:
         self._speech_stopped: float | None = None
         self._transcript: float | None = None
         self._reply: _Reply | None = None
-        self._voice_on = False
         self._recent: collections.deque[TurnReport] = collections.deque(maxlen=RECENT_TURNS)
 
     # ------------------------------------------------------------------ the user's side
@@ -104,9 +101,9 @@ class TurnClock:
 
     # ------------------------------------------------------------------ the reader thread
 
-    def observe(self, event: _Event, text: str | None = None) -> None:
-        """Take one received event (reader thread); ``text`` is the reply's whole text when
-        this event finished it (``ReplyTracker`` puts it together)."""
+    def observe(self, event: Event, text: str | None = None, ends_reply: bool = False) -> None:
+        """Take one received event (reader thread). ``text``: the reply's whole text when this
+        event finished it; ``ends_reply``: it ended the reply (both as ``ReplyTracker`` says)."""
         now = time.monotonic()
         report = None
         with self._lock:
@@ -119,7 +116,7 @@ class TurnClock:
                 report = self._reply_step(now, getattr(event, "response_id", None))
             if text is not None and self._reply is not None and self._reply.text is None:
                 self._reply.text = text
-            if isinstance(event, _REPLY_END):
+            if ends_reply:
                 report = self._reply_ended(now, isinstance(event, ResponseAudioDone))
         self._send(report)
 
@@ -167,7 +164,6 @@ class TurnClock:
         """The avatar's received voice started (``speaking``) or ended, at ``at``."""
         report = None
         with self._lock:
-            self._voice_on = speaking
             reply = self._reply
             if reply is None:
                 return
