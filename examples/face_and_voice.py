@@ -46,14 +46,11 @@ with (
     client.on_video_frame(watch)
     client.connect(timeout=15)
     at_rest = client.wait_for_video(timeout=15)  # before it speaks
-    print("avatar:", client.ask("What can you do?", timeout=15))
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline and (
-        not speaking_frames or time.monotonic() - last_loud[0] < 1
-    ):
-        time.sleep(0.1)  # until the avatar has finished speaking (its voice outlasts the text)
+    with client.expect("client.turn") as turn:  # reported once the reply's voice has ended
+        print("avatar:", client.ask("What can you do?", timeout=15))
+    turn.result(timeout=30)  # its voice outlasts its text
     # mid-sentence: of the pictures taken while it spoke, the one furthest from its face at rest
-    snapshot = max(speaking_frames, key=lambda frame: change(frame, at_rest))
+    snapshot = max(speaking_frames or [at_rest], key=lambda frame: change(frame, at_rest))
     snapshot.save(folder / "avatar.png")
     recording = client.stop_recording(timeout=10)
     print(f"saved {folder / 'avatar.png'} ({snapshot.width}x{snapshot.height})")

@@ -9,7 +9,17 @@ from __future__ import annotations
 
 import os
 import threading
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, Sequence, TypeVar, overload
+from typing import (
+    TYPE_CHECKING,
+    Any,
+    Callable,
+    Iterable,
+    Iterator,
+    Mapping,
+    Sequence,
+    TypeVar,
+    overload,
+)
 
 from . import messages, user_code
 from .audio.pcm import UPLINK_RATE, silence
@@ -391,17 +401,9 @@ class NavTalkClient:
             self._parts.uplink.wait_sent(deadline.remaining())
             turn = self._parts.turns.user_turn_ended()  # earlier turns' reports are not ours
             self.send_silence(VAD_PAUSE)
-            while True:
-                try:
-                    event = sub.get(deadline.remaining())
-                except NavTalkTimeout:
-                    raise NavTalkTimeout("the reply to talk()", timeout) from None
-                if isinstance(event, SessionEnded):
-                    raise raised_again(_lost(event))
-                if isinstance(event, ResponseFailure):
-                    raise reply_failed(event)
-                if isinstance(event, TurnReport) and event.turn == turn and event.reply is not None:
-                    return event
+            late = NavTalkTimeout("the reply to talk()", timeout)
+            answers = (_turn_answer(event, turn) for event in _until_answered(sub, deadline, late))
+            return next(answer for answer in answers if answer is not None)
 
     def ask(self, text: str, timeout: float = 30.0) -> str:
         """Say ``text`` and block until the avatar's whole reply text has arrived.
@@ -424,20 +426,12 @@ class NavTalkClient:
     def _ask(self, text: str, deadline: Deadline, timeout: float) -> str:
         watched = (*ReplyCollector.WATCHED, SessionEnded)
         self._parts.require_connection()  # NotConnected before anything is sent
-        with self._parts.bus.subscribe(watched, 10_000) as sub:
+        with self._parts.bus.subscribe(watched, KEPT_EVENTS) as sub:
             reply = ReplyCollector(skip=self._parts.replies.pending)
             self.send_text(text, respond=True)
-            while True:
-                try:
-                    event = sub.get(deadline.remaining())
-                except NavTalkTimeout:
-                    raise NavTalkTimeout("the reply to ask()", timeout) from None
-                if isinstance(event, SessionEnded):
-                    # even when a new session follows: it knows nothing of this question
-                    raise raised_again(_lost(event))
-                result = reply.add(event)
-                if result is not None:
-                    return result
+            late = NavTalkTimeout("the reply to ask()", timeout)
+            answers = (reply.add(event) for event in _until_answered(sub, deadline, late))
+            return next(answer for answer in answers if answer is not None)
 
     # ------------------------------------------------------------------ the user's audio
 
@@ -688,6 +682,29 @@ class NavTalkClient:
 
         after_reply.__qualname__ = user_code.callback_name(function)  # how failures name it
         self._parts.tool_runner.run_later(after_reply)
+
+
+def _until_answered(sub: Subscription, deadline: Deadline, late: NavTalkTimeout) -> Iterator[Event]:
+    """The events ``ask()`` or ``talk()`` waits through: ``late`` when ``deadline`` passes, the
+    error that ended the session if it ends (even when a new session follows: it knows nothing
+    of the question)."""
+    while True:
+        try:
+            event = sub.get(deadline.remaining())
+        except NavTalkTimeout:
+            raise late from None
+        if isinstance(event, SessionEnded):
+            raise raised_again(_lost(event))
+        yield event
+
+
+def _turn_answer(event: Event, turn: int) -> TurnReport | None:
+    """The report of turn ``turn``'s spoken reply, when ``event`` is it."""
+    if isinstance(event, ResponseFailure):
+        raise reply_failed(event)
+    if isinstance(event, TurnReport) and event.turn == turn and event.reply is not None:
+        return event
+    return None
 
 
 def _lost(event: SessionEnded) -> NavTalkError:

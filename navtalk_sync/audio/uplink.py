@@ -126,7 +126,7 @@ class AudioUplink:
         with self._cond:
             self._cond.notify_all()
 
-    def _gate(self) -> str:
+    def _gate(self) -> AudioGate:
         if self._closed:
             return AudioGate.ENDED
         session = self._session

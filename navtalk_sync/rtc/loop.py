@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import threading
-from typing import Any, Coroutine, TypeVar
+from typing import Any, Callable, Coroutine, TypeVar
 
 from ..errors import NavTalkError, NavTalkTimeout, NotConnected
 from ..logs import get_logger
@@ -115,6 +115,18 @@ class LoopThread:
         except RuntimeError:  # closed between the look and the call
             coro.close()
             raise NotConnected(f"the {self._name} loop is not running") from None
+
+    def call_later(self, delay: float, fn: Callable[[], None]) -> bool:
+        """Run ``fn()`` on the loop after ``delay`` seconds; it must return at once. False
+        (and nothing scheduled) when the loop is not running."""
+        loop = self._loop
+        if loop is None or self._stopped:
+            return False
+        try:
+            loop.call_soon_threadsafe(loop.call_later, delay, fn)
+        except RuntimeError:  # closed between the look and the call
+            return False
+        return True
 
     def run(self, coro: Coroutine[Any, Any, T], timeout: float, what: str = "") -> T:
         """Run ``coro`` on the loop and return its result; cancels it after ``timeout`` s.

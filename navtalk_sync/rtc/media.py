@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-import contextlib
 import enum
 import threading
 import time
@@ -208,10 +207,7 @@ class AvatarMedia:
     def call_later(self, delay: float, fn: Callable[[], None]) -> None:
         """Run ``fn()`` on the rtc loop after ``delay`` seconds (if the loop still runs); it
         must return at once."""
-        loop = self._loop.loop if self._loop.running else None
-        if loop is not None:
-            with contextlib.suppress(RuntimeError):  # the loop closed meanwhile: no timer
-                loop.call_soon_threadsafe(loop.call_later, delay, fn)
+        self._loop.call_later(delay, fn)
 
     @property
     def avatar_speaking(self) -> bool:
