@@ -13,7 +13,9 @@ The number of sessions ramps 1, 2, 4, 6, 8, ... In each step every session is a
 waits for the first video frame, then, for ``--step-seconds``, calls ``ask()`` every
 ``--ask-every`` seconds (or as soon as the previous answer arrives, when that takes longer)
 while an ``on_video_frame`` callback receives the 512x512 face as RGB. Per step it prints the
-sessions connected, ask() latency (median, 95th percentile), video frames per second each
+sessions connected, the answers' latency as the library's own ``client.turn`` reports give it
+(``audio_done``, the moment ``ask()`` returns on: median and 95th percentile; and the median
+``first_voice``, when the avatar is first heard), video frames per second each
 session's callback received (median and worst, beside the server's 25 fps), the CPU each
 process used (100 % = one core) and both processes' resident memory, with ratios to the
 1-session step.
@@ -57,7 +59,8 @@ class SessionRun:
     """One session's figures in one step (filled in by its thread)."""
 
     error: str | None = None
-    latencies: list[float] = attrs.Factory(list)
+    latencies: list[float] = attrs.Factory(list)  # each answer's TurnReport.audio_done
+    first_voices: list[float] = attrs.Factory(list)  # ... and its first_voice
     ask_failures: int = 0
     fps: float | None = None
 
@@ -78,6 +81,10 @@ class StepResult:
     @property
     def latencies(self) -> list[float]:
         return sorted(t for run in self.runs for t in run.latencies)
+
+    @property
+    def first_voices(self) -> list[float]:
+        return sorted(t for run in self.runs for t in run.first_voices)
 
     @property
     def ask_failures(self) -> int:
@@ -114,6 +121,7 @@ class Step:
         client = nt.NavTalkClient("sk_bench", url=self.url, avatar_name="navtalk.Leo")
         try:
             client.on_video_frame(frames)
+            client.on(nt.events.TurnReport, lambda report: self.note_turn(report, run))
             try:
                 client.connect(timeout=CONNECT_TIMEOUT)
                 client.wait_for_video(timeout=CONNECT_TIMEOUT)
@@ -127,14 +135,21 @@ class Step:
         finally:
             client.close(timeout=5)
 
+    def note_turn(self, report: nt.Event, run: SessionRun) -> None:
+        """A reply's figures, as the library measured them (the dispatcher thread; every ask
+        starts inside the step's window)."""
+        assert isinstance(report, nt.events.TurnReport)
+        if report.audio_done is not None:
+            run.latencies.append(report.audio_done)
+        if report.first_voice is not None:
+            run.first_voices.append(report.first_voice)
+
     def ask_until_stopped(self, client: nt.NavTalkClient, run: SessionRun) -> None:
         next_ask = time.monotonic()
         while not self.stop.wait(max(0.0, next_ask - time.monotonic())):
             next_ask += self.ask_every
-            asked = time.monotonic()
             try:
                 client.ask(QUESTION, timeout=ASK_TIMEOUT)
-                run.latencies.append(time.monotonic() - asked)
             except nt.NavTalkError:
                 run.ask_failures += 1
             next_ask = max(next_ask, time.monotonic())  # a slow answer delays the next one
@@ -197,7 +212,7 @@ def breaking_reason(
 
 
 def print_row(step: StepResult, baseline: StepResult) -> None:
-    latencies, fps = step.latencies, step.fps
+    latencies, fps, voices = step.latencies, step.fps, step.first_voices
     base_p95 = p95(baseline.latencies)
     median_fps = statistics.median(fps) if fps else float("nan")
     base_fps = statistics.median(baseline.fps) if baseline.fps else float("nan")
@@ -205,6 +220,7 @@ def print_row(step: StepResult, baseline: StepResult) -> None:
         f"| {step.sessions} | {step.connected} | {len(latencies)} | "
         f"{statistics.median(latencies) if latencies else float('nan'):.3f} | "
         f"{p95(latencies):.3f} | {p95(latencies) / base_p95:.2f} | "
+        f"{statistics.median(voices) if voices else float('nan'):.3f} | "
         f"{median_fps:.1f} ({min(fps, default=float('nan')):.1f}) | "
         f"{median_fps / base_fps:.2f} | {step.client_cpu:.0%} | {step.server_cpu:.0%} | "
         f"{step.client_rss_mb:.0f} | {step.server_rss_mb:.0f} |",
@@ -226,11 +242,12 @@ def main() -> int:
         f"{args.step_seconds:g} s a step, ask() every {args.ask_every:g} s per session\n"
     )
     print(
-        "| sessions | connected | asks | ask p50 s | ask p95 s | p95 ratio | "
+        "| sessions | connected | answers | answer p50 s | answer p95 s | p95 ratio | "
+        "first voice p50 s | "
         "fps/session median (worst) | fps ratio | client CPU | server CPU | "
         "client RSS MB | server RSS MB |"
     )
-    print("| --- " * 12 + "|")
+    print("| --- " * 13 + "|")
     baseline: StepResult | None = None
     verdict = f"no breaking point up to {args.max_sessions} sessions"
     with ServerProcess() as server:

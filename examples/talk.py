@@ -17,6 +17,13 @@ with (
     turn = client.talk(sys.argv[1], timeout=60)  # the file, then the pause the server waits for
     print("you:   ", turn.heard)
     print("avatar:", turn.reply)
-    for moment in ("speech_stopped", "transcript", "first_text", "first_voice", "voice_ended"):
+    for moment in (
+        "speech_stopped",
+        "transcript",
+        "first_text",
+        "first_voice",
+        "mouth_moving",
+        "voice_ended",
+    ):
         seconds = getattr(turn, moment)
         print(f"{moment:>14}: {'-' if seconds is None else f'{seconds:.2f} s'}")

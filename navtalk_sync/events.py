@@ -862,7 +862,8 @@ class TurnReport(ClientEvent):
     ``heard`` is what the server understood (the transcript, or the text sent) or None;
     ``reply`` the reply's text. The moments: ``speech_stopped``, ``transcript``,
     ``first_text`` (the reply's first piece), ``first_voice`` (its first sound on the audio
-    track), ``mouth_moving`` (not measured yet: always None), ``audio_done``, ``voice_ended``
+    track), ``mouth_moving`` (the first frame in which the mouth moves, measured in the
+    ``mouth_region`` setting's part of the picture), ``audio_done``, ``voice_ended``
     (the last sound heard).
     """
 

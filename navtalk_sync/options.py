@@ -91,6 +91,22 @@ def _host_addresses(value: Any) -> str | tuple[str, ...] | None:
     return addresses
 
 
+def _region(value: Any) -> tuple[float, float, float, float] | None:
+    if value is None:
+        return None
+    try:
+        x0, y0, x1, y1 = (float(part) for part in value)
+    except (TypeError, ValueError):
+        raise ConfigError(
+            f"mouth_region must be None or (x0, y0, x1, y1) fractions, got {value!r}"
+        ) from None
+    if not (0.0 <= x0 < x1 <= 1.0 and 0.0 <= y0 < y1 <= 1.0):
+        raise ConfigError(
+            f"mouth_region must satisfy 0 <= x0 < x1 <= 1 and 0 <= y0 < y1 <= 1, got {value!r}"
+        )
+    return (x0, y0, x1, y1)
+
+
 # --------------------------------------------------------------------------- the groups
 
 
@@ -201,6 +217,13 @@ class MediaOptions:
         3.0,
         "seconds without a video frame before the media counts as stalled",
         validator=seconds,
+    )
+    mouth_region: tuple[float, float, float, float] | None = _setting(
+        "mouth_region",
+        (0.30, 0.55, 0.70, 0.80),
+        "where the avatar's mouth is, as (x0, y0, x1, y1) fractions of the picture (a centred "
+        "head-and-shoulders portrait), for client.turn's mouth_moving; None: not measured",
+        converter=_region,
     )
     required: bool = _setting(
         "media_required",

@@ -67,6 +67,7 @@ class ClientParts:
         )
         if self.media is not None:
             self.media.on_speaking(self.turns.voice)
+            self.media.on_mouth(self.turns.mouth)
         # A History given as history= is continued; other turns are only replayed.
         self.history = History(history.turns() if isinstance(history, History) else ())
         self._seed_turns = () if isinstance(history, History) else settings.history

@@ -4,9 +4,9 @@ user's turn.
 ``TurnClock`` is told when the user's turn ended (``user_turn_ended``: ``send_text``, ``ask``,
 ``talk``; or the server's ``speech_stopped`` for the microphone), watches the events of the
 reply on the reader thread (``observe``, fed by ``ReplyTracker``, which decides when a reply
-ends) and the avatar's voice on the rtc loop
-(``voice``), and publishes one ``TurnReport`` (``client.turn``) per reply, once its voice has
-ended (or at once, without media). Every figure is seconds from the end of the user's turn; a
+ends) and the avatar's voice and mouth on the rtc loop (``voice``, ``mouth``), and publishes
+one ``TurnReport`` (``client.turn``) per reply, once its voice has ended (or at once, without
+media). Every figure is seconds from the end of the user's turn; a
 moment that was not seen is None, never a guess.
 """
 
@@ -54,6 +54,7 @@ class _Reply:
     first_text: float | None = None
     text: str | None = None
     first_voice: float | None = None
+    mouth_moving: float | None = None
     audio_done: float | None = None
     voice_ended: float | None = None
     ended: bool = False  # audio.done, a tool call or an error came
@@ -175,6 +176,13 @@ class TurnClock:
                     report = self._report(reply)
         self._send(report)
 
+    def mouth(self, moving: bool, at: float) -> None:
+        """The avatar's mouth started (``moving``) or stopped moving in the picture, at ``at``."""
+        with self._lock:
+            reply = self._reply
+            if moving and reply is not None and reply.mouth_moving is None and not reply.reported:
+                reply.mouth_moving = at - reply.origin
+
     # ------------------------------------------------------------------ reports
 
     def _report_if_silent(self, reply: _Reply) -> TurnReport | None:
@@ -199,7 +207,7 @@ class TurnClock:
             transcript=_rounded(reply.transcript),
             first_text=_rounded(reply.first_text),
             first_voice=_rounded(reply.first_voice),
-            mouth_moving=None,
+            mouth_moving=_rounded(reply.mouth_moving),
             audio_done=_rounded(reply.audio_done),
             voice_ended=_rounded(reply.voice_ended),
         )

@@ -195,6 +195,7 @@ def _latencies(turn: events.TurnReport) -> list[str]:
     moments = (
         ("first reply text", turn.first_text),
         ("voice heard", turn.first_voice),
+        ("mouth moving", turn.mouth_moving),
         ("audio done", turn.audio_done),
         ("voice ended", turn.voice_ended),
     )

@@ -32,6 +32,7 @@ from ..options import MediaOptions
 from ..timeouts import Deadline
 from .ice import restrict_host_candidates
 from .loop import LoopThread
+from .mouth import MouthWatch, brightness
 from .peer import CONNECTED_STATES, Answerer
 from .video import VideoFeed
 from .voice import SpeakingDetector, VoiceFeed, chunk_from_frame
@@ -111,6 +112,9 @@ class AvatarMedia:
         self.offers_ignored = 0
         self._speaking = SpeakingDetector()
         self._speaking_listeners: list[Callable[[bool, float], None]] = []
+        region = options.mouth_region
+        self._mouth = MouthWatch(region) if region is not None else None
+        self._mouth_listeners: list[Callable[[bool, float], None]] = []
 
     # ------------------------------------------------------------------ state
 
@@ -203,6 +207,12 @@ class AvatarMedia:
         avatar's received voice starts or stops (level-based, see ``SpeakingDetector``);
         ``at`` is the ``time.monotonic()`` of the change (for a stop: the last loud moment)."""
         self._speaking_listeners = [*self._speaking_listeners, fn]
+
+    def on_mouth(self, fn: Callable[[bool, float], None]) -> None:
+        """Call ``fn(moving, at)`` (on the rtc loop; it must return at once) when the avatar's
+        mouth starts or stops moving in the picture (see ``MouthWatch``; never when the
+        ``mouth_region`` setting is None)."""
+        self._mouth_listeners = [*self._mouth_listeners, fn]
 
     def call_later(self, delay: float, fn: Callable[[], None]) -> None:
         """Run ``fn()`` on the rtc loop after ``delay`` seconds (if the loop still runs); it
@@ -358,12 +368,23 @@ class AvatarMedia:
 
     def _video_frame(self, frame: av.VideoFrame) -> None:
         self.video.push(frame)
+        self._watch_mouth(frame)
         recorder = self._recorder
         if recorder is not None:
             recorder.add_video(frame)
         if self._state in (MediaState.CONNECTED, MediaState.STALLED):
             resumed = None if self._state == MediaState.CONNECTED else "frames resumed"
             self._set_state(MediaState.FLOWING, resumed)
+
+    def _watch_mouth(self, frame: av.VideoFrame) -> None:
+        listeners, watch = self._mouth_listeners, self._mouth
+        if watch is None or not listeners:
+            return
+        at = time.monotonic()
+        change = watch.feed(brightness(frame), at)
+        if change is not None:
+            for listener in listeners:
+                listener(change, at)
 
     def _audio_frame(self, frame: av.AudioFrame) -> None:
         recorder = self._recorder

@@ -47,7 +47,7 @@ def test_the_spoken_question_is_heard_and_answered_live(demo):
 def test_the_summary_gives_the_turn_latency_and_the_counts(demo):
     _, out, _ = demo
     assert re.search(r"turn: after your speech ended, first reply text \d+ ms", out), out
-    assert "audio done" in out and "voice ended" in out
+    assert "mouth moving" in out and "audio done" in out and "voice ended" in out
     received = re.search(r"video: (\d+) frames received, (\d+) dropped", out)
     assert received and int(received.group(1)) > 25, out
     assert re.search(r"audio: \d+ chunks of the avatar's voice received, \d+ dropped", out)

@@ -71,5 +71,5 @@ def test_talk_example_answers_a_wav_and_prints_its_timings(tmp_path):
     assert lines[1].startswith("avatar: You said:")
     timings = dict(line.strip().split(": ") for line in lines[2:])
     assert set(timings) == {"speech_stopped", "transcript", "first_text", "first_voice",
-                            "voice_ended"}  # fmt: skip
+                            "mouth_moving", "voice_ended"}  # fmt: skip
     assert all(value.endswith(" s") for value in timings.values())  # each one was seen

@@ -77,6 +77,9 @@ def test_licence_from_environment(monkeypatch):
         ({"audio": "loud"}, "audio must be an nt.AudioOptions, got 'loud'"),
         ({"media": False, "record": "x.mp4"}, "record needs media=True"),
         ({"audio_hold_seconds": 601}, "audio_hold_seconds must be at most 600 s"),
+        ({"mouth_region": (0.5, 0.5)}, "mouth_region must be None or (x0, y0, x1, y1)"),
+        ({"mouth_region": (0.7, 0.5, 0.3, 0.8)}, "0 <= x0 < x1 <= 1"),
+        ({"mouth_region": (0, 0, float("nan"), 1)}, "0 <= x0 < x1 <= 1"),
     ],
 )
 def test_bad_settings_say_what_is_wrong(monkeypatch, kwargs, fragment):

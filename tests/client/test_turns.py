@@ -30,7 +30,9 @@ def test_talk_sends_a_recording_and_returns_what_was_heard_and_answered(server, 
     assert turn.first_voice is not None and turn.voice_ended is not None  # the voice was heard
     assert _in_order(turn.transcript, turn.first_text, turn.audio_done)
     assert _in_order(turn.first_voice, turn.voice_ended)
-    assert turn.mouth_moving is None  # not measured: None, not a guess
+    # the local face's mouth moves with its voice: seen in the picture, near the first sound
+    assert turn.mouth_moving is not None and turn.first_text is not None
+    assert turn.first_text <= turn.mouth_moving < turn.voice_ended
     assert reports[-1] == turn.figures()
 
 
@@ -42,6 +44,7 @@ def test_talk_takes_samples_too_and_without_media_reports_no_voice(server):
     assert turn.reply is not None and turn.reply.startswith("You said:")
     assert turn.audio_done is not None
     assert turn.first_voice is None and turn.voice_ended is None  # no audio track: not seen
+    assert turn.mouth_moving is None  # no picture: not seen
 
 
 def test_every_reply_is_reported_as_a_client_turn_event(server):
@@ -94,3 +97,27 @@ def test_talk_returns_its_own_turn_while_an_earlier_reply_still_plays(server, tm
         assert len(set(SENTENCE.split()) - set((turn.heard or "").split())) <= 2
         assert turn.speech_stopped is not None and turn.transcript is not None
     assert first.turn < second.turn
+
+
+@pytest.mark.timeout(60)
+def test_without_a_mouth_region_the_mouth_is_not_measured(server):
+    with client_for(server, mouth_region=None) as client:
+        client.connect(timeout=10)
+        client.wait_for_video(timeout=10)
+        client.ask("Say something", timeout=20)
+        wait_until(lambda: client.stats()["turns"], timeout=20)
+        (turn,) = client.stats()["turns"]
+    assert turn["first_voice"] is not None and turn["mouth_moving"] is None
+
+
+@pytest.mark.timeout(60)
+def test_the_mouth_is_seen_moving_in_a_reply_asked_for_at_the_first_frame(server):
+    # the video's first second, sharpening as the encoder settles, must not hide the mouth
+    with client_for(server) as client:
+        client.connect(timeout=10)
+        client.wait_for_video(timeout=10)
+        with client.expect(ev.TurnReport) as report:
+            client.ask("What can you do?", timeout=20)
+        turn = report.result(timeout=30)
+    assert isinstance(turn, ev.TurnReport) and turn.first_voice is not None
+    assert turn.mouth_moving is not None and turn.mouth_moving < turn.voice_ended
