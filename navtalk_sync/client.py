@@ -304,8 +304,12 @@ class NavTalkClient:
         return self._require_media().video.latest()
 
     def wait_for_video(self, timeout: float) -> VideoFrame:
-        """Block until the avatar's picture has arrived; returns the newest frame."""
-        return self._require_media().video.wait_first(check_seconds(timeout))
+        """Block until the avatar's picture has arrived; returns the newest frame.
+        ``NotConnected`` at once before ``connect()``: no picture can come."""
+        timeout = check_seconds(timeout)
+        media = self._require_media()
+        self._parts.require_connection()
+        return media.video.wait_first(timeout)
 
     def record(self, path: str | os.PathLike[str]) -> None:
         """Record the avatar's picture and voice to ``path`` (.mp4 or .mkv) from now on.
@@ -411,8 +415,9 @@ class NavTalkClient:
         Returns the server's final transcript of the reply, or the concatenated deltas when the
         server sends no final text. Replies asked for earlier (``greet_first``, an earlier
         ``send_text``) are let pass first; calls from several threads take turns. A reply the
-        server starts on its own (to speech) while ask() waits can be taken for the answer.
-        Raises ``NavTalkTimeout``, ``ResponseFailed``, or the error that ended the session
+        server starts on its own (to speech) while ask() waits can be taken for the answer, and
+        so can words a reply speaks before it calls a tool ("let me check"): the protocol has
+        no end-of-response event to wait for (protocol.md#tool-calls). Raises ``NavTalkTimeout``, ``ResponseFailed``, or the error that ended the session
         (also when a reconnection follows: the new session does not know the question).
         """
         deadline = Deadline(check_seconds(timeout))

@@ -283,7 +283,7 @@ SETTINGS = [
     "history_max_turns", "greet_first", "model", "connect_timeout", "send_timeout",
     "close_timeout", "ping_interval", "ping_timeout", "event_queue_size", "send_queue_size",
     "max_message_size", "reconnect", "media", "speaker", "record", "ice_host_addresses",
-    "stun_fallback", "media_timeout", "stall_timeout", "media_required",
+    "stun_fallback", "media_timeout", "stall_timeout", "mouth_region", "media_required",
     "audio_chunk_samples", "audio_hold_seconds", "audio_wait_for_media", "half_duplex",
 ]  # fmt: skip
 

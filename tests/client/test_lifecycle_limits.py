@@ -166,6 +166,14 @@ def test_a_connect_interrupted_by_ctrl_c_leaves_a_closed_client():
             client.connect(timeout=1)
 
 
+def test_waiting_for_the_picture_before_connect_says_so_at_once():
+    client = nt.NavTalkClient("sk_test_x", avatar_name="a", url="ws://127.0.0.1:9")
+    started = time.monotonic()
+    with client, pytest.raises(nt.NotConnected, match="call connect\\(\\) first"):
+        client.wait_for_video(timeout=30)
+    assert time.monotonic() - started < 10  # not the 30 s timeout
+
+
 @pytest.mark.parametrize(
     "setting",
     [
