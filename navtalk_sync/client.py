@@ -417,8 +417,9 @@ class NavTalkClient:
         ``send_text``) are let pass first; calls from several threads take turns. A reply the
         server starts on its own (to speech) while ask() waits can be taken for the answer, and
         so can words a reply speaks before it calls a tool ("let me check"): the protocol has
-        no end-of-response event to wait for (protocol.md#tool-calls). Raises ``NavTalkTimeout``, ``ResponseFailed``, or the error that ended the session
-        (also when a reconnection follows: the new session does not know the question).
+        no end-of-response event to wait for (protocol.md#tool-calls). Raises
+        ``NavTalkTimeout``, ``ResponseFailed``, or the error that ended the session (also when
+        a reconnection follows: the new session does not know the question).
         """
         deadline = Deadline(check_seconds(timeout))
         if not self._ask_lock.acquire(timeout=timeout):
