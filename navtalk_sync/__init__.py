@@ -23,6 +23,7 @@ from .errors import (
     AvatarLookupFailed,
     AvatarNotFound,
     BackendError,
+    CertificateError,
     ConfigError,
     ConnectionFailed,
     ConnectionLimitExceeded,
@@ -34,6 +35,7 @@ from .errors import (
     NavTalkError,
     NavTalkTimeout,
     NotConnected,
+    ProxyError,
     ReconnectFailed,
     RecordingError,
     ResponseFailed,
@@ -45,7 +47,7 @@ from .errors import (
 from .events import Event
 from .expectation import Expectation
 from .history import History, Turn
-from .options import AudioOptions, Limits, MediaOptions, Timeouts
+from .options import AudioOptions, Limits, MediaOptions, NetworkOptions, Timeouts
 from .retry import ReconnectPolicy
 from .rtc.media import MediaState
 from .rtc.recorder import RecordingSummary
@@ -63,6 +65,7 @@ __all__ = [
     "Limits",
     "MediaOptions",
     "AudioOptions",
+    "NetworkOptions",
     "State",
     "MediaState",
     "Event",
@@ -87,6 +90,8 @@ __all__ = [
     "NavTalkTimeout",
     "NotConnected",
     "TransportError",
+    "CertificateError",
+    "ProxyError",
     "Disconnected",
     "SubscriptionOverflow",
     "ResponseFailed",

@@ -16,9 +16,9 @@ followed, so the header never reaches another host.
 from __future__ import annotations
 
 import http.client
-import ipaddress
 import json
 import os
+import ssl
 import urllib.error
 import urllib.request
 import warnings
@@ -30,8 +30,11 @@ import attrs
 from .config import DEFAULT_URL, LICENSE_ENV, Settings
 from .errors import AvatarLookupFailed, AvatarNotFound, InvalidArgument
 from .logs import get_logger
+from .options import NetworkOptions
+from .proxies import proxy_for
 from .redaction import known_secret, redact, redact_value
 from .timeouts import check_seconds
+from .tls import certificate_error, client_context
 
 __all__ = [
     "AvatarInfo",
@@ -121,12 +124,17 @@ def get_avatar(
     avatar_id: str | None = None,
     base_url: str = DEFAULT_API_URL,
     timeout: float = 10.0,
+    ca_file: str | os.PathLike[str] | None = None,
+    ssl_context: ssl.SSLContext | None = None,
+    proxy: str | bool | None = None,
+    network: NetworkOptions | None = None,
 ) -> AvatarInfo:
     """Look one avatar up by ``avatar_id`` (``/avatar/detail``) or ``name`` (``/avatar/getByName``).
 
     ``avatar_id`` wins when both are given, as on the WebSocket. The licence defaults to
     ``$NAVTALK_LICENSE``. ``base_url`` is the open API's base (the hosted one, or a
-    ``LocalServer``'s ``http_url``).
+    ``LocalServer``'s ``http_url``). ``ca_file``, ``ssl_context`` and ``proxy`` are the client's
+    settings of those names (or pass a whole ``network=NetworkOptions(...)``).
 
     Raises ``AvatarNotFound`` for an unknown avatar, ``AvatarLookupFailed`` for a refused
     licence, an envelope ``code`` other than 200, an unreadable answer or an unreachable
@@ -135,6 +143,9 @@ def get_avatar(
     key = _licence(license)
     base = _base_url(base_url)
     seconds = check_seconds(timeout)
+    if network is None:
+        ca_path = os.fspath(ca_file) if isinstance(ca_file, os.PathLike) else ca_file
+        network = NetworkOptions(ca_file=ca_path, ssl_context=ssl_context, proxy=proxy)
     if avatar_id is not None:
         what = f"avatar id {_text('avatar_id', avatar_id)!r}"
         url = f"{base}/avatar/detail?avatarId={quote(avatar_id, safe='')}"
@@ -145,7 +156,7 @@ def get_avatar(
         raise InvalidArgument("name an avatar: pass name=... or avatar_id=...")
     log.debug("looking up %s at %s", what, base)
     with known_secret(key):  # so redact() hides it in the answer, whatever its shape
-        status, body = _fetch(url, key, seconds)
+        status, body = _fetch(url, key, seconds, network)
         data = redact_value(_unwrap(status, body, what))
         return AvatarInfo.from_data(_choose(data, name if avatar_id is None else None, what))
 
@@ -175,6 +186,7 @@ def check_avatar(
         avatar_id=settings.avatar_id,
         base_url=base,
         timeout=timeout,
+        network=settings.network,
     )
     for problem in provider_problems(info, has_tools=bool(settings.tools)):
         log.warning("%s", problem)
@@ -252,30 +264,26 @@ class _NoRedirect(urllib.request.HTTPRedirectHandler):
         return None
 
 
-def _opener(url: str) -> urllib.request.OpenerDirector:
-    handlers: list[urllib.request.BaseHandler] = [_NoRedirect()]
-    if _is_loopback(urlsplit(url).hostname or ""):
-        handlers.append(urllib.request.ProxyHandler({}))  # never send loopback to a proxy
-    return urllib.request.build_opener(*handlers)
+def _opener(url: str, network: NetworkOptions) -> urllib.request.OpenerDirector:
+    """No redirects, the client's trust, and its proxy (``proxies.proxy_for``) or none: never
+    urllib's own reading of the environment, which would send loopback to a proxy."""
+    parts = urlsplit(url)
+    proxy = proxy_for(network.proxy, parts.hostname or "", parts.scheme == "https")
+    return urllib.request.build_opener(
+        _NoRedirect(),
+        urllib.request.ProxyHandler({"http": proxy.url, "https": proxy.url} if proxy else {}),
+        urllib.request.HTTPSHandler(context=client_context(network)),
+    )
 
 
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
-def _fetch(url: str, key: str, timeout: float) -> tuple[int, bytes]:
+def _fetch(url: str, key: str, timeout: float, network: NetworkOptions) -> tuple[int, bytes]:
     """(HTTP status, body) of a GET; an error status is an answer too (its body is read)."""
     request = urllib.request.Request(
         url,
         headers={"license": key, "Accept": "application/json", "User-Agent": _USER_AGENT},
     )
     try:
-        with _opener(url).open(request, timeout=timeout) as response:
+        with _opener(url, network).open(request, timeout=timeout) as response:
             return response.status, response.read(MAX_ANSWER_BYTES + 1)
     except urllib.error.HTTPError as exc:  # an answer with an error status: keep its body
         with exc:
@@ -285,6 +293,8 @@ def _fetch(url: str, key: str, timeout: float) -> tuple[int, bytes]:
                 return exc.code, b""
     except (urllib.error.URLError, OSError, http.client.HTTPException) as exc:
         reason = getattr(exc, "reason", exc)
+        if isinstance(reason, ssl.SSLCertVerificationError):
+            reason = certificate_error(reason, _origin(url))
         failure = AvatarLookupFailed(
             f"the avatar API at {_origin(url)} could not be reached: {reason}"
         )

@@ -12,7 +12,15 @@ from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 import attrs
 
 from .errors import ConfigError
-from .options import FLAT_NAMES, GROUPS, AudioOptions, Limits, MediaOptions, Timeouts
+from .options import (
+    FLAT_NAMES,
+    GROUPS,
+    AudioOptions,
+    Limits,
+    MediaOptions,
+    NetworkOptions,
+    Timeouts,
+)
 from .redaction import install_redaction, redact, remember_secret
 from .retry import ReconnectPolicy
 from .validators import flag, optional, positive_int
@@ -188,6 +196,10 @@ def _audio(value: Any) -> AudioOptions:
     return _as_group("audio", value)  # type: ignore[no-any-return]
 
 
+def _network(value: Any) -> NetworkOptions:
+    return _as_group("network", value)  # type: ignore[no-any-return]
+
+
 def _media(value: Any) -> MediaOptions | None:
     """``media=True`` means the default options; False (or None), no media at all."""
     if value is True:
@@ -204,6 +216,7 @@ _GROUP_CONVERTERS: dict[str, Callable[[Any], Any]] = {
     "limits": _limits,
     "media": _media,
     "audio": _audio,
+    "network": _network,
 }
 
 
@@ -264,11 +277,18 @@ class Settings:
     #: the avatar's WebRTC media; None: none (text only, the offer is never answered)
     media: MediaOptions | None = attrs.field(factory=MediaOptions, converter=_media)
     audio: AudioOptions = attrs.field(factory=AudioOptions, converter=_audio)
+    network: NetworkOptions = attrs.field(factory=NetworkOptions, converter=_network)
 
     def __attrs_post_init__(self) -> None:
         remember_secret(self.license, self)
         parts = urlsplit(self.url)
-        for credential in (parts.username, parts.password):  # ws://user:password@host
+        proxy = urlsplit(self.network.proxy) if isinstance(self.network.proxy, str) else None
+        for credential in (
+            parts.username,  # ws://user:password@host
+            parts.password,
+            proxy and proxy.username,  # http://user:password@proxy
+            proxy and proxy.password,
+        ):
             if credential:
                 remember_secret(credential, self)
         if self.avatar_id is None and self.avatar_name is None:

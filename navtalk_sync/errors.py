@@ -8,6 +8,8 @@
     ├── NavTalkTimeout (TimeoutError)    a blocking call ran out of time; names what it awaited
     ├── NotConnected                     the call needs a live session and there is none
     ├── TransportError                   the socket could not be opened or broke
+    │   ├── CertificateError             the server's TLS certificate was refused
+    │   └── ProxyError                   the HTTP proxy could not be used
     ├── Disconnected                     the session ended while a call was waiting
     │   └── ReconnectFailed              it was lost and reconnection gave up
     ├── SubscriptionOverflow             an ``events()`` consumer fell too far behind
@@ -70,6 +72,27 @@ class NotConnected(NavTalkError):
 
 class TransportError(NavTalkError):
     """The WebSocket could not be opened, or it broke."""
+
+
+class CertificateError(TransportError):
+    """The server's TLS certificate was refused; ``check`` says which check failed (as OpenSSL
+    words it: "certificate has expired", "Hostname mismatch, ...", "unable to get local issuer
+    certificate"). Never retried: trust the right CA (``ca_file=``) or fix the server."""
+
+    def __init__(self, message: str, check: str) -> None:
+        super().__init__(message)
+        self.check = redact(check)
+
+
+class ProxyError(TransportError):
+    """The HTTP proxy could not be reached, or refused the tunnel. ``proxy`` is the proxy's
+    address without its credentials; ``status_code`` the proxy's HTTP answer (None when there
+    was none). A refusal (407 for credentials, 403) is not retried."""
+
+    def __init__(self, message: str, proxy: str, status_code: int | None = None) -> None:
+        super().__init__(message)
+        self.proxy = redact(proxy)
+        self.status_code = status_code
 
 
 class Disconnected(NavTalkError):

@@ -5,6 +5,7 @@ handed whole to the part that uses it.
 - ``Limits``: the bounds of the queues and of a message (the session and the event bus).
 - ``MediaOptions``: the avatar's WebRTC picture and voice (``rtc.media.AvatarMedia``).
 - ``AudioOptions``: the user's audio going up (the uplink and the microphone).
+- ``NetworkOptions``: whom to trust and which way out (the dialer, the avatar lookup).
 
 Every field also has a flat keyword, kept from before the groups existed:
 ``NavTalkClient(connect_timeout=5)`` is ``NavTalkClient(timeouts=Timeouts(connect=5))``. The
@@ -15,12 +16,16 @@ Adding a setting: a field here (with its flat name), the part that reads it, and
 from __future__ import annotations
 
 import ipaddress
+import os
+import ssl
 from typing import Any, Iterable
+from urllib.parse import urlsplit
 
 import attrs
 
 from .errors import ConfigError, InvalidArgument
 from .paths import check_new_file
+from .redaction import redact
 from .validators import flag, int_between, label, optional, positive_int, seconds
 
 __all__ = [
@@ -28,6 +33,7 @@ __all__ = [
     "FLAT_NAMES",
     "Limits",
     "MediaOptions",
+    "NetworkOptions",
     "Timeouts",
     "record_path",
 ]
@@ -105,6 +111,41 @@ def _region(value: Any) -> tuple[float, float, float, float] | None:
             f"mouth_region must satisfy 0 <= x0 < x1 <= 1 and 0 <= y0 < y1 <= 1, got {value!r}"
         )
     return (x0, y0, x1, y1)
+
+
+def _ca_file(value: Any) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, (str, os.PathLike)) or not os.path.isfile(value):
+        raise ConfigError(
+            f"ca_file must be the path of a PEM file of CA certificates, got {value!r}"
+        )
+    return os.fspath(value)
+
+
+def _ssl_context(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+    if value is not None and not isinstance(value, ssl.SSLContext):
+        raise ConfigError(f"ssl_context must be an ssl.SSLContext or None, got {value!r}")
+
+
+def _proxy(value: Any) -> str | bool | None:
+    if value is None or value is False:
+        return None if value is None else False
+    if not isinstance(value, str):
+        raise ConfigError(
+            "proxy must be None (from the environment), False (none) or an "
+            f"'http://[user:password@]host:port' URL, got a {type(value).__name__}"
+        )
+    try:
+        parts = urlsplit(value)
+        usable = parts.scheme == "http" and bool(parts.hostname) and parts.port is not None
+    except ValueError:  # a port that is not a number
+        usable = False
+    if not usable:
+        raise ConfigError(
+            "proxy must be an 'http://[user:password@]host:port' URL (an HTTP CONNECT proxy)"
+        )
+    return value
 
 
 # --------------------------------------------------------------------------- the groups
@@ -267,12 +308,44 @@ class AudioOptions:
     )
 
 
+@attrs.frozen(kw_only=True)
+class NetworkOptions:
+    """Whom the client trusts and which way it goes out: for the WebSocket and for
+    ``get_avatar()`` (WebRTC media goes its own way: TURN, see ``MediaOptions``)."""
+
+    ca_file: str | None = _setting(
+        "ca_file",
+        None,
+        "trust the CA certificates in this PEM file instead of the system's (a private CA)",
+        converter=_ca_file,
+    )
+    ssl_context: ssl.SSLContext | None = _setting(  # noqa: RUF009 (a field, as every one here)
+        "ssl_context",
+        None,
+        "an ssl.SSLContext of your own for wss:// and https:// (instead of ca_file)",
+        validator=_ssl_context,
+    )
+    proxy: str | bool | None = _setting(
+        "proxy",
+        None,
+        "an HTTP CONNECT proxy 'http://[user:password@]host:port'; None: from HTTPS_PROXY/"
+        "NO_PROXY (never for loopback); False: none",
+        converter=_proxy,
+        repr=lambda value: repr(redact(value) if isinstance(value, str) else value),
+    )
+
+    def __attrs_post_init__(self) -> None:
+        if self.ca_file is not None and self.ssl_context is not None:
+            raise ConfigError("pass ca_file or ssl_context, not both")
+
+
 #: The settings field each group fills.
 GROUPS: dict[str, type[Any]] = {
     "timeouts": Timeouts,
     "limits": Limits,
     "media": MediaOptions,
     "audio": AudioOptions,
+    "network": NetworkOptions,
 }
 
 #: Flat keyword -> (settings field of its group, field in the group).

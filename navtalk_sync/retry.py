@@ -13,10 +13,12 @@ from typing import Any, Callable
 import attrs
 
 from .errors import (
+    CertificateError,
     ConfigError,
     ConnectionFailed,
     Disconnected,
     NavTalkTimeout,
+    ProxyError,
     ServerNotice,
     TransportError,
 )
@@ -95,8 +97,13 @@ class ReconnectPolicy:
         ``gpu_full`` or ``backend_error`` notice, a server that cannot be reached or does not
         set up in time, and an HTTP 5xx or 429 refusal. Never for the ``fail``, ``close``,
         ``insufficient_balance`` and ``connection_limit_exceeded`` notices, a normal close
-        by the server, or a failure of the avatar's media.
+        by the server, or a failure of the avatar's media; nor for a refused TLS certificate or
+        a proxy's refusal (HTTP 4xx), which a new attempt would meet again.
         """
+        if isinstance(error, CertificateError):
+            return False
+        if isinstance(error, ProxyError) and error.status_code is not None:
+            return error.status_code >= 500
         if isinstance(error, ConnectionFailed):
             code = error.status_code
             return code is not None and (code >= 500 or code == 429)

@@ -176,6 +176,7 @@ class Session:
             ping_interval=self._settings.timeouts.ping_interval,
             ping_timeout=self._settings.timeouts.ping,
             max_message_size=self._settings.limits.max_message_size,
+            network=self._settings.network,
         )
         with self._lock:
             if self._closing:

@@ -1,6 +1,7 @@
 """One WebSocket connection (websocket-client): handshake, reader thread, writer thread.
 
-* ``open()`` runs the opening handshake in the caller's thread, with a timeout.
+* ``open()`` runs the opening handshake in the caller's thread, with a timeout, on a socket
+  the ``Dialer`` opened (TCP, a proxy's tunnel, TLS), so that ``close()`` can stop any step.
 * ``navtalk-ws-reader`` receives frames, answers pings, hands each text frame to ``on_text``
   and reports the end of the connection once, through ``on_end``. It runs no user code.
 * ``navtalk-ws-writer`` writes frames from a bounded queue, strictly in order, and sends a
@@ -27,8 +28,10 @@ from typing import Callable
 import websocket
 
 from .config import redact
+from .dialer import Dialer
 from .errors import ConnectionFailed, NavTalkTimeout, NotConnected, TransportError
 from .logs import get_logger
+from .options import NetworkOptions
 from .threads import LibraryThread
 from .timeouts import Deadline
 
@@ -80,8 +83,10 @@ class Transport:
         ping_interval: float | None,
         ping_timeout: float,
         max_message_size: int = 16 * 1024 * 1024,
+        network: NetworkOptions | None = None,
     ) -> None:
         self._url = url
+        self._dialer = Dialer(network or NetworkOptions())
         self.display_url = redact(url)
         self._on_text = on_text
         self._on_end = on_end
@@ -112,10 +117,16 @@ class Transport:
 
     def open(self, timeout: float) -> None:
         """Run the opening handshake (blocking, at most ``timeout`` seconds)."""
+        deadline = Deadline(timeout)
         try:
-            self._ws.connect(self._url, timeout=timeout)
+            sock = self._dialer.dial(self._url, timeout)
+        finally:
+            self._dialer.close()
+        try:
+            self._ws.connect(self._url, socket=sock, timeout=max(deadline.remaining(), 0.001))
             error = None
         except Exception as exc:
+            sock.close()
             error = self._open_error(exc, timeout)
         if error is not None:  # raised out here: websocket-client's error (the server's
             self._ws.shutdown()  # answer, headers and all) must not ride along as context
@@ -334,6 +345,7 @@ class Transport:
         with self._lock:
             started = self._reader is not None
         if not started:  # open() may be running: just wake it
+            self._dialer.abort()
             self.abort()
             return
         # Give the close handshake most of the time, keep the rest for joining.

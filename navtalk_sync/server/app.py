@@ -25,6 +25,7 @@ import itertools
 import logging
 import numbers
 import secrets
+import ssl
 import string
 import threading
 import weakref
@@ -44,6 +45,7 @@ from . import ear, espeak, frames
 from .avatar_api import API_PATH, AvatarApi
 from .avatars import DEFAULT_AVATARS, Avatar
 from .brain import Brain, RuleBrain
+from .certificates import ThrowawayAuthority
 from .faults import NOTICE_KINDS, Faults
 from .latency import Latency, latency_named
 from .offload import Offloader
@@ -161,6 +163,18 @@ def _default_recognizer() -> ear.Recognizer | None:
     return None
 
 
+def _tls(tls: bool | ssl.SSLContext) -> tuple[ThrowawayAuthority | None, ssl.SSLContext | None]:
+    """(the throwaway CA, if one is made; the context to serve with, None for plain ws://)."""
+    if isinstance(tls, ssl.SSLContext):
+        return None, tls
+    if tls is True:
+        authority = ThrowawayAuthority()
+        return authority, authority.server_context()
+    if tls is False:
+        return None, None
+    raise ValueError(f"tls must be True, False or an ssl.SSLContext, got {tls!r}")
+
+
 class LocalServer:
     """A NavTalk-compatible WebSocket server on loopback (see protocol.md#local-server).
 
@@ -178,6 +192,10 @@ class LocalServer:
     A tool call's ``data.arguments`` is an object (``tool_arguments="object"``, the hosted
     service's shape) or a JSON string (``"string"``, OpenAI's); ``audio_done_after_tool_call``
     ends a reply that calls a tool with an ``audio.done`` too (protocol.md#tool-calls).
+
+    ``tls=True`` serves ``wss://`` and the avatar API over ``https://`` on the same port, with
+    a certificate for localhost, 127.0.0.1 and ::1 signed by a CA made at start (its PEM:
+    ``ca_file``); an ``ssl.SSLContext`` serves with that context instead.
 
     ``latency`` is how long it takes: "fast" (the default) or "realistic", a hosted GPU
     avatar's setup, thinking and streaming times, or a ``Latency`` (see server/latency.py).
@@ -204,6 +222,7 @@ class LocalServer:
         tool_arguments: str = "object",
         audio_done_after_tool_call: bool = False,
         latency: str | Latency = "fast",
+        tls: bool | ssl.SSLContext = False,
     ) -> None:
         if license is not None and (not isinstance(license, str) or not license):
             raise ValueError("license must be a non-empty string, or None to generate one")
@@ -217,6 +236,7 @@ class LocalServer:
             raise ValueError("recognizer must be a callable: (int16 samples, sample_rate) -> text")
         self._host = host
         self._requested_port = port
+        self._authority, self._tls = _tls(tls)
         self._faults = faults if faults is not None else Faults()
         self._context = ServerContext(
             license=license if license is not None else generate_license(),
@@ -293,16 +313,23 @@ class LocalServer:
 
     @property
     def url(self) -> str:
-        """``ws://<host>:<port>/wss/v2/realtime-chat``: the full endpoint."""
+        """``ws://<host>:<port>/wss/v2/realtime-chat`` (``wss://`` with ``tls``): the full
+        endpoint."""
         host = f"[{self._host}]" if ":" in self._host else self._host
-        return f"ws://{host}:{self.port}{ENDPOINT_PATH}"
+        return f"{'wss' if self._tls else 'ws'}://{host}:{self.port}{ENDPOINT_PATH}"
 
     @property
     def http_url(self) -> str:
-        """``http://<host>:<port>/api/open/v1``: the avatar lookup API's base
-        (protocol.md#avatar-api)."""
+        """``http://<host>:<port>/api/open/v1`` (``https://`` with ``tls``): the avatar lookup
+        API's base (protocol.md#avatar-api)."""
         host = f"[{self._host}]" if ":" in self._host else self._host
-        return f"http://{host}:{self.port}{API_PATH}"
+        return f"{'https' if self._tls else 'http'}://{host}:{self.port}{API_PATH}"
+
+    @property
+    def ca_file(self) -> str | None:
+        """With ``tls=True``: the PEM file of the throwaway CA that signed the server's
+        certificate (pass it to a client as ``ca_file=``); else None."""
+        return self._authority.ca_file if self._authority is not None else None
 
     @property
     def received(self) -> list[ReceivedMessage]:
@@ -424,6 +451,8 @@ class LocalServer:
             log.debug("a voice call is still running after stop(); its thread will end alone")
         if not self._context.ear_offloader.join(timeout):
             log.debug("a recognition is still running after stop(); its thread will end alone")
+        if self._authority is not None:
+            self._authority.close()
         log.debug("local server stopped")
 
     def _stop_loop(self, server: Server, deadline: Deadline) -> None:
@@ -615,6 +644,7 @@ class LocalServer:
             self._host,
             self._requested_port,
             process_request=self._process_request,
+            ssl=self._tls,
             logger=RedactingLogger(logging.getLogger(f"{__package__}.websockets"), self.license),
             close_timeout=CLOSE_TIMEOUT,
             open_timeout=OPEN_TIMEOUT,
