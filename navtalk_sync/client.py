@@ -46,7 +46,7 @@ from .expectation import KEPT_EVENTS, Expectation
 from .history import History
 from .images import MIN_INTERVAL, ImageInput, to_data_url
 from .logs import get_logger
-from .options import AudioOptions, Limits, MediaOptions, Timeouts, record_path
+from .options import AudioOptions, Limits, MediaOptions, NetworkOptions, Timeouts, record_path
 from .parts import ClientParts
 from .replies import ReplyCollector, reply_failed
 from .retry import ReconnectPolicy
@@ -98,9 +98,11 @@ class NavTalkClient:
         reconnect: bool | ReconnectPolicy = False,
         media: bool | MediaOptions = True,
         audio: AudioOptions | None = None,
+        network: NetworkOptions | None = None,
         **flat_settings: Any,
     ) -> None:
-        """``timeouts``, ``limits``, ``media`` and ``audio`` group the other settings (see
+        """``timeouts``, ``limits``, ``media``, ``audio`` and ``network`` group the other
+        settings (see
         ``navtalk_sync.options``); each of theirs may also be given flat, by its old keyword
         (``connect_timeout=5`` is ``timeouts=nt.Timeouts(connect=5)``), and then overrides
         that field of its group."""
@@ -109,7 +111,7 @@ class NavTalkClient:
             avatar_id=avatar_id, avatar_name=avatar_name, url=url, voice=voice, prompt=prompt,
             tools=_tool_schemas(tools), history=history, history_max_turns=history_max_turns,
             greet_first=greet_first, model=model, timeouts=timeouts, limits=limits,
-            reconnect=reconnect, media=media, audio=audio, **flat_settings,
+            reconnect=reconnect, media=media, audio=audio, network=network, **flat_settings,
         )  # fmt: skip
         self._parts = ClientParts(settings, history)
         self._ask_lock = threading.Lock()

@@ -155,7 +155,7 @@ class Dialer:
             raise ProxyError(f"the proxy {proxy.address} failed: {exc}", proxy.address) from None
         status, reason = answer
         if status != 200:
-            hint = " (check the user:password in proxy=)" if status == 407 else ""
+            hint = " (check the user:password in proxy=)" if status in (401, 407) else ""
             raise ProxyError(
                 f"the proxy {proxy.address} refused the tunnel to {host}:{port}: HTTP {status} "
                 f"{reason}{hint}",
@@ -168,8 +168,12 @@ class Dialer:
     ) -> socket.socket:
         context = client_context(self._network)
         sock.settimeout(self._left(deadline, f"the TLS handshake with {where}"))
+        # wrap_socket takes the descriptor over from ``sock``: hold the new socket before the
+        # handshake, so that abort() shuts down the one the handshake waits on
+        secure = context.wrap_socket(sock, server_hostname=host, do_handshake_on_connect=False)
+        self._hold(secure)
         try:
-            secure = self._hold(context.wrap_socket(sock, server_hostname=host))
+            secure.do_handshake()
         except ssl.SSLCertVerificationError as exc:
             raise certificate_error(exc, where) from None
         except TimeoutError:

@@ -133,8 +133,8 @@ def _proxy(value: Any) -> str | bool | None:
         return None if value is None else False
     if not isinstance(value, str):
         raise ConfigError(
-            "proxy must be None (from the environment), False (none) or an "
-            f"'http://[user:password@]host:port' URL, got a {type(value).__name__}"
+            "proxy must be None (from the environment), False (none) or an HTTP proxy's URL "
+            f"(http://host:port), got a {type(value).__name__}"
         )
     try:
         parts = urlsplit(value)
@@ -143,7 +143,8 @@ def _proxy(value: Any) -> str | bool | None:
         usable = False
     if not usable:
         raise ConfigError(
-            "proxy must be an 'http://[user:password@]host:port' URL (an HTTP CONNECT proxy)"
+            "proxy must be an HTTP CONNECT proxy's URL: http://host:port, with user:password "
+            "and an @ before the host when it asks for them"
         )
     return value
 
@@ -328,8 +329,8 @@ class NetworkOptions:
     proxy: str | bool | None = _setting(
         "proxy",
         None,
-        "an HTTP CONNECT proxy 'http://[user:password@]host:port'; None: from HTTPS_PROXY/"
-        "NO_PROXY (never for loopback); False: none",
+        "an HTTP CONNECT proxy, http://host:port (user:password@ before the host if it asks); "
+        "None: from HTTPS_PROXY/NO_PROXY (never for loopback); False: none",
         converter=_proxy,
         repr=lambda value: repr(redact(value) if isinstance(value, str) else value),
     )

@@ -285,6 +285,7 @@ SETTINGS = [
     "max_message_size", "reconnect", "media", "speaker", "record", "ice_host_addresses",
     "stun_fallback", "media_timeout", "stall_timeout", "mouth_region", "media_required",
     "audio_chunk_samples", "audio_hold_seconds", "audio_wait_for_media", "half_duplex",
+    "ca_file", "ssl_context", "proxy",
 ]  # fmt: skip
 
 

@@ -80,6 +80,12 @@ def test_licence_from_environment(monkeypatch):
         ({"mouth_region": (0.5, 0.5)}, "mouth_region must be None or (x0, y0, x1, y1)"),
         ({"mouth_region": (0.7, 0.5, 0.3, 0.8)}, "0 <= x0 < x1 <= 1"),
         ({"mouth_region": (0, 0, float("nan"), 1)}, "0 <= x0 < x1 <= 1"),
+        ({"proxy": "socks5://127.0.0.1:1080"}, "an HTTP CONNECT proxy"),
+        ({"proxy": "http://127.0.0.1"}, "proxy's URL: http://host:port"),
+        ({"proxy": "http://127.0.0.1:port"}, "proxy's URL: http://host:port"),
+        ({"proxy": True}, "proxy must be None (from the environment), False (none)"),
+        ({"ca_file": "/nonexistent/ca.pem"}, "ca_file must be the path of a PEM file"),
+        ({"ssl_context": "insecure"}, "ssl_context must be an ssl.SSLContext"),
     ],
 )
 def test_bad_settings_say_what_is_wrong(monkeypatch, kwargs, fragment):
