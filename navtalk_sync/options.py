@@ -113,6 +113,11 @@ def _region(value: Any) -> tuple[float, float, float, float] | None:
     return (x0, y0, x1, y1)
 
 
+def _transport_policy(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+    if value not in ("all", "relay"):
+        raise ConfigError(f'{label(attribute)} must be "all" or "relay", got {value!r}')
+
+
 def _ca_file(value: Any) -> str | None:
     if value is None:
         return None
@@ -241,6 +246,13 @@ class MediaOptions:
         " aioice's own choice), None (aioice's own choice) or a list (process-wide, see "
         "rtc.ice)",
         converter=_host_addresses,
+    )
+    ice_transport_policy: str = _setting(
+        "ice_transport_policy",
+        "all",
+        '"all" (every candidate) or "relay" (only through the TURN server the service names: '
+        "for networks where nothing else gets through)",
+        validator=_transport_policy,
     )
     stun_fallback: bool = _setting(
         "stun_fallback",

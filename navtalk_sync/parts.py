@@ -99,10 +99,14 @@ class ClientParts:
     def stats(self) -> dict[str, Any]:
         """Every part's counters, merged into one snapshot."""
         link = self.connection.stats() if self.connection else {"state": self.state.value}
+        media = self.media.stats() if self.media else {}
+        network = {"websocket_rtt_ms": link.pop("websocket_rtt_ms", None)}
+        network.update(media.pop("media_network", {}))
         feed = self._image_feed
         return {
             **link,
-            **(self.media.stats() if self.media else {}),
+            **media,
+            "network": network,
             **self.uplink.stats(),
             **self.microphone.stats(),
             **(feed.stats() if feed else {}),

@@ -65,8 +65,10 @@ class TransportStats:
         self.pings_sent = 0
         self.pongs_received = 0
         self.frames_unsent = 0  # still queued when the connection ended (set by close())
+        #: the last keepalive ping's round trip (None before the first pong)
+        self.websocket_rtt_ms: float | None = None
 
-    def as_dict(self) -> dict[str, int]:
+    def as_dict(self) -> dict[str, int | float | None]:
         return dict(vars(self))
 
 
@@ -287,6 +289,9 @@ class Transport:
             elif frame.opcode == websocket.ABNF.OPCODE_PONG:
                 self._last_pong = time.monotonic()
                 self.stats.pongs_received += 1
+                sent = self._ping_sent_at
+                if sent is not None and self._last_pong >= sent:
+                    self.stats.websocket_rtt_ms = round((self._last_pong - sent) * 1000, 1)
             elif frame.opcode == websocket.ABNF.OPCODE_CLOSE:
                 code, reason = _close_payload(frame.data)
                 self._closing = True

@@ -71,6 +71,14 @@ def register(commands: Any) -> None:
     serve.add_argument(
         "--audio-deltas", action="store_true", help="also send the reply audio as audio deltas"
     )
+    serve.add_argument("--ice-server", action="append", default=[], metavar="URL",
+                       help="an ICE server to name to clients (stun:, turn:, turns:); repeat "
+                       "for more")  # fmt: skip
+    serve.add_argument("--ice-username", help="the TURN username for every --ice-server")
+    serve.add_argument("--ice-credential", help="the TURN password for every --ice-server")
+    serve.add_argument("--tls", action="store_true",
+                       help="serve wss:// and https:// with a CA made at start (its PEM path "
+                       "is printed: pass it to clients as ca_file=)")  # fmt: skip
     serve.add_argument("--fault", type=fault_setting, action="append", default=[],
                        metavar="NAME=VALUE", help="set a Faults field (repeatable)")  # fmt: skip
     serve.add_argument(
@@ -80,6 +88,16 @@ def register(commands: Any) -> None:
         help="abort every open connection this often (clients see code 1006)",
     )
     serve.set_defaults(run=run_serve)
+
+
+def _ice_servers(args: argparse.Namespace) -> list[dict[str, Any]]:
+    servers: list[dict[str, Any]] = []
+    for url in args.ice_server:
+        server: dict[str, Any] = {"urls": [url]}
+        if url.startswith(("turn:", "turns:")) and args.ice_username is not None:
+            server.update(username=args.ice_username, credential=args.ice_credential or "")
+        servers.append(server)
+    return servers
 
 
 def run_serve(args: argparse.Namespace) -> int:
@@ -96,9 +114,14 @@ def run_serve(args: argparse.Namespace) -> int:
                          accept_any_license=license is None, faults=faults,
                          avatars=avatars, brain=args.brain,
                          video_size=args.video_size, fps=args.fps,
-                         audio_deltas=args.audio_deltas, latency=args.latency)  # fmt: skip
+                         audio_deltas=args.audio_deltas, latency=args.latency,
+                         ice_servers=_ice_servers(args), tls=args.tls)  # fmt: skip
     server.start()
     print(f"NavTalk-compatible server at {server.url}")
+    if server.ca_file is not None:
+        print(f"trust this CA in clients (ca_file=): {server.ca_file}")
+    for url in args.ice_server:
+        print(f"ICE server named to clients: {url}")
     if license is None:
         print("accepting any licence (pass --license or set NAVTALK_LICENSE to require one)")
     for name, value in args.fault:

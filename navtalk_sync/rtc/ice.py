@@ -20,6 +20,7 @@ from typing import Any, Iterable, Mapping, Sequence
 
 import aioice.ice
 from aiortc import RTCConfiguration, RTCIceServer
+from aiortc.rtcconfiguration import RTCIceTransportPolicy
 
 __all__ = ["restrict_host_candidates", "host_candidate_restriction", "configuration"]
 
@@ -79,9 +80,16 @@ def host_candidate_restriction(
         return _allowed
 
 
-def configuration(ice_servers: Iterable[Mapping[str, Any]] = ()) -> RTCConfiguration:
+def configuration(
+    ice_servers: Iterable[Mapping[str, Any]] = (), transport_policy: str = "all"
+) -> RTCConfiguration:
     """An ``RTCConfiguration`` with exactly these ICE servers (``{urls, username?,
-    credential?}``); an empty list means none at all, not aiortc's public STUN default."""
+    credential?}``); an empty list means none at all, not aiortc's public STUN default.
+    ``transport_policy`` "relay" gathers TURN candidates only (a browser's
+    ``iceTransportPolicy``; aiortc takes the enum, not the string).
+
+    aioice uses one STUN and one TURN server: the first ``turn:`` URL (with ``transport`` udp
+    or tcp) or ``turns:`` URL (tcp) in the order given, skipping URLs it cannot use."""
     servers = [
         RTCIceServer(
             urls=list(s["urls"]) if not isinstance(s["urls"], str) else s["urls"],
@@ -90,4 +98,7 @@ def configuration(ice_servers: Iterable[Mapping[str, Any]] = ()) -> RTCConfigura
         )
         for s in ice_servers
     ]
-    return RTCConfiguration(iceServers=servers)
+    policy = RTCIceTransportPolicy.RELAY if transport_policy == "relay" else None
+    if policy is None:
+        return RTCConfiguration(iceServers=servers)
+    return RTCConfiguration(iceServers=servers, iceTransportPolicy=policy)

@@ -47,6 +47,8 @@ log = get_logger(__name__)
 
 #: What every official client falls back to; used only with ``stun_fallback=True``.
 PUBLIC_STUN = {"urls": ["stun:stun.l.google.com:19302"]}
+#: How long stats() waits for the rtc loop to read the peer's figures.
+NETWORK_STATS_WAIT = 0.5
 #: How often the watchdogs look.
 WATCH_INTERVAL = 0.25
 #: The speaker is fed the Opus decoder's own layout; anything else is converted to it.
@@ -327,6 +329,7 @@ class AvatarMedia:
             on_audio=self._audio_frame,
             on_ice_state=lambda state: self._ice_state(answerer, state),
             on_connection_state=lambda state: self._connection_state(answerer, state),
+            transport_policy=self._options.ice_transport_policy,
         )
         return answerer
 
@@ -358,7 +361,8 @@ class AvatarMedia:
                 self._connected_at = time.monotonic()
                 self._set_state(MediaState.CONNECTED)
         elif state == "failed":
-            self._fail("ICE failed")
+            why = answerer.why_no_relay()
+            self._fail("ICE failed" + (f": {why}" if why else ""))
         elif state == "closed" and not self._closed:
             self._fail("the server closed the media connection")
 
@@ -425,8 +429,10 @@ class AvatarMedia:
         while not self.connected and time.monotonic() < deadline:
             await asyncio.sleep(min(WATCH_INTERVAL, options.timeout))
         if not self.connected:
-            what = "ICE did not connect" if self._answerer else "no WebRTC offer arrived"
-            self._fail(f"{what} within {options.timeout:g} s")
+            answerer = self._answerer
+            what = "ICE did not connect" if answerer else "no WebRTC offer arrived"
+            why = answerer.why_no_relay() if answerer else None
+            self._fail(f"{what} within {options.timeout:g} s" + (f": {why}" if why else ""))
         while True:
             await asyncio.sleep(WATCH_INTERVAL)
             self._check_stall(options.stall_timeout)
@@ -494,6 +500,16 @@ class AvatarMedia:
 
     # ------------------------------------------------------------------ user callbacks
 
+    def _network(self, answerer: Answerer | None) -> dict[str, Any]:
+        """The peer's network figures (``Answerer.network``), read on the loop; empty before
+        a peer exists, and when the loop does not answer within ``NETWORK_STATS_WAIT``."""
+        if answerer is None or self._loop.in_loop():
+            return {}
+        try:
+            return self._loop.run(answerer.network(), NETWORK_STATS_WAIT, "network figures")
+        except NavTalkError:
+            return {}
+
     def _callback_failed(self, fn: Callable[..., object], exc: BaseException) -> None:
         name = getattr(fn, "__qualname__", repr(fn))
         self._publish(CallbackFailure(callback=name, error=exc))
@@ -532,6 +548,7 @@ class AvatarMedia:
         return {
             "media_state": self._state.value,
             "ice_state": answerer.ice_state if answerer else None,
+            "media_network": self._network(answerer),
             "offers_ignored": self.offers_ignored,
             **self.video.stats(),
             **self.voice.stats(),

@@ -45,6 +45,17 @@ def parse_candidate(candidate: str, sdp_mid: str | None, sdp_mline_index: int | 
     return parsed
 
 
+#: RTP clock rates: video (every WebRTC video codec) and Opus audio.
+_RTP_CLOCK = {"video": 90000, "audio": 48000}
+
+
+def _relay_protocol(connection: Any) -> str:
+    """How the client reaches its TURN server: "udp", "tcp" or "tls"."""
+    if connection.turn_transport != "tcp":
+        return "udp"
+    return "tls" if connection.turn_ssl else "tcp"
+
+
 class Answerer:
     """One ``RTCPeerConnection`` that answers one offer and hands decoded frames on.
 
@@ -61,8 +72,10 @@ class Answerer:
         on_audio: Callable[[av.AudioFrame], None],
         on_ice_state: Callable[[str], None],
         on_connection_state: Callable[[str], None],
+        transport_policy: str = "all",
     ) -> None:
-        self._pc = RTCPeerConnection(configuration(ice_servers))
+        self._pc = RTCPeerConnection(configuration(ice_servers, transport_policy))
+        self._relay_only = transport_policy == "relay"
         self._on_video = on_video
         self._on_audio = on_audio
         self._on_ice_state = on_ice_state
@@ -76,6 +89,58 @@ class Answerer:
     @property
     def ice_state(self) -> str:
         return self._pc.iceConnectionState
+
+    async def network(self) -> dict[str, Any]:
+        """What explains a bad call: the ICE candidate pair in use, and per received track the
+        packets received and lost and the interarrival jitter (aiortc's ``getStats()``)."""
+        figures: dict[str, Any] = {"candidate_pair": self._selected_pair()}
+        for stats in (await self._pc.getStats()).values():
+            if stats.type != "inbound-rtp":
+                continue
+            expected = stats.packetsReceived + max(0, stats.packetsLost)
+            figures[stats.kind] = {
+                "packets_received": stats.packetsReceived,
+                "packets_lost": stats.packetsLost,
+                "loss": round(max(0, stats.packetsLost) / expected, 4) if expected else 0.0,
+                "jitter_ms": round(stats.jitter / _RTP_CLOCK.get(stats.kind, 90000) * 1000, 1),
+            }
+        return figures
+
+    def _ice_connection(self) -> Any:
+        """aioice's connection under the first transceiver (aiortc exposes no candidate-pair
+        stats: ``_connection`` and its ``_nominated`` are private, stable since aioice 0.7)."""
+        for transceiver in self._pc.getTransceivers():
+            return getattr(transceiver.receiver.transport.transport, "_connection", None)
+        return None
+
+    def _selected_pair(self) -> dict[str, str] | None:
+        """The nominated pair's candidate types and protocol, as WebRTC stats name them."""
+        connection = self._ice_connection()
+        pair = connection._nominated.get(1) if connection is not None else None
+        if pair is None:
+            return None
+        local, remote = pair.local_candidate, pair.remote_candidate
+        figures = {"local": local.type, "remote": remote.type, "protocol": local.transport}
+        if local.type == "relay":
+            figures["relay_protocol"] = _relay_protocol(connection)
+            host, port = connection.turn_server
+            figures["relay_server"] = f"{host}:{port}"
+        return figures
+
+    def why_no_relay(self) -> str | None:
+        """With relay-only ICE, why there is nothing to connect through (None otherwise)."""
+        connection = self._ice_connection()
+        if connection is None or not self._relay_only:
+            return None
+        if connection.turn_server is None:
+            return "relay-only ICE needs a TURN server, and the service named none usable"
+        if any(c.type == "relay" for c in connection.local_candidates):
+            return None
+        host, port = connection.turn_server
+        return (
+            f"the TURN server {host}:{port} ({_relay_protocol(connection)}) gave no relay "
+            "address: wrong username or credential, or it cannot be reached"
+        )
 
     async def answer(self, offer_sdp: str) -> str:
         """Set the offer, answer receive-only; returns the answer SDP (candidates embedded)."""

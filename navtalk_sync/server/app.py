@@ -89,7 +89,8 @@ def generate_license() -> str:
 
 
 def _ice_server(entry: str | Mapping[str, Any]) -> dict[str, Any]:
-    """One ICE server, ``urls`` always a list of strings (protocol.md#ice-servers)."""
+    """One ICE server (protocol.md#ice-servers): a URL string becomes ``{"urls": [url]}``; a
+    mapping keeps its ``urls`` as given, a string or a list."""
     if isinstance(entry, str):
         entry = {"urls": [entry]}
     if not isinstance(entry, Mapping):
@@ -102,7 +103,8 @@ def _ice_server(entry: str | Mapping[str, Any]) -> dict[str, Any]:
         or not all(isinstance(u, str) and u for u in urls)
     ):
         raise ValueError("an ICE server needs 'urls': a URL string or a list of them")
-    out: dict[str, Any] = {"urls": list(urls)}
+    # a mapping's own form is kept (a string or a list), as the service may send either
+    out: dict[str, Any] = {"urls": entry["urls"] if "urls" in entry else list(urls)}
     for key in ("username", "credential"):
         if entry.get(key) is not None:
             out[key] = str(entry[key])

@@ -102,7 +102,8 @@ def notice(kind: str, message: str | None = None, legacy: bool = False) -> dict[
 
 
 def _ice_server(entry: Mapping[str, Any]) -> dict[str, Any]:
-    out: dict[str, Any] = {"urls": list(entry["urls"])}
+    urls = entry["urls"]  # a string or a list, as given: the contract allows both
+    out: dict[str, Any] = {"urls": urls if isinstance(urls, str) else list(urls)}
     for key in ("username", "credential"):
         if entry.get(key) is not None:
             out[key] = entry[key]
@@ -110,7 +111,7 @@ def _ice_server(entry: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def connected_success(session_id: str, ice_servers: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
-    """The first event of a session: its id and the ICE servers (``urls`` always a list)."""
+    """The first event of a session: its id and the ICE servers."""
     return {
         "type": events.ConnectedSuccess.TYPE,
         "data": {"sessionId": session_id, "iceServers": [_ice_server(s) for s in ice_servers]},

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.rigs import tinyproxy
+from tests.rigs import coturn, tinyproxy
 
 
 @pytest.fixture
@@ -33,4 +33,16 @@ def make_proxy():
     yield make
     for proxy in proxies:
         proxy.stop()
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def turn_server():
+    """A running coturn on 127.0.0.1 (UDP/TCP and TLS ports), for the module's tests. Fails
+    (never skips) when coturn is missing: CI installs it."""
+    assert coturn.MISSING is None, coturn.MISSING
+    folder = Path(tempfile.mkdtemp(prefix="navtalk-turn-"))
+    server = coturn.start(folder)
+    yield server
+    server.stop()
     shutil.rmtree(folder, ignore_errors=True)

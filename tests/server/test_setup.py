@@ -48,7 +48,7 @@ def test_happy_path_sends_success_created_updated_in_order(make_server, connect)
     assert uuid.UUID(data["sessionId"])
     assert data["iceServers"] == [
         {"urls": ["stun:stun.example.net:3478"]},
-        {"urls": ["turn:turn.example.net:3478"], "username": "u", "credential": "c"},
+        {"urls": "turn:turn.example.net:3478", "username": "u", "credential": "c"},  # as given
     ]
     assert frames[2]["data"] == {} and frames[3]["data"] == {}
     info = server.wait_for_connection()
