@@ -83,6 +83,10 @@ class TurnClock:
         self._speech_stopped: float | None = None
         self._transcript: float | None = None
         self._reply: _Reply | None = None
+        # the avatar's voice or mouth can start before the reply's first text arrives (the
+        # media path is faster than the socket's): kept for the reply that comes
+        self._early_voice: float | None = None
+        self._early_mouth: float | None = None
         self._recent: collections.deque[TurnReport] = collections.deque(maxlen=RECENT_TURNS)
 
     # ------------------------------------------------------------------ the user's side
@@ -98,6 +102,7 @@ class TurnClock:
     def _start_turn(self, origin: float, heard: str | None) -> None:
         self._turn += 1
         self._origin = origin
+        self._early_voice = self._early_mouth = None
         self._heard, self._speech_stopped, self._transcript = heard, None, None
 
     # ------------------------------------------------------------------ the reader thread
@@ -144,7 +149,20 @@ class TurnClock:
     def _new_reply(self, now: float) -> _Reply:
         self._turn_open = False  # a speech_stopped from now on starts the microphone's turn
         origin = self._origin if self._origin is not None else now
-        return _Reply(self._turn, origin, self._heard, self._speech_stopped, self._transcript)
+        reply = _Reply(self._turn, origin, self._heard, self._speech_stopped, self._transcript)
+        if self._early_voice is not None:
+            reply.first_voice = self._early_voice - origin
+        if self._early_mouth is not None:
+            reply.mouth_moving = self._early_mouth - origin
+        self._early_voice = self._early_mouth = None
+        return reply
+
+    def _awaiting_reply(self, at: float) -> bool:
+        """(under the lock) A moment at ``at`` belongs to a reply whose text has not come yet:
+        the user's turn has ended and no reply is open."""
+        reply = self._reply
+        waiting = reply is None or reply.reported
+        return waiting and self._turn_open and self._origin is not None and at >= self._origin
 
     def _reply_ended(self, now: float, with_audio_done: bool) -> TurnReport | None:
         reply = self._reply
@@ -165,6 +183,9 @@ class TurnClock:
         """The avatar's received voice started (``speaking``) or ended, at ``at``."""
         report = None
         with self._lock:
+            if speaking and self._awaiting_reply(at):
+                self._early_voice = self._early_voice or at
+                return
             reply = self._reply
             if reply is None:
                 return
@@ -179,6 +200,9 @@ class TurnClock:
     def mouth(self, moving: bool, at: float) -> None:
         """The avatar's mouth started (``moving``) or stopped moving in the picture, at ``at``."""
         with self._lock:
+            if moving and self._awaiting_reply(at):
+                self._early_mouth = self._early_mouth or at
+                return
             reply = self._reply
             if moving and reply is not None and reply.mouth_moving is None and not reply.reported:
                 reply.mouth_moving = at - reply.origin

@@ -94,15 +94,21 @@ class Answerer:
         """What explains a bad call: the ICE candidate pair in use, and per received track the
         packets received and lost and the interarrival jitter (aiortc's ``getStats()``)."""
         figures: dict[str, Any] = {"candidate_pair": self._selected_pair()}
+        streams: dict[str, list[Any]] = {}
         for stats in (await self._pc.getStats()).values():
-            if stats.type != "inbound-rtp":
-                continue
-            expected = stats.packetsReceived + max(0, stats.packetsLost)
-            figures[stats.kind] = {
-                "packets_received": stats.packetsReceived,
-                "packets_lost": stats.packetsLost,
-                "loss": round(max(0, stats.packetsLost) / expected, 4) if expected else 0.0,
-                "jitter_ms": round(stats.jitter / _RTP_CLOCK.get(stats.kind, 90000) * 1000, 1),
+            if stats.type == "inbound-rtp":
+                streams.setdefault(stats.kind, []).append(stats)
+        for kind, found in streams.items():
+            # a track may have several streams (a retransmission one): sum them, and take the
+            # jitter of the one that carries the track
+            received = sum(s.packetsReceived for s in found)
+            lost = sum(max(0, s.packetsLost) for s in found)
+            main = max(found, key=lambda s: s.packetsReceived)
+            figures[kind] = {
+                "packets_received": received,
+                "packets_lost": lost,
+                "loss": round(lost / (received + lost), 4) if received + lost else 0.0,
+                "jitter_ms": round(main.jitter / _RTP_CLOCK.get(kind, 90000) * 1000, 1),
             }
         return figures
 

@@ -455,6 +455,9 @@ class LocalServer:
             log.debug("a recognition is still running after stop(); its thread will end alone")
         if self._authority is not None:
             self._authority.close()
+        close_recognizer = getattr(self._context.recognizer, "close", None)
+        if callable(close_recognizer):  # the pocketsphinx worker process
+            close_recognizer()
         log.debug("local server stopped")
 
     def _stop_loop(self, server: Server, deadline: Deadline) -> None:

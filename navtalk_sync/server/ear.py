@@ -3,10 +3,11 @@
 A recognizer is any callable ``(samples, sample_rate) -> text`` taking one utterance as a 1-D
 int16 array. It runs on a worker thread, never on the server's event loop, so it may block.
 
-``PocketsphinxEar`` loads the model (about 0.6 s and some 50 MB) once, at its first utterance,
-and decodes one utterance at a time behind a lock: the server shares one ear across its
-sessions, which costs less than a model per session and is fast enough for a local server
-(a short sentence decodes in well under a second).
+``PocketsphinxEar`` decodes in a child process of its own (``ear_worker``): pocketsphinx holds
+the GIL for the whole decoding, about a second for a short sentence, which froze the server's
+video for as long. The process starts at the first utterance (it loads the model, about 0.6 s
+and some 50 MB, once) and decodes one utterance at a time behind a lock: the server shares one
+ear across its sessions. ``close()`` ends it.
 
 The utterance is resampled to the model's 16 kHz and given a faint, fixed noise floor before
 decoding: pocketsphinx's features take the logarithm of each frame's energy, and runs of exact
@@ -21,10 +22,14 @@ without it.
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
+import struct
+import subprocess
+import sys
 import threading
 import time
-from typing import Any, Callable
+from typing import Callable
 
 import numpy as np
 
@@ -43,6 +48,8 @@ INSTALL_HINT = "pip install navtalk_sync[voice]"
 
 #: The model's rate.
 MODEL_RATE = 16000
+#: Seconds the worker has to end once its input is closed, before it is killed.
+WORKER_EXIT_WAIT = 2.0
 _NOISE_RMS = 64.0  # PCM16 units: about -54 dBFS
 _NOISE_SEED = 20240611  # fixed: the same audio is always heard the same way
 
@@ -53,40 +60,77 @@ def available() -> bool:
 
 
 class PocketsphinxEar:
-    """pocketsphinx's en-US model, loaded at the first utterance, one utterance at a time."""
+    """pocketsphinx's en-US model in a worker process started at the first utterance, one
+    utterance at a time."""
 
     def __init__(self) -> None:
         if not available():
             raise ImportError(f"PocketsphinxEar needs the pocketsphinx package: {INSTALL_HINT}")
         self._lock = threading.Lock()
-        self._decoder: Any = None
+        self._process: subprocess.Popen[bytes] | None = None
+        self._closed = False
         self._noise = np.random.default_rng(_NOISE_SEED).normal(0.0, _NOISE_RMS, MODEL_RATE * 60)
 
     def __call__(self, samples: np.ndarray, sample_rate: int) -> str:
         audio = resample(as_pcm16(samples), sample_rate, MODEL_RATE)
         if audio.size == 0:
             return ""
-        audio = self._with_noise_floor(audio)
+        payload = self._with_noise_floor(audio).tobytes()
         with self._lock:
-            decoder = self._loaded()
-            decoder.start_utt()
-            decoder.process_raw(audio.tobytes(), full_utt=True)
-            decoder.end_utt()
-            hypothesis = decoder.hyp()
-        return hypothesis.hypstr.strip() if hypothesis is not None else ""
+            for attempt in range(2):  # a worker that died is started again, once
+                worker = self._worker()
+                try:
+                    assert worker.stdin is not None and worker.stdout is not None
+                    worker.stdin.write(struct.pack(">I", len(payload)) + payload)
+                    worker.stdin.flush()
+                    line = worker.stdout.readline()
+                except OSError:
+                    line = b""
+                if line:
+                    return line.decode("utf-8", "replace").strip()
+                self._stop_worker()
+                if self._closed:
+                    break
+        return ""
 
     def _with_noise_floor(self, audio: np.ndarray) -> np.ndarray:
         noise = np.resize(self._noise, audio.size)  # repeats the fixed noise for long audio
         return np.clip(audio + noise, -32768, 32767).astype(np.int16)
 
-    def _loaded(self) -> Any:
-        if self._decoder is None:
-            from pocketsphinx import Decoder  # optional: only with the ``voice`` extra
-
+    def _worker(self) -> subprocess.Popen[bytes]:
+        """(under the lock) The decoding process, started at the first utterance."""
+        if self._process is None or self._process.poll() is not None:
             started = time.perf_counter()
-            self._decoder = Decoder(samprate=MODEL_RATE, logfn="/dev/null")
-            log.debug("pocketsphinx model loaded in %.2f s", time.perf_counter() - started)
-        return self._decoder
+            self._process = subprocess.Popen(
+                [sys.executable, "-m", "navtalk_sync.server.ear_worker"],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.DEVNULL,
+            )
+            log.debug("pocketsphinx worker started in %.2f s", time.perf_counter() - started)
+        return self._process
+
+    def _stop_worker(self) -> None:
+        process, self._process = self._process, None
+        if process is None:
+            return
+        if process.stdin is not None:
+            with contextlib.suppress(OSError):
+                process.stdin.close()
+        try:
+            process.wait(WORKER_EXIT_WAIT)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        if process.stdout is not None:
+            process.stdout.close()
+
+    def close(self) -> None:
+        """End the worker process (the server's ``stop()`` calls it); a later utterance is
+        not heard."""
+        self._closed = True
+        with self._lock:
+            self._stop_worker()
 
     def __repr__(self) -> str:
         return "PocketsphinxEar()"
