@@ -77,7 +77,7 @@ class PocketsphinxEar:
             return ""
         payload = self._with_noise_floor(audio).tobytes()
         with self._lock:
-            for attempt in range(2):  # a worker that died is started again, once
+            for _ in range(2):  # a worker that died is started again, once
                 worker = self._worker()
                 try:
                     assert worker.stdin is not None and worker.stdout is not None
