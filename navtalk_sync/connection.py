@@ -127,6 +127,9 @@ class Connection:
     def audio_gate(self) -> AudioGate:
         return self._session.audio_gate()
 
+    def wait_backlog(self, frames: int, timeout: float) -> bool:
+        return self._session.wait_backlog(frames, timeout)
+
     def add_state_watcher(self, watcher: Callable[[], None]) -> None:
         """Call ``watcher()`` on every state change of this and every later session."""
         with self._lock:

@@ -34,6 +34,12 @@ from .tls import certificate_error, client_context
 __all__ = ["Dialer"]
 
 _ABORTED = "the client was closed while connecting"
+#: Bytes written but not yet sent that the socket keeps before a write blocks. Without a
+#: limit a slow uplink lets the kernel buffer megabytes (on Linux it grows the buffer to
+#: 4 MB): a minute of the user's audio, late by as much. With it the writer waits, the audio
+#: queue fills and its policy applies (``audio_hold_seconds``, the microphone dropping its
+#: oldest). It does not limit what is in flight, so a fast link is as fast.
+UNSENT_LIMIT = 32 * 1024
 
 
 class Dialer:
@@ -69,6 +75,7 @@ class Dialer:
         except BaseException:
             self._drop()
             raise
+        _limit_unsent(sock)
         sock.settimeout(self._left(deadline, f"the connection to {where}"))
         return sock
 
@@ -219,3 +226,13 @@ class Dialer:
         if self.proxy is not None:
             return ProxyError(f"the proxy {self.proxy.address}: {text}", self.proxy.address)
         return TransportError(redact(text))
+
+
+def _limit_unsent(sock: socket.socket) -> None:
+    """``TCP_NOTSENT_LOWAT`` where the system has it (Linux, macOS): see ``UNSENT_LIMIT``."""
+    option = getattr(socket, "TCP_NOTSENT_LOWAT", None)
+    if option is not None:
+        try:
+            sock.setsockopt(socket.IPPROTO_TCP, option, UNSENT_LIMIT)
+        except OSError:
+            pass  # an old kernel: the kernel's own buffering applies

@@ -224,6 +224,12 @@ class Session:
         if self._history is not None:
             self._history.observe_sent(message)
 
+    def wait_backlog(self, frames: int, timeout: float) -> bool:
+        """``Transport.wait_backlog`` of the current connection (True when there is none:
+        nothing waits)."""
+        transport = self._transport
+        return transport.wait_backlog(frames, timeout) if transport is not None else True
+
     def _count_request(self, message: Mapping[str, Any]) -> None:
         if message.get("type") == messages.RESPONSE_CREATE:
             self._replies.asked()

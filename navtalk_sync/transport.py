@@ -106,6 +106,7 @@ class Transport:
         self._reader: threading.Thread | None = None
         self._writer: threading.Thread | None = None
         self._reader_done = threading.Event()
+        self._written = threading.Condition()  # notified after each frame the writer wrote
         self._last_pong = 0.0
         self._ping_sent_at: float | None = None
         self._handing_off = False
@@ -179,6 +180,15 @@ class Transport:
     def send_queue_depth(self) -> int:
         return self._queue.qsize()
 
+    def wait_backlog(self, frames: int, timeout: float) -> bool:
+        """Wait until at most ``frames`` frames wait to be written (or the connection ends);
+        False when ``timeout`` ran out first. What is ahead of the socket is then small, so a
+        slow link backs its sender up at once instead of filling this queue."""
+        with self._written:
+            return self._written.wait_for(
+                lambda: self._queue.qsize() <= frames or self._closing or self._ended, timeout
+            )
+
     def _write_loop(self) -> None:
         while True:
             wait = self._keepalive()
@@ -198,6 +208,8 @@ class Transport:
                 return
             self.stats.frames_sent += 1
             self.stats.bytes_sent += len(item)
+            with self._written:
+                self._written.notify_all()
 
     def _keepalive(self) -> float | bool | None:
         """Ping every ``ping_interval`` s (whatever else is written: a busy sender must not hide

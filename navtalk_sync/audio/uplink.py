@@ -9,7 +9,8 @@
 
 The gate (protocol.md#audio-gate): pieces wait in the queue until the session says audio may
 flow (``realtime.session.updated``, and ICE connected if ``audio_wait_for_media``). The
-queue holds ``audio_hold_seconds`` of audio, before the gate opens or behind a slow socket.
+queue holds ``audio_hold_seconds`` of audio, before the gate opens or behind a slow socket:
+a piece is handed to the socket only when at most ``AUDIO_AHEAD`` frames wait there.
 When it is full:
 
 * a blocking write (``block=True``: ``send_audio``, ``send_file``, ``commit_audio``...) waits
@@ -57,6 +58,10 @@ THREAD_NAME = "navtalk-uplink"
 
 #: How long one hand-over to the socket may wait before the thread looks at the gate again.
 _SEND_SLICE = 0.1
+#: Frames that may wait for the socket before a piece of audio is handed over: audio held
+#: back waits in this module's queue, where ``audio_hold_seconds`` bounds it and the
+#: microphone's policy applies, not in the socket's queue (256 frames, 16 s of audio).
+AUDIO_AHEAD = 4
 
 
 class UplinkSession(Protocol):
@@ -67,6 +72,8 @@ class UplinkSession(Protocol):
     def send(self, message: Mapping[str, Any], timeout: float | None = None) -> None: ...
 
     def add_state_watcher(self, watcher: Callable[[], None]) -> None: ...
+
+    def wait_backlog(self, frames: int, timeout: float) -> bool: ...
 
 
 class _Piece:
@@ -237,6 +244,10 @@ class AudioUplink:
         session = self._session
         assert session is not None
         while True:
+            if piece.pcm_bytes and not session.wait_backlog(AUDIO_AHEAD, _SEND_SLICE):
+                if self._abandon or self._gate() != AudioGate.OPEN:
+                    break
+                continue  # a slow socket: the audio waits here, in the bounded queue
             try:
                 session.send(piece.message, _SEND_SLICE)
             except NavTalkTimeout:

@@ -110,6 +110,16 @@ class PocketsphinxEar:
             log.debug("pocketsphinx worker started in %.2f s", time.perf_counter() - started)
         return self._process
 
+    def warm(self) -> None:
+        """Start the worker now (without waiting for it), so that the first utterance does
+        not wait for its start: the server calls it when speech starts."""
+        if self._closed or not self._lock.acquire(blocking=False):
+            return  # busy decoding: the worker is up
+        try:
+            self._worker()
+        finally:
+            self._lock.release()
+
     def _stop_worker(self) -> None:
         process, self._process = self._process, None
         if process is None:
@@ -131,6 +141,12 @@ class PocketsphinxEar:
         self._closed = True
         with self._lock:
             self._stop_worker()
+
+    def __enter__(self) -> PocketsphinxEar:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     def __repr__(self) -> str:
         return "PocketsphinxEar()"

@@ -435,6 +435,9 @@ class ServerSession:
 
     async def _speech_started(self, sample: int) -> None:
         self._speech_start = sample
+        warm = getattr(self._ctx.recognizer, "warm", None)
+        if callable(warm):  # the ear's worker starts while the user is still speaking
+            warm()
         if self._media is not None and self._media.speaking:
             log.debug("connection %d: barge-in: the avatar stops speaking", self.id)
             self._media.interrupt()

@@ -32,6 +32,9 @@ import attrs
 
 #: Bytes that may wait in one direction of one flow.
 MAX_QUEUED = 4 * 1024 * 1024
+#: TCP: past this many bytes waiting, the relay stops reading that side (as a receiver's window
+#: closes), and its socket buffers are kept this small, so a capped link backs the sender up.
+TCP_WINDOW = 32 * 1024
 
 
 @attrs.define
@@ -55,7 +58,7 @@ class _Flow:
         self.free_at = 0.0  # when the capped link is free for the next packet
         self.last_due = 0.0  # TCP: deliveries stay in order
         self.held: list[bytes] = []  # TCP during a blackhole
-        self.pending = b""  # TCP: what the socket did not take yet
+        self.paused: tuple[socket.socket, Any] | None = None  # TCP: a source not read from
 
 
 class Relay:
@@ -80,6 +83,7 @@ class Relay:
         self._sockets: list[socket.socket] = [self._listener]
         self._nat: dict[Any, tuple[socket.socket, _Flow, _Flow]] = {}
         if kind == "tcp":
+            self._listener.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, TCP_WINDOW)
             self._listener.listen(64)
             self._listener.setblocking(False)
             self._selector.register(self._listener, selectors.EVENT_READ, self._accept)
@@ -166,6 +170,10 @@ class Relay:
 
     def _send(self, flow: _Flow, data: bytes) -> None:
         flow.queued -= len(data)
+        if flow.paused is not None and flow.queued < TCP_WINDOW // 2:
+            source, callback = flow.paused
+            flow.paused = None
+            self._selector.register(source, selectors.EVENT_READ, callback)
         try:
             if flow.address is not None:
                 flow.sink.sendto(data, flow.address)
@@ -183,7 +191,10 @@ class Relay:
 
     def _accept(self, listener: socket.socket) -> None:
         client, _ = listener.accept()
-        upstream = socket.create_connection(self.target, timeout=5)
+        upstream = socket.socket()
+        upstream.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, TCP_WINDOW)
+        upstream.settimeout(5)
+        upstream.connect(self.target)
         for sock in (client, upstream):
             sock.setblocking(False)
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
@@ -193,12 +204,13 @@ class Relay:
         self._selector.register(upstream, selectors.EVENT_READ, lambda s: self._pump(s, to_client))
 
     def _pump(self, source: socket.socket, flow: _Flow) -> None:
-        if flow.queued > MAX_QUEUED // 2:
-            return  # let the sender back up
         data = source.recv(65536)
         if not data:
             self._forget(source)
         self._enqueue(flow, data)  # b"": the close, delivered after what came before
+        if data and flow.queued > TCP_WINDOW:  # the window closes: the sender backs up
+            key = self._selector.unregister(source)
+            flow.paused = (source, key.data)
 
     # ------------------------------------------------------------------ UDP
 

@@ -187,7 +187,8 @@ def test_espeak_voice_speaks_and_pocketsphinx_hears_it():
     assert 0.8 < samples.size / rate < 4  # about two seconds of speech
     assert np.abs(samples.astype(np.int32)).max() == round(0.7 * 32767)
     assert EspeakVoice()("")[0].size == 0
-    heard = ear.PocketsphinxEar()(resample(samples, rate, RATE), RATE)
+    with ear.PocketsphinxEar() as hearing:  # its worker process ends with the block
+        heard = hearing(resample(samples, rate, RATE), RATE)
     assert word_errors(heard, SENTENCE) <= MAX_WORD_ERRORS, heard
 
 
