@@ -123,6 +123,10 @@ class Transport:
         deadline = Deadline(timeout)
         try:
             sock = self._dialer.dial(self._url, timeout)
+        except TransportError as exc:
+            if type(exc) is not TransportError:
+                raise  # a CertificateError or ProxyError says all it needs to
+            raise TransportError(f"cannot open {self.display_url}: {exc}") from None
         finally:
             self._dialer.close()
         try:

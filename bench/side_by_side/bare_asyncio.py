@@ -49,6 +49,8 @@ class BareClient:
         convert: bool = False,
         on_image: Callable[[np.ndarray], None] | None = None,
         on_message: Callable[[dict[str, Any]], None] | None = None,
+        ice_servers: list[dict[str, Any]] | None = None,
+        relay_only: bool = False,
     ) -> None:
         self._address = f"{url}?license={license}&name={avatar_name}"
         self.convert = convert or on_image is not None
@@ -59,7 +61,9 @@ class BareClient:
         self.first_frame: asyncio.Future[float] = loop.create_future()
         self.video_frames = 0
         self.audio_frames = 0
-        self._pc = RTCPeerConnection(configuration())
+        self._pc = RTCPeerConnection(
+            configuration(ice_servers or (), "relay" if relay_only else "all")
+        )
         self._pc.on("track", self._track)
         self._ws: Any = None
         self._tasks: list[asyncio.Task[None]] = []
@@ -74,6 +78,13 @@ class BareClient:
         audio = base64.b64encode(pcm16).decode("ascii")
         message = {"type": "realtime.input_audio_buffer.append", "data": {"audio": audio}}
         await self._ws.send(json.dumps(message))
+
+    async def send_text(self, text: str) -> None:
+        """A typed question and the request for its answer."""
+        content = [{"type": "input_text", "text": text}]
+        item = {"type": "message", "role": "user", "content": content}
+        await self._ws.send(json.dumps({"type": "conversation.item.create", "item": item}))
+        await self._ws.send(json.dumps({"type": "response.create"}))
 
     async def close(self) -> None:
         await self._pc.close()
