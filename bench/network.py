@@ -74,7 +74,9 @@ def answer_time(server: LocalServer, url: str, **settings: Any) -> float:
         return time.perf_counter() - started
 
 
-async def bare_times(server: LocalServer, url: str, ice: list[dict[str, Any]]) -> tuple[float, float]:
+async def bare_times(
+    server: LocalServer, url: str, ice: list[dict[str, Any]]
+) -> tuple[float, float]:
     done: asyncio.Future[float] = asyncio.get_running_loop().create_future()
 
     def on_message(message: dict[str, Any]) -> None:
@@ -153,14 +155,14 @@ def slow_link(runs: int, turn: coturn.Coturn) -> None:
     ice = [{"urls": [f"turn:127.0.0.1:{media.port}?transport=udp"],
             "username": coturn.USERNAME, "credential": coturn.PASSWORD}]  # fmt: skip
     try:
-        with LocalServer(ice_servers=ice) as server, Relay.tcp(
-            ("127.0.0.1", server.port), Link(delay=0.05)
-        ) as socket_relay:
+        with (
+            LocalServer(ice_servers=ice) as server,
+            Relay.tcp(("127.0.0.1", server.port), Link(delay=0.05)) as socket_relay,
+        ):
             url = server.url.replace(f":{server.port}/", f":{socket_relay.port}/")
-            ours_first = timed(runs, lambda: first_frame_time(server, url,
-                                                              ice_transport_policy="relay"))  # fmt: skip
-            ours_answer = timed(runs, lambda: answer_time(server, url,
-                                                          ice_transport_policy="relay"))  # fmt: skip
+            relay = {"ice_transport_policy": "relay"}
+            ours_first = timed(runs, lambda: first_frame_time(server, url, **relay))
+            ours_answer = timed(runs, lambda: answer_time(server, url, **relay))
             bare = [asyncio.run(bare_times(server, url, ice)) for _ in range(runs + 1)][1:]
     finally:
         media.close()

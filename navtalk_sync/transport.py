@@ -123,12 +123,15 @@ class Transport:
         deadline = Deadline(timeout)
         try:
             sock = self._dialer.dial(self._url, timeout)
+            unreachable = None
         except TransportError as exc:
             if type(exc) is not TransportError:
                 raise  # a CertificateError or ProxyError says all it needs to
-            raise TransportError(f"cannot open {self.display_url}: {exc}") from None
+            unreachable = TransportError(f"cannot open {self.display_url}: {exc}")
         finally:
             self._dialer.close()
+        if unreachable is not None:  # raised out here, with no context to carry along
+            raise unreachable
         try:
             self._ws.connect(self._url, socket=sock, timeout=max(deadline.remaining(), 0.001))
             error = None
