@@ -67,7 +67,9 @@ def build(
     if server.ca_file is not None:
         settings["ca_file"] = server.ca_file
     url = server.url
-    first_hop = ("127.0.0.1", proxy.port) if socket_way == "wss+proxy" else ("127.0.0.1", server.port)
+    first_hop = (
+        ("127.0.0.1", proxy.port) if socket_way == "wss+proxy" else ("127.0.0.1", server.port)
+    )
     hop = first_hop[1]
     if link == "slow":
         relay = Relay.tcp(first_hop, slow(udp=False))
