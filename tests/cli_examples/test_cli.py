@@ -73,3 +73,36 @@ def test_help_on_every_subcommand(capsys):
             main(command)
         assert info.value.code == 0
     assert "examples:" in capsys.readouterr().out
+
+
+def test_serve_tls_prints_its_ca_and_names_the_ice_servers_given():
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    env.pop("NAVTALK_LICENSE", None)
+    command = ["serve", "--port", "0", "--tls", "--ice-server", "turn:127.0.0.1:3478",
+               "--ice-username", "alice", "--ice-credential", "turn-pass"]  # fmt: skip
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "navtalk_sync.cli", *command],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    try:
+        banner = [proc.stdout.readline() for _ in range(5)]
+        url = re.search(r"wss://127\.0\.0\.1:\d+/wss/v2/realtime-chat", banner[0])
+        ca_file = banner[1].rsplit(": ", 1)[1].strip()
+        assert url and "ca_file=" in banner[1], banner
+        with nt.NavTalkClient(
+            "any-key-will-do", avatar_name="navtalk.Leo", url=url.group(), ca_file=ca_file,
+            media=False,
+        ) as client:  # fmt: skip
+            client.connect(timeout=10)
+            servers = client.ice_servers
+            assert client.ask("What is your name?", timeout=10) == "My name is Leo."
+    finally:
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=15)
+    assert proc.returncode == 0, err
+    assert "ICE server named to clients: turn:127.0.0.1:3478" in "".join(banner)
+    assert [(s.urls, s.username) for s in servers] == [(("turn:127.0.0.1:3478",), "alice")]
+    assert "turn-pass" not in "".join(banner) + out + err
