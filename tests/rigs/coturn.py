@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import re
 import shutil
-import socket
 import subprocess
-import time
 from pathlib import Path
 from typing import Any
 
 import attrs
+
+from tests.rigs import daemons
+from tests.rigs.daemons import free_port, wait_listening
 
 USERNAME, PASSWORD, REALM = "navtalk", "turn-s3cret", "navtalk.test"
 
@@ -55,12 +56,7 @@ class Coturn:
                           r"|ALLOCATE processed, success", self.log_text())  # fmt: skip
 
     def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(5)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait(5)
+        daemons.stop(self.process)
 
 
 def start(directory: Path) -> Coturn:
@@ -73,7 +69,7 @@ def start(directory: Path) -> Coturn:
     certificate.cert_chain_pems[0].write_to_path(str(cert_file))
     certificate.private_key_pem.write_to_path(str(key_file))
     authority.cert_pem.write_to_path(str(ca_file))
-    port, tls_port = _free_port(), _free_port()
+    port, tls_port = free_port(), free_port()
     log = directory / "turnserver.log"
     command = [
         "turnserver", "-n", "--no-stdout-log", f"--log-file={log}", "--simple-log", "--verbose",
@@ -85,20 +81,5 @@ def start(directory: Path) -> Coturn:
     ]  # fmt: skip
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     server = Coturn(port, tls_port, log, str(ca_file), process)
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"turnserver exited with {process.returncode}: see {log}")
-        try:
-            socket.create_connection(("127.0.0.1", tls_port), timeout=0.5).close()
-            return server
-        except OSError:
-            time.sleep(0.05)
-    server.stop()
-    raise RuntimeError("turnserver did not start listening within 10 s")
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+    wait_listening(process, tls_port, "turnserver", log)
+    return server

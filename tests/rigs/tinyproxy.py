@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import re
 import shutil
-import socket
 import subprocess
-import time
 from pathlib import Path
 
 import attrs
+
+from tests.rigs import daemons
+from tests.rigs.daemons import free_port, wait_listening
 
 #: Why the rig cannot run here, or None when it can.
 MISSING = (
@@ -59,19 +60,14 @@ class TinyProxy:
         return re.findall(r"Request \(file descriptor \d+\): CONNECT (\S+) HTTP", text)
 
     def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(5)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait(5)
+        daemons.stop(self.process)
 
 
 def start(
     directory: Path, credentials: tuple[str, str] | None = None, deny: bool = False
 ) -> TinyProxy:
     directory.mkdir(parents=True, exist_ok=True)
-    port = _free_port()
+    port = free_port()
     log = directory / "tinyproxy.log"
     config = _CONFIG.format(
         port=port,
@@ -88,20 +84,5 @@ def start(
         stderr=subprocess.DEVNULL,
     )
     proxy = TinyProxy(port, log, process, *(credentials or (None, None)))
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"tinyproxy exited with {process.returncode}: see {log}")
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-            return proxy
-        except OSError:
-            time.sleep(0.05)
-    proxy.stop()
-    raise RuntimeError("tinyproxy did not start listening within 10 s")
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+    wait_listening(process, port, "tinyproxy", log)
+    return proxy
