@@ -143,6 +143,8 @@ def get_avatar(
     key = _licence(license)
     base = _base_url(base_url)
     seconds = check_seconds(timeout)
+    if network is not None and (ca_file, ssl_context, proxy) != (None, None, None):
+        raise InvalidArgument("pass network=... or ca_file/ssl_context/proxy, not both")
     if network is None:
         ca_path = os.fspath(ca_file) if isinstance(ca_file, os.PathLike) else ca_file
         network = NetworkOptions(ca_file=ca_path, ssl_context=ssl_context, proxy=proxy)

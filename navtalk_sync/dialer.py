@@ -18,11 +18,13 @@ from __future__ import annotations
 
 import errno
 import os
-import select
+import selectors
 import socket
 import ssl
 import threading
 from urllib.parse import urlsplit
+
+import websocket
 
 from .errors import NavTalkTimeout, NotConnected, ProxyError, TransportError
 from .options import NetworkOptions
@@ -50,7 +52,7 @@ class Dialer:
         self._lock = threading.Lock()
         self._aborted = False
         self._socket: socket.socket | None = None
-        self._wake_read, self._wake_write = socket.socketpair()
+        self._wake: tuple[socket.socket, socket.socket] | None = None  # made by dial()
         self.proxy: Proxy | None = None  # the proxy the last dial went through
         self._timeout = 0.0
 
@@ -58,6 +60,8 @@ class Dialer:
         """The connected socket for ``url`` (ws:// or wss://), within ``timeout`` seconds."""
         self._timeout = timeout
         deadline = Deadline(timeout)
+        with self._lock:
+            self._wake = socket.socketpair()
         parts = urlsplit(url)
         host = parts.hostname or ""
         secure = parts.scheme == "wss"
@@ -72,11 +76,11 @@ class Dialer:
                 self._tunnel(sock, self.proxy, host, port, deadline)
             if secure:
                 sock = self._handshake(sock, host, deadline, where)
+            _limit_unsent(sock)
+            sock.settimeout(self._left(deadline, f"the connection to {where}"))
         except BaseException:
             self._drop()
             raise
-        _limit_unsent(sock)
-        sock.settimeout(self._left(deadline, f"the connection to {where}"))
         return sock
 
     def abort(self) -> None:
@@ -84,20 +88,26 @@ class Dialer:
         with self._lock:
             self._aborted = True
             sock = self._socket
-        try:
-            self._wake_write.send(b"x")
-        except OSError:
-            pass  # the dial is over: its pipe is closed
+            wake = self._wake
+        if wake is not None:
+            try:
+                wake[1].send(b"x")
+            except OSError:
+                pass  # the dial is over: its pipe is closed
         if sock is not None:
             try:
-                sock.shutdown(socket.SHUT_RDWR)
+                # the plain socket's shutdown: SSLSocket.shutdown() drops its TLS state first,
+                # which would make a handshake under way fail with AttributeError
+                socket.socket.shutdown(sock, socket.SHUT_RDWR)
             except OSError:
                 pass  # not connected yet: the wake-up pipe ends the wait
 
     def close(self) -> None:
         """Free the wake-up pipe (after the dial, whatever its outcome)."""
-        self._wake_read.close()
-        self._wake_write.close()
+        with self._lock:
+            wake, self._wake = self._wake, None
+        for end in wake or ():
+            end.close()
 
     # ------------------------------------------------------------------ the steps
 
@@ -108,11 +118,20 @@ class Dialer:
         except socket.gaierror as exc:
             raise self._unreachable(f"cannot resolve {host!r}: {exc.strerror}") from None
         last = "no address"
-        for family, kind, protocol, _, address in addresses:
+        for index, (family, kind, protocol, _, address) in enumerate(addresses):
             sock = self._hold(socket.socket(family, kind, protocol))
+            _set_options(sock)
+            # each address gets its share of what is left: a silent IPv6 route must leave
+            # time for IPv4
+            share = Deadline(deadline.remaining(1 / (len(addresses) - index)))
             try:
-                self._connect_one(sock, address, deadline)
+                self._connect_one(sock, address, share)
                 return sock
+            except NavTalkTimeout:
+                self._drop()
+                if index == len(addresses) - 1:
+                    raise
+                last = "timed out"
             except OSError as exc:
                 last = exc.strerror or str(exc)
                 self._drop()
@@ -123,15 +142,18 @@ class Dialer:
         code = sock.connect_ex(address)  # type: ignore[arg-type]
         if code not in (0, errno.EINPROGRESS, errno.EWOULDBLOCK):
             raise OSError(code, os.strerror(code))
-        while code != 0:
-            remaining = self._left(deadline, "the TCP connection")
-            _, writable, _ = select.select([self._wake_read], [sock], [], remaining)
-            self._check_aborted()
-            if writable:
-                code = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
-                if code != 0:
-                    raise OSError(code, os.strerror(code))
-                break
+        assert self._wake is not None
+        with selectors.DefaultSelector() as selector:  # select() fails past fd 1023
+            selector.register(self._wake[0], selectors.EVENT_READ)
+            selector.register(sock, selectors.EVENT_WRITE)
+            while code != 0:
+                ready = selector.select(self._left(deadline, "the TCP connection"))
+                self._check_aborted()
+                if any(key.fileobj is sock for key, _ in ready):
+                    code = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+                    if code != 0:
+                        raise OSError(code, os.strerror(code))
+                    break
         sock.setblocking(True)
 
     def _tunnel(
@@ -143,6 +165,7 @@ class Dialer:
             sock.sendall(connect_request(proxy, host, port))
             answer = None
             while answer is None:
+                sock.settimeout(self._left(deadline, f"the proxy {proxy.address}"))
                 chunk = sock.recv(4096)
                 self._check_aborted()
                 if not chunk:
@@ -173,7 +196,10 @@ class Dialer:
     def _handshake(
         self, sock: socket.socket, host: str, deadline: Deadline, where: str
     ) -> socket.socket:
-        context = client_context(self._network)
+        try:
+            context = client_context(self._network)
+        except (ssl.SSLError, OSError) as exc:  # a ca_file changed or gone since it was checked
+            raise TransportError(f"cannot load the trusted CAs: {exc}") from None
         sock.settimeout(self._left(deadline, f"the TLS handshake with {where}"))
         # wrap_socket takes the descriptor over from ``sock``: hold the new socket before the
         # handshake, so that abort() shuts down the one the handshake waits on
@@ -236,3 +262,13 @@ def _limit_unsent(sock: socket.socket) -> None:
             sock.setsockopt(socket.IPPROTO_TCP, option, UNSENT_LIMIT)
         except OSError:
             pass  # an old kernel: the kernel's own buffering applies
+
+
+def _set_options(sock: socket.socket) -> None:
+    """What websocket-client sets on the sockets it opens: no Nagle delay on small frames
+    (audio pieces, commits), and TCP keepalive."""
+    for level, option, value in websocket._socket.DEFAULT_SOCKET_OPTION:
+        try:
+            sock.setsockopt(level, option, value)
+        except OSError:
+            pass

@@ -18,6 +18,7 @@ from __future__ import annotations
 import ipaddress
 import os
 import ssl
+import warnings
 from typing import Any, Iterable
 from urllib.parse import urlsplit
 
@@ -125,12 +126,21 @@ def _ca_file(value: Any) -> str | None:
         raise ConfigError(
             f"ca_file must be the path of a PEM file of CA certificates, got {value!r}"
         )
+    try:  # loaded once here, so that a file that is not PEM is refused now, not at connect()
+        ssl.create_default_context(cafile=os.fspath(value))
+    except (ssl.SSLError, OSError) as exc:
+        raise ConfigError(f"ca_file {value!r} holds no usable CA certificate: {exc}") from None
     return os.fspath(value)
 
 
 def _ssl_context(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
     if value is not None and not isinstance(value, ssl.SSLContext):
         raise ConfigError(f"ssl_context must be an ssl.SSLContext or None, got {value!r}")
+    if value is not None and value.protocol == ssl.PROTOCOL_TLS_SERVER:
+        raise ConfigError("ssl_context is a server's context (PROTOCOL_TLS_SERVER)")
+    if value is not None and value.verify_mode == ssl.CERT_NONE:
+        # allowed, as the user's own explicit choice; never quiet
+        warnings.warn("ssl_context does not verify certificates (CERT_NONE)", stacklevel=4)
 
 
 def _proxy(value: Any) -> str | bool | None:

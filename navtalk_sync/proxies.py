@@ -2,8 +2,9 @@
 
 The choice follows what requests and httpx do: an explicit ``proxy=`` URL is always used;
 ``proxy=None`` takes ``HTTPS_PROXY``/``https_proxy`` (``HTTP_PROXY`` for ``ws://``) from the
-environment unless ``NO_PROXY`` names the host, and never for a loopback host; ``proxy=False``
-means none. Pure: no I/O (``dialer`` does the talking).
+environment unless ``NO_PROXY`` names the host (by name or domain suffix, as urllib reads it:
+no CIDR ranges), and never for a loopback host; ``proxy=False``
+means none. No I/O (``dialer`` does the talking).
 """
 
 from __future__ import annotations
@@ -15,7 +16,12 @@ from urllib.parse import quote, unquote, urlsplit
 
 import attrs
 
+from .logs import get_logger
+from .redaction import redact
+
 __all__ = ["Proxy", "proxy_for", "connect_request", "read_reply", "MAX_REPLY_BYTES"]
+
+log = get_logger(__name__)
 
 #: A proxy's answer to CONNECT longer than this is not one.
 MAX_REPLY_BYTES = 16 * 1024
@@ -72,8 +78,9 @@ def proxy_for(setting: str | bool | None, host: str, secure: bool) -> Proxy | No
         return None
     try:
         return Proxy.from_url(url)
-    except ValueError:
-        return None  # an HTTPS or SOCKS proxy in the environment: not ours to use
+    except ValueError:  # an HTTPS or SOCKS proxy in the environment: not one we can use
+        log.warning("the environment's proxy %s is not an http:// proxy: not used", redact(url))
+        return None
 
 
 def is_loopback(host: str) -> bool:

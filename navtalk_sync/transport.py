@@ -133,7 +133,11 @@ class Transport:
         if unreachable is not None:  # raised out here, with no context to carry along
             raise unreachable
         try:
-            self._ws.connect(self._url, socket=sock, timeout=max(deadline.remaining(), 0.001))
+            # redirect_limit=0: a redirect would be followed on a socket websocket-client
+            # opens itself, past the proxy, the trust settings and close()
+            self._ws.connect(
+                self._url, socket=sock, timeout=max(deadline.remaining(), 0.001), redirect_limit=0
+            )
             error = None
         except Exception as exc:
             sock.close()
@@ -157,6 +161,11 @@ class Transport:
             status = f"HTTP {exc.status_code} {exc.status_message or ''}".strip()
             text = f"the server refused the WebSocket handshake ({status})"
             return ConnectionFailed(text, status_code=exc.status_code)
+        response = getattr(self._ws, "handshake_response", None)
+        redirect = getattr(response, "status", None)
+        if isinstance(redirect, int) and 300 <= redirect < 400:
+            text = f"the server answered the WebSocket handshake with a redirect (HTTP {redirect})"
+            return ConnectionFailed(text + ", which is not followed", status_code=redirect)
         if isinstance(exc, (websocket.WebSocketTimeoutException, socket.timeout)):
             return NavTalkTimeout(f"the WebSocket handshake with {self.display_url}", timeout)
         detail = redact(f"{type(exc).__name__}: {exc}")
@@ -398,9 +407,13 @@ class Transport:
         sock = self._ws.sock
         if sock is not None:
             try:
-                sock.shutdown(socket.SHUT_RDWR)
+                # the plain socket's shutdown: SSLSocket.shutdown() drops its TLS state first,
+                # and a writer in send() then would write plaintext onto the connection
+                socket.socket.shutdown(sock, socket.SHUT_RDWR)
             except OSError:
                 pass
+        with self._written:
+            self._written.notify_all()  # a wait_backlog() returns: the connection is ending
 
 
 class MessageTooLarge(Exception):

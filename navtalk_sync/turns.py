@@ -85,7 +85,9 @@ class TurnClock:
         self._reply: _Reply | None = None
         # the avatar's voice or mouth can start before the reply's first text arrives (the
         # media path is faster than the socket's): kept for the reply that comes
+        self._awaiting = False  # a user's turn (typed, talk() or the microphone's) has no reply yet
         self._early_voice: float | None = None
+        self._early_voice_end: float | None = None
         self._early_mouth: float | None = None
         self._recent: collections.deque[TurnReport] = collections.deque(maxlen=RECENT_TURNS)
 
@@ -102,7 +104,8 @@ class TurnClock:
     def _start_turn(self, origin: float, heard: str | None) -> None:
         self._turn += 1
         self._origin = origin
-        self._early_voice = self._early_mouth = None
+        self._awaiting = True
+        self._early_voice = self._early_voice_end = self._early_mouth = None
         self._heard, self._speech_stopped, self._transcript = heard, None, None
 
     # ------------------------------------------------------------------ the reader thread
@@ -152,9 +155,12 @@ class TurnClock:
         reply = _Reply(self._turn, origin, self._heard, self._speech_stopped, self._transcript)
         if self._early_voice is not None:
             reply.first_voice = self._early_voice - origin
+        if self._early_voice_end is not None:
+            reply.voice_ended = self._early_voice_end - origin  # a short reply, already heard
         if self._early_mouth is not None:
             reply.mouth_moving = self._early_mouth - origin
-        self._early_voice = self._early_mouth = None
+        self._awaiting = False
+        self._early_voice = self._early_voice_end = self._early_mouth = None
         return reply
 
     def _awaiting_reply(self, at: float) -> bool:
@@ -162,7 +168,7 @@ class TurnClock:
         the user's turn has ended and no reply is open."""
         reply = self._reply
         waiting = reply is None or reply.reported
-        return waiting and self._turn_open and self._origin is not None and at >= self._origin
+        return waiting and self._awaiting and self._origin is not None and at >= self._origin
 
     def _reply_ended(self, now: float, with_audio_done: bool) -> TurnReport | None:
         reply = self._reply
@@ -183,8 +189,11 @@ class TurnClock:
         """The avatar's received voice started (``speaking``) or ended, at ``at``."""
         report = None
         with self._lock:
-            if speaking and self._awaiting_reply(at):
-                self._early_voice = self._early_voice or at
+            if self._awaiting_reply(at):
+                if speaking:
+                    self._early_voice = self._early_voice or at
+                elif self._early_voice is not None:
+                    self._early_voice_end = at
                 return
             reply = self._reply
             if reply is None:

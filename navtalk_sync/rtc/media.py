@@ -361,7 +361,7 @@ class AvatarMedia:
                 self._connected_at = time.monotonic()
                 self._set_state(MediaState.CONNECTED)
         elif state == "failed":
-            why = answerer.why_no_relay()
+            why = _why_no_relay(answerer)
             self._fail("ICE failed" + (f": {why}" if why else ""))
         elif state == "closed" and not self._closed:
             self._fail("the server closed the media connection")
@@ -372,20 +372,24 @@ class AvatarMedia:
 
     def _video_frame(self, frame: av.VideoFrame) -> None:
         self.video.push(frame)
-        self._watch_mouth(frame)
         recorder = self._recorder
         if recorder is not None:
             recorder.add_video(frame)
         if self._state in (MediaState.CONNECTED, MediaState.STALLED):
             resumed = None if self._state == MediaState.CONNECTED else "frames resumed"
             self._set_state(MediaState.FLOWING, resumed)
+        self._watch_mouth(frame)  # last: a figure must never cost the frame its other uses
 
     def _watch_mouth(self, frame: av.VideoFrame) -> None:
         listeners, watch = self._mouth_listeners, self._mouth
         if watch is None or not listeners:
             return
         at = time.monotonic()
-        change = watch.feed(brightness(frame), at)
+        try:
+            change = watch.feed(brightness(frame), at)
+        except Exception:  # a frame the measure cannot read: no figure, nothing else lost
+            log.debug("the mouth watch could not read a frame", exc_info=True)
+            return
         if change is not None:
             for listener in listeners:
                 listener(change, at)
@@ -431,7 +435,7 @@ class AvatarMedia:
         if not self.connected:
             answerer = self._answerer
             what = "ICE did not connect" if answerer else "no WebRTC offer arrived"
-            why = answerer.why_no_relay() if answerer else None
+            why = _why_no_relay(answerer) if answerer else None
             self._fail(f"{what} within {options.timeout:g} s" + (f": {why}" if why else ""))
         while True:
             await asyncio.sleep(WATCH_INTERVAL)
@@ -507,7 +511,8 @@ class AvatarMedia:
             return {}
         try:
             return self._loop.run(answerer.network(), NETWORK_STATS_WAIT, "network figures")
-        except NavTalkError:
+        except Exception:  # figures read from aiortc's and aioice's insides: never fatal
+            log.debug("network figures unavailable", exc_info=True)
             return {}
 
     def _callback_failed(self, fn: Callable[..., object], exc: BaseException) -> None:
@@ -555,3 +560,13 @@ class AvatarMedia:
             **({"speaker": self._speaker.stats()} if self._speaker else {}),
             **({"recording": recorder.stats()} if recorder else {}),
         }
+
+
+def _why_no_relay(answerer: Answerer) -> str | None:
+    """``Answerer.why_no_relay``, which reads aioice's insides: on the failure path it must
+    never keep the media from being marked failed."""
+    try:
+        return answerer.why_no_relay()
+    except Exception:
+        log.debug("why_no_relay failed", exc_info=True)
+        return None

@@ -56,6 +56,17 @@ def _relay_protocol(connection: Any) -> str:
     return "tls" if connection.turn_ssl else "tcp"
 
 
+def _media_stream(receiver: Any) -> Any:
+    """The receiver's statistics of the stream that carries its track: aiortc's
+    ``getStats()`` reports one SSRC per receiver (the last seen, the retransmission stream once
+    there has been one), so they are read from the receiver's per-SSRC table (private, as
+    the candidate pair is), leaving out retransmission SSRCs."""
+    streams = getattr(receiver, "_RTCRtpReceiver__remote_streams", {})
+    retransmissions = getattr(receiver, "_RTCRtpReceiver__rtx_ssrc", {})
+    main = [s for ssrc, s in streams.items() if ssrc not in retransmissions]
+    return max(main, key=lambda s: s.packets_received, default=None)
+
+
 class Answerer:
     """One ``RTCPeerConnection`` that answers one offer and hands decoded frames on.
 
@@ -94,21 +105,19 @@ class Answerer:
         """What explains a bad call: the ICE candidate pair in use, and per received track the
         packets received and lost and the interarrival jitter (aiortc's ``getStats()``)."""
         figures: dict[str, Any] = {"candidate_pair": self._selected_pair()}
-        streams: dict[str, list[Any]] = {}
-        for stats in (await self._pc.getStats()).values():
-            if stats.type == "inbound-rtp":
-                streams.setdefault(stats.kind, []).append(stats)
-        for kind, found in streams.items():
-            # a track may have several streams (a retransmission one): sum them, and take the
-            # jitter of the one that carries the track
-            received = sum(s.packetsReceived for s in found)
-            lost = sum(max(0, s.packetsLost) for s in found)
-            main = max(found, key=lambda s: s.packetsReceived)
-            figures[kind] = {
+        await asyncio.sleep(0)  # read on the loop, between packets
+        for receiver in self._pc.getReceivers():
+            stream = _media_stream(receiver)
+            if stream is None:
+                continue
+            received, lost = stream.packets_received, max(0, stream.packets_lost)
+            figures[receiver.track.kind] = {
                 "packets_received": received,
                 "packets_lost": lost,
                 "loss": round(lost / (received + lost), 4) if received + lost else 0.0,
-                "jitter_ms": round(main.jitter / _RTP_CLOCK.get(kind, 90000) * 1000, 1),
+                "jitter_ms": round(
+                    stream.jitter / _RTP_CLOCK.get(receiver.track.kind, 90000) * 1000, 1
+                ),
             }
         return figures
 

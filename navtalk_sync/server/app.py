@@ -238,6 +238,7 @@ class LocalServer:
             raise ValueError("recognizer must be a callable: (int16 samples, sample_rate) -> text")
         self._host = host
         self._requested_port = port
+        self._made_recognizer: ear.PocketsphinxEar | None = None  # closed by stop()
         self._authority, self._tls = _tls(tls)
         self._faults = faults if faults is not None else Faults()
         self._context = ServerContext(
@@ -254,7 +255,7 @@ class LocalServer:
             offloader=Offloader(f"{THREAD_NAME}-brain"),
             voice=voice if voice is not None else _default_voice(),
             voice_offloader=Offloader(f"{THREAD_NAME}-voice"),
-            recognizer=recognizer if recognizer is not None else _default_recognizer(),
+            recognizer=recognizer if recognizer is not None else self._own_recognizer(),
             ear_offloader=Offloader(f"{THREAD_NAME}-ear"),
             video_size=_video_size(video_size),
             fps=_fps(fps),
@@ -291,6 +292,12 @@ class LocalServer:
         self._upgrade_ids: weakref.WeakKeyDictionary[ServerConnection, int] = (
             weakref.WeakKeyDictionary()
         )
+
+    def _own_recognizer(self) -> ear.Recognizer | None:
+        recognizer = _default_recognizer()
+        if isinstance(recognizer, ear.PocketsphinxEar):
+            self._made_recognizer = recognizer  # a recognizer given to us is not ours to close
+        return recognizer
 
     # ----------------------------------------------------------------- properties
 
@@ -444,20 +451,20 @@ class LocalServer:
             if self._stopped.is_set():
                 return
             self._stopped.set()
-            if self._server is None:
-                return
-            self._stop_loop(self._server, Deadline(timeout))
+            try:
+                if self._server is not None:
+                    self._stop_loop(self._server, Deadline(timeout))
+            finally:  # started or not, stopped cleanly or not
+                if self._authority is not None:
+                    self._authority.close()  # the throwaway CA's folder
+                if self._made_recognizer is not None:
+                    self._made_recognizer.close()  # the pocketsphinx worker process
         if not self._context.offloader.join(timeout):
             log.debug("a brain call is still running after stop(); its thread will end alone")
         if not self._context.voice_offloader.join(timeout):
             log.debug("a voice call is still running after stop(); its thread will end alone")
         if not self._context.ear_offloader.join(timeout):
             log.debug("a recognition is still running after stop(); its thread will end alone")
-        if self._authority is not None:
-            self._authority.close()
-        close_recognizer = getattr(self._context.recognizer, "close", None)
-        if callable(close_recognizer):  # the pocketsphinx worker process
-            close_recognizer()
         log.debug("local server stopped")
 
     def _stop_loop(self, server: Server, deadline: Deadline) -> None:

@@ -34,6 +34,7 @@ from typing import Callable
 import numpy as np
 
 from ..logs import get_logger
+from . import ear_worker
 from .samples import as_pcm16, resample
 
 __all__ = ["Recognizer", "PocketsphinxEar", "available", "INSTALL_HINT"]
@@ -78,6 +79,8 @@ class PocketsphinxEar:
         payload = self._with_noise_floor(audio).tobytes()
         with self._lock:
             for _ in range(2):  # a worker that died is started again, once
+                if self._closed:
+                    return ""
                 worker = self._worker()
                 try:
                     assert worker.stdin is not None and worker.stdout is not None
@@ -88,9 +91,8 @@ class PocketsphinxEar:
                     line = b""
                 if line:
                     return line.decode("utf-8", "replace").strip()
+                log.warning("the pocketsphinx worker ended (exit code %s)", worker.poll())
                 self._stop_worker()
-                if self._closed:
-                    break
         return ""
 
     def _with_noise_floor(self, audio: np.ndarray) -> np.ndarray:
@@ -102,7 +104,8 @@ class PocketsphinxEar:
         if self._process is None or self._process.poll() is not None:
             started = time.perf_counter()
             self._process = subprocess.Popen(
-                [sys.executable, "-m", "navtalk_sync.server.ear_worker"],
+                # by path: ``-m`` would import the whole package (aiortc, av) first
+                [sys.executable, ear_worker.__file__],
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.DEVNULL,
@@ -137,8 +140,13 @@ class PocketsphinxEar:
 
     def close(self) -> None:
         """End the worker process (the server's ``stop()`` calls it); a later utterance is
-        not heard."""
+        not heard. A decoding under way is cut short: the process is killed outside the lock
+        its caller holds, so a stuck worker cannot hold ``close()`` up."""
         self._closed = True
+        process = self._process
+        if process is not None and process.poll() is None:
+            with contextlib.suppress(OSError):
+                process.kill()  # a caller in readline() gets end-of-file at once
         with self._lock:
             self._stop_worker()
 

@@ -85,6 +85,7 @@ def test_licence_from_environment(monkeypatch):
         ({"proxy": "http://127.0.0.1:port"}, "proxy's URL: http://host:port"),
         ({"proxy": True}, "proxy must be None (from the environment), False (none)"),
         ({"ca_file": "/nonexistent/ca.pem"}, "ca_file must be the path of a PEM file"),
+        ({"ca_file": __file__}, "holds no usable CA certificate"),
         ({"ssl_context": "insecure"}, "ssl_context must be an ssl.SSLContext"),
     ],
 )

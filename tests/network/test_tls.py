@@ -159,6 +159,52 @@ def test_close_interrupts_a_tls_handshake_that_never_ends(silent_tls_port):
 
 
 @pytest.mark.timeout(30)
+def test_a_tcp_connect_that_never_completes_times_out_as_a_timeout(backlogged_port):
+    client = nt.NavTalkClient("sk_test_x", avatar_name="a", url=f"ws://127.0.0.1:{backlogged_port}/",
+                              media=False)  # fmt: skip
+    started = time.monotonic()
+    with client, pytest.raises(nt.NavTalkTimeout, match="the TCP connection"):
+        client.connect(timeout=1)
+    assert time.monotonic() - started < 5
+
+
+@pytest.fixture
+def redirecting_port():
+    """A port whose every WebSocket upgrade is answered by a redirect elsewhere."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.settimeout(0.2)
+    stop = threading.Event()
+
+    def answer() -> None:
+        while not stop.is_set():
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                continue
+            with conn:
+                conn.settimeout(5)
+                conn.recv(65536)
+                conn.sendall(b"HTTP/1.1 302 Found\r\nLocation: ws://127.0.0.1:9/\r\n"
+                             b"Content-Length: 0\r\n\r\n")  # fmt: skip
+
+    thread = threading.Thread(target=answer, name="test-redirect")
+    thread.start()
+    yield listener.getsockname()[1]
+    stop.set()
+    thread.join(5)
+    listener.close()
+
+
+def test_a_redirect_is_refused_not_followed_past_the_proxy_and_trust(redirecting_port):
+    client = nt.NavTalkClient("sk_test_x", avatar_name="a",
+                              url=f"ws://127.0.0.1:{redirecting_port}/", media=False)  # fmt: skip
+    with client, pytest.raises(nt.ConnectionFailed, match="redirect .*not followed") as caught:
+        client.connect(timeout=10)
+    assert caught.value.status_code == 302
+    assert not ReconnectPolicy.retries(caught.value)
+
+
+@pytest.mark.timeout(30)
 def test_close_interrupts_a_tcp_connect_that_never_completes(backlogged_port):
     probe = socket.socket()
     probe.settimeout(0.5)
