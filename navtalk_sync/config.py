@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ipaddress
 import json
 import os
 import re
@@ -21,6 +20,7 @@ from .options import (
     NetworkOptions,
     Timeouts,
 )
+from .proxies import is_loopback
 from .redaction import install_redaction, redact, remember_secret
 from .retry import ReconnectPolicy
 from .validators import flag, optional, positive_int
@@ -155,12 +155,7 @@ def ice_host_addresses(settings: Settings) -> tuple[str, ...] | None:
     value = settings.media.ice_host_addresses if settings.media else None
     if value != "auto":
         return value  # type: ignore[return-value]
-    host = urlsplit(settings.url).hostname or ""
-    try:
-        loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        loopback = False
-    return ("127.0.0.1",) if loopback else None
+    return ("127.0.0.1",) if is_loopback(urlsplit(settings.url).hostname or "") else None
 
 
 def _reconnect_policy(value: Any) -> ReconnectPolicy | None:

@@ -53,7 +53,7 @@ class Dialer:
         self._aborted = False
         self._socket: socket.socket | None = None
         self._wake: tuple[socket.socket, socket.socket] | None = None  # made by dial()
-        self.proxy: Proxy | None = None  # the proxy the last dial went through
+        self._proxy: Proxy | None = None  # the proxy this dial goes through
         self._timeout = 0.0
 
     def dial(self, url: str, timeout: float) -> socket.socket:
@@ -67,13 +67,13 @@ class Dialer:
         secure = parts.scheme == "wss"
         port = parts.port or (443 if secure else 80)
         where = f"{host}:{port}"
-        self.proxy = proxy_for(self._network.proxy, host, secure)
+        self._proxy = proxy_for(self._network.proxy, host, secure)
         try:
-            if self.proxy is None:
+            if self._proxy is None:
                 sock = self._connect(host, port, deadline)
             else:
-                sock = self._connect(self.proxy.host, self.proxy.port, deadline)
-                self._tunnel(sock, self.proxy, host, port, deadline)
+                sock = self._connect(self._proxy.host, self._proxy.port, deadline)
+                self._tunnel(sock, self._proxy, host, port, deadline)
             if secure:
                 sock = self._handshake(sock, host, deadline, where)
             _limit_unsent(sock)
@@ -249,8 +249,8 @@ class Dialer:
     def _unreachable(self, text: str) -> TransportError:
         """The error for a server, or a proxy, that cannot be reached."""
         self._check_aborted()
-        if self.proxy is not None:
-            return ProxyError(f"the proxy {self.proxy.address}: {text}", self.proxy.address)
+        if self._proxy is not None:
+            return ProxyError(f"the proxy {self._proxy.address}: {text}", self._proxy.address)
         return TransportError(redact(text))
 
 

@@ -19,7 +19,7 @@ import attrs
 from .logs import get_logger
 from .redaction import redact
 
-__all__ = ["Proxy", "proxy_for", "connect_request", "read_reply", "MAX_REPLY_BYTES"]
+__all__ = ["Proxy", "proxy_for", "is_loopback", "connect_request", "read_reply", "MAX_REPLY_BYTES"]
 
 log = get_logger(__name__)
 
