@@ -21,6 +21,8 @@ from typing import (
     overload,
 )
 
+import numpy as np
+
 from . import messages, user_code
 from .audio.pcm import UPLINK_RATE, silence
 from .audio.uplink import AudioStream, send_file
@@ -543,6 +545,31 @@ class NavTalkClient:
     def unmute(self) -> None:
         """Send what the microphone hears again (unless half-duplex holds it muted)."""
         self._parts.microphone.unmute()
+
+    def feed_echo_reference(self, pcm: np.ndarray, sample_rate: int = 48000) -> None:
+        """Tell the echo canceller what your own player just sent to the loudspeaker, when
+        you play the avatar's voice yourself (``on_avatar_audio``) rather than with
+        ``speaker=``. Needs ``echo_cancellation=True``.
+
+        ``pcm``: int16, shaped ``(n,)`` or ``(n, channels)`` (``AvatarAudio.pcm`` as is), at
+        ``sample_rate`` (a multiple of 100 Hz). Feed it as it is played, silence included,
+        from one thread: the canceller matches it against what the microphone hears a moment
+        later. Does nothing while the microphone is off.
+        """
+        echo = self._parts.echo
+        if echo is None:
+            raise NavTalkError(
+                "echo cancellation is off: pass echo_cancellation=True to feed its reference"
+            )
+        if (
+            isinstance(sample_rate, bool)
+            or not isinstance(sample_rate, int)
+            or not (8000 <= sample_rate <= 48000 and sample_rate % 100 == 0)
+        ):
+            raise InvalidArgument(
+                f"sample_rate must be a multiple of 100 Hz from 8000 to 48000, not {sample_rate!r}"
+            )
+        echo.played(pcm, sample_rate)
 
     def wait_audio_sent(self, timeout: float = 10.0) -> None:
         """Block until every piece of audio queued so far has been handed to the socket."""

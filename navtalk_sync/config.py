@@ -10,6 +10,7 @@ from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 import attrs
 
+from .audio.echo import canceller_missing
 from .errors import ConfigError
 from .options import (
     FLAT_NAMES,
@@ -292,6 +293,7 @@ class Settings:
             raise ConfigError("audio_wait_for_media needs media=True (it waits for ICE)")
         if self.audio.half_duplex and self.media is None:
             raise ConfigError("half_duplex needs media=True (it listens to the avatar's voice)")
+        self._check_echo_cancellation()
         if len(self.replayed_history) > self.limits.send_queue // 2:
             # replayed from the reader thread, which must never wait for room in the queue
             raise ConfigError(
@@ -299,6 +301,33 @@ class Settings:
                 f"send queue ({self.limits.send_queue}): pass history_max_turns=... or a larger "
                 "send_queue_size"
             )
+
+    def _check_echo_cancellation(self) -> None:
+        audio = self.audio
+        if audio.echo_cancellation is False and (audio.noise_suppression or audio.auto_gain):
+            raise ConfigError(
+                "noise_suppression and auto_gain run in the echo canceller: they need "
+                "echo_cancellation 'auto' or True"
+            )
+        if audio.echo_cancellation is True:
+            missing = canceller_missing()
+            if missing:
+                raise ConfigError(f"echo_cancellation=True, but {missing}")
+
+    @property
+    def echo_cancellation(self) -> tuple[bool, str]:
+        """Whether the microphone's audio goes through the echo canceller, and why."""
+        audio, media = self.audio, self.media
+        if audio.echo_cancellation != "auto":
+            return bool(audio.echo_cancellation), f"echo_cancellation={audio.echo_cancellation}"
+        if media is None or media.speaker in (None, False):
+            return False, "the library does not play the avatar's voice (no speaker=)"
+        if audio.half_duplex:
+            return False, "half_duplex mutes the microphone instead"
+        missing = canceller_missing()
+        if missing:
+            return False, missing
+        return True, "the library plays the avatar's voice and the canceller is installed"
 
     @classmethod
     def create(cls, license: str | None = None, **options: Any) -> Settings:

@@ -71,6 +71,15 @@ def _speaker(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None
     )
 
 
+def _echo_cancellation(value: Any) -> bool | str:
+    choices: dict[object, bool | str] = {"auto": "auto", "on": True, "off": False}
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value in choices:
+        return choices[value]
+    raise ConfigError(f"echo_cancellation is 'auto', True ('on') or False ('off'), not {value!r}")
+
+
 def record_path(value: Any, error: type[InvalidArgument] = ConfigError) -> str | None:
     """A recording path as a string; ``error`` unless it ends in .mp4 or .mkv."""
     if value is None:
@@ -327,6 +336,26 @@ class AudioOptions:
         False,
         "mute the microphone (send silence) while the avatar's voice is heard, so a "
         "speaker's sound reaching the microphone cannot barge in on the avatar",
+        validator=flag,
+    )
+    echo_cancellation: bool | str = _setting(
+        "echo_cancellation",
+        "auto",
+        "take the avatar's voice out of the microphone's audio (the [aec] extra): 'auto' is on "
+        "when the library plays the avatar (speaker=) and the extra is installed, unless "
+        "half_duplex; True also cancels what you report with feed_echo_reference()",
+        converter=_echo_cancellation,
+    )
+    noise_suppression: bool = _setting(
+        "noise_suppression",
+        False,
+        "with echo cancellation on: also suppress steady background noise (fans, hum)",
+        validator=flag,
+    )
+    auto_gain: bool = _setting(
+        "auto_gain",
+        False,
+        "with echo cancellation on: also even out the microphone's level (a far or quiet speaker)",
         validator=flag,
     )
 

@@ -22,6 +22,7 @@ from typing import Any, Callable, Iterable, Mapping
 import attrs
 
 from . import user_code
+from .audio.echo import EchoCanceller
 from .audio.uplink import AudioUplink
 from .audio.user_mic import UserMicrophone
 from .config import Settings, ice_host_addresses
@@ -51,13 +52,20 @@ class ClientParts:
     def __init__(self, settings: Settings, history: History | Iterable[Any] | None) -> None:
         self.settings = settings
         self.bus = EventBus(settings.limits.event_queue)
+        cancelling, why = settings.echo_cancellation
+        audio = settings.audio
+        self.echo = (
+            EchoCanceller(noise_suppression=audio.noise_suppression, auto_gain=audio.auto_gain)
+            if cancelling
+            else None
+        )
         self.media = (
-            AvatarMedia(settings.media, ice_host_addresses(settings), self.bus.publish)
+            AvatarMedia(settings.media, ice_host_addresses(settings), self.bus.publish, self.echo)
             if settings.media is not None
             else None
         )
-        self.uplink = AudioUplink(settings.audio, settings.timeouts.send)
-        self.microphone = UserMicrophone(self.uplink, settings.audio.half_duplex)
+        self.uplink = AudioUplink(audio, settings.timeouts.send)
+        self.microphone = UserMicrophone(self.uplink, audio.half_duplex, self.echo, why)
         if self.media is not None and settings.audio.half_duplex:
             self.media.on_speaking(lambda speaking, at: self.microphone.avatar_speaking(speaking))
         self.turns = TurnClock(

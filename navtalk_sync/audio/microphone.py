@@ -46,13 +46,14 @@ from .devices import (
     open_stream,
     supported_rate,
 )
+from .pcm import UPLINK_RATE
 
 __all__ = ["LEAD_SECONDS", "SEND_RATE", "Microphone", "Sink"]
 
 log = get_logger(__name__)
 
 #: The rate every chunk handed to the sink has (NavTalk's PCM16 uplink rate).
-SEND_RATE = 24000
+SEND_RATE = UPLINK_RATE
 
 #: The rate the device is asked for first.
 PREFERRED_DEVICE_RATE = 48000
@@ -169,6 +170,13 @@ class Microphone(DeviceThread["_DeviceInput"]):
         return self._muted
 
     # -- observation -------------------------------------------------------------------------
+
+    @property
+    def latency(self) -> float | None:
+        """Seconds from the sound to a read, as the device reports it (None before
+        ``start()``)."""
+        device_input = self._device
+        return device_input.latency if device_input else None
 
     def stats(self) -> dict[str, Any]:
         """Counters and the device in use.
@@ -314,9 +322,10 @@ class _DeviceInput(OpenStream):
     ) -> None:  # fmt: skip
         super().__init__(pa, stream, device, rate, channels)
         self._chunk = chunk
+        self.latency = float(stream.get_input_latency())
         # How long the device can be left unread before it drops audio: PortAudio's latency is
         # its buffer; a chunk more allows for the read in progress.
-        self.holds = float(stream.get_input_latency()) + 2 * chunk / rate
+        self.holds = self.latency + 2 * chunk / rate
 
     @classmethod
     def open(cls, spec: DeviceSpec, chunk_ms: float, forced_rate: int | None) -> _DeviceInput:

@@ -17,7 +17,7 @@ clock: it never runs further ahead of real time than the device's latency plus
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
@@ -34,6 +34,8 @@ log = get_logger(__name__)
 
 #: What ``Speaker.play()`` accepts.
 PCM = bytes | bytearray | memoryview | np.ndarray
+#: Told of every block handed to the device: ``reference(frames, sample_rate)``.
+Reference = Callable[[np.ndarray, int], None]
 
 #: How far ahead of the wall clock the thread may write, beyond the device's own latency.
 LEAD_SECONDS = 0.05
@@ -45,7 +47,11 @@ class Speaker(DeviceThread[DeviceOutput]):
     ``device``: None/True for the default output device, an index, or (part of) a device name
     (see ``list_audio_devices()``). ``sample_rate`` and ``channels`` (1 or 2) describe the PCM
     that ``play()`` will be given. ``queue_seconds`` bounds the queue; ``prebuffer_ms`` is the
-    jitter buffer (how much audio to gather before playing after a dry spell).
+    jitter buffer (how much audio to gather before playing after a dry spell). ``reference``,
+    when given, is called on the speaker thread with every block written to the device (int16
+    ``(frames, channels)`` at ``sample_rate``, the silence between replies included): the echo
+    canceller's view of what the loudspeaker plays. It must return at once; if it raises, it is
+    logged and not called again.
 
     The device is opened at ``sample_rate`` with ``channels`` when it accepts them, otherwise
     at a rate and channel count it does accept; ``device_rate`` / ``device_channels`` force a
@@ -65,6 +71,7 @@ class Speaker(DeviceThread[DeviceOutput]):
         prebuffer_ms: float = 60,
         device_rate: int | None = None,
         device_channels: int | None = None,
+        reference: Reference | None = None,
     ) -> None:
         _check_device_spec(device)
         _check_rate("sample_rate", sample_rate)
@@ -90,6 +97,7 @@ class Speaker(DeviceThread[DeviceOutput]):
             prebuffer=round(prebuffer_ms / 1000 * sample_rate),
             prebuffer_seconds=prebuffer_ms / 1000,
         )
+        self._reference = reference
         super().__init__("Speaker", "navtalk-speaker")
         self._error: str | None = None
 
@@ -192,10 +200,18 @@ class Speaker(DeviceThread[DeviceOutput]):
     def _ms(self, frames: int) -> float:
         return frames * 1000 / self.sample_rate
 
+    @property
+    def latency(self) -> float | None:
+        """Seconds from a write to the sound, as the device reports it (None before
+        ``start()``)."""
+        output = self._device
+        return output.latency if output else None
+
     # -- the navtalk-speaker thread ----------------------------------------------------------
 
     def _run(self, output: DeviceOutput) -> None:
         block = max(1, round(self.sample_rate * BLOCK_SECONDS))
+        silence = np.zeros((block, self.channels), np.int16)
         pacer = Pacer(lead=output.latency + LEAD_SECONDS)
         try:
             while not self._stopping.is_set():
@@ -205,9 +221,11 @@ class Speaker(DeviceThread[DeviceOutput]):
                 frames = self._queue.take(block)
                 if frames is None:
                     output.write_silence()
+                    self._tell_reference(silence)
                     pacer.wrote(BLOCK_SECONDS)
                 else:
                     output.write(frames)
+                    self._tell_reference(frames)
                     self._queue.count_played(len(frames))
                     pacer.wrote(len(frames) / self.sample_rate)
         except Exception as exc:
@@ -215,6 +233,16 @@ class Speaker(DeviceThread[DeviceOutput]):
             log.error("speaker stopped: writing to %r failed: %s", output.device.name, exc)
         finally:
             output.close()
+
+    def _tell_reference(self, frames: np.ndarray) -> None:
+        reference = self._reference
+        if reference is None:
+            return
+        try:
+            reference(frames, self.sample_rate)
+        except Exception:
+            self._reference = None  # playing matters more than the echo canceller
+            log.exception("the speaker's reference raised; it is no longer told what plays")
 
 
 def _as_frames(pcm: PCM, channels: int) -> np.ndarray:

@@ -1,4 +1,5 @@
-"""The client's microphone: a ``Microphone`` feeding the uplink, the user's mute, half-duplex.
+"""The client's microphone: a ``Microphone`` feeding the uplink (through the echo canceller
+when there is one), the user's mute, half-duplex.
 
 Two reasons to mute, kept apart so neither overrides the other: the user's ``mute()``, and
 half-duplex (the avatar is speaking, so a speaker's sound reaching the microphone does not
@@ -11,21 +12,36 @@ from __future__ import annotations
 import threading
 from typing import Any
 
+import numpy as np
+
 from ..errors import NavTalkError, NotConnected
+from ..logs import get_logger
 from ..timeouts import Deadline
 from .devices import DeviceSpec
+from .echo import INSTALL_HINT, EchoCanceller
 from .microphone import SEND_RATE, Microphone
 from .uplink import AudioUplink
 
 __all__ = ["UserMicrophone"]
 
+log = get_logger(__name__)
+
 
 class UserMicrophone:
     """At most one running microphone for a client, and why it is muted."""
 
-    def __init__(self, uplink: AudioUplink, half_duplex: bool) -> None:
+    def __init__(
+        self,
+        uplink: AudioUplink,
+        half_duplex: bool,
+        echo: EchoCanceller | None = None,
+        echo_off_reason: str = "",
+    ) -> None:
         self._uplink = uplink
         self._half_duplex = half_duplex
+        self._echo = echo
+        self._echo_off_reason = echo_off_reason
+        self._echo_off_logged = False
         self._lock = threading.Lock()
         self._microphone: Microphone | None = None
         self._stopping: list[Microphone] = []  # stopped, but their thread may not have ended
@@ -44,9 +60,16 @@ class UserMicrophone:
             if self._microphone is not None:
                 raise NavTalkError("the microphone is already on; stop_microphone() first")
             stream = self._uplink.stream("microphone")
-            # never block the capture thread: a full queue drops the oldest audio (counted)
+            echo = self._echo
+
+            def send(pcm: np.ndarray) -> None:
+                if echo is not None:
+                    pcm = echo.capture(pcm)
+                # never block the capture thread: a full queue drops the oldest audio (counted)
+                stream.write(pcm, SEND_RATE, block=False)
+
             microphone = Microphone(
-                lambda pcm: stream.write(pcm, SEND_RATE, block=False),
+                send,
                 device,
                 device_rate=device_rate,
                 muted=self._muted(),
@@ -55,7 +78,10 @@ class UserMicrophone:
         try:
             # outside the lock: the device may take a while to open, and close() must not wait
             # for it (the microphone itself refuses to run once closed while starting)
+            self._start_echo_canceller()
             microphone.start()  # a bad device raises here, in the caller's thread
+            if echo is not None:
+                echo.set_latency("input", microphone.latency or 0.0)
         except BaseException as exc:
             with self._lock:
                 if self._microphone is microphone:
@@ -64,6 +90,17 @@ class UserMicrophone:
             if closed and isinstance(exc, NavTalkError):
                 raise NotConnected("the client was closed while the microphone started") from None
             raise
+
+    def _start_echo_canceller(self) -> None:
+        if self._echo is not None:
+            self._echo.start()
+        elif INSTALL_HINT in self._echo_off_reason and not self._echo_off_logged:
+            self._echo_off_logged = True
+            log.info(
+                "echo cancellation is off: %s; with loudspeakers the avatar may hear itself "
+                "(use a headset, or half_duplex=True)",
+                self._echo_off_reason,
+            )
 
     def stop(self, timeout: float) -> bool:
         """Stop capturing (joins ``navtalk-mic``); False when it was not on. A thread that did
@@ -78,6 +115,8 @@ class UserMicrophone:
             stopped.close(deadline.remaining())
         with self._lock:  # a stop() and a close() may both be here: keep what still runs
             self._stopping = [m for m in self._stopping if m.running]
+            if self._echo is not None and self._microphone is None:
+                self._echo.stop()
         return microphone is not None
 
     def close(self, timeout: float) -> None:
@@ -122,4 +161,13 @@ class UserMicrophone:
         microphone = self._microphone
         if microphone is None:
             return {}
-        return {"microphone": {**microphone.stats(), "user_muted": self._user_muted}}
+        echo: dict[str, Any] = self._echo.stats() if self._echo is not None else {"on": False}
+        if not echo["on"]:
+            echo["reason"] = self._echo_off_reason or "the microphone is not running"
+        return {
+            "microphone": {
+                **microphone.stats(),
+                "user_muted": self._user_muted,
+                "echo_cancellation": echo,
+            }
+        }

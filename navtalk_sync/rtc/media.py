@@ -38,6 +38,7 @@ from .video import VideoFeed
 from .voice import SpeakingDetector, VoiceFeed, chunk_from_frame
 
 if TYPE_CHECKING:  # imported when used: PyAudio and the encoders load only if asked for
+    from ..audio.echo import EchoCanceller
     from ..audio.speaker import Speaker
     from .recorder import Recorder, RecordingSummary
 
@@ -84,8 +85,10 @@ class AvatarMedia:
         options: MediaOptions,
         host_addresses: tuple[str, ...] | None,
         publish: Callable[[Event], None],
+        echo: EchoCanceller | None = None,
     ) -> None:
         self._options = options
+        self._echo = echo  # told what the speaker plays
         self._host_addresses = host_addresses  # what ICE may use: see config.ice_host_addresses
         self._publish = publish
         self._send: Callable[[Mapping[str, Any]], None] | None = None
@@ -177,9 +180,17 @@ class AvatarMedia:
             if options.speaker not in (None, False):
                 from ..audio.speaker import Speaker
 
-                speaker = Speaker(options.speaker, sample_rate=SPEAKER_RATE, channels=2)
+                echo = self._echo
+                speaker = Speaker(
+                    options.speaker,
+                    sample_rate=SPEAKER_RATE,
+                    channels=2,
+                    reference=echo.played if echo is not None else None,
+                )
                 speaker.start()
                 self._speaker = speaker
+                if echo is not None:
+                    echo.set_latency("output", speaker.latency or 0.0)
             if options.record is not None:
                 from .recorder import Recorder
 

@@ -34,6 +34,9 @@ PortAudio lists every PCM defined in the configuration by name, so PyAudio shows
   through the ALSA ``pulse`` plugin (Debian ``libasound2-plugins``). Paced like hardware. Its
   name holds neither "mic" nor "speaker", so partial-name lookups of the devices above stay
   unambiguous. Listed only while the daemon runs (PortAudio skips devices it cannot open).
+- ``navtalk_paced_output`` (output only, declared with ``navtalk_paced_input``): the
+  ``navtalk_loudspeaker`` sink of the same daemon, paced like hardware; with the rig's
+  ``room()`` its sound reaches ``navtalk_paced_input`` as a loudspeaker's reaches a microphone.
 - ``default``: output to the speaker above, input from the microphone above, so code that
   opens the default device in tests is recorded too (and never plays on a real card).
 
@@ -67,8 +70,9 @@ MIC_CHANNELS = 1
 RAW_INPUT = "navtalk_raw_44k_input"
 RAW_INPUT_RATE = 44100
 
-#: The paced input device over the PulseAudio rig (see tests/rigs/pulse.py).
+#: The paced input and output devices over the PulseAudio rig (see tests/rigs/pulse.py).
 PACED_INPUT = "navtalk_paced_input"
+PACED_OUTPUT = "navtalk_paced_output"
 
 #: Where alsa-lib's own top-level configuration lives on Debian (and most distributions).
 SYSTEM_CONFIG_CANDIDATES = ("/usr/share/alsa/alsa.conf", "/usr/local/share/alsa/alsa.conf")
@@ -150,6 +154,15 @@ pcm.{paced_input} {{
         device "{source}"
     }}
 }}
+
+pcm.{paced_output} {{
+    type asym
+    playback.pcm {{
+        type pulse
+        server "unix:{socket}"
+        device "{sink}"
+    }}
+}}
 """
 
 
@@ -194,12 +207,16 @@ def system_config() -> str | None:
 
 
 def install(
-    directory: Path, pulse_socket: Path | None = None, pulse_source: str = "navtalk_mic"
+    directory: Path,
+    pulse_socket: Path | None = None,
+    pulse_source: str = "navtalk_mic",
+    pulse_sink: str = "navtalk_loudspeaker",
 ) -> AlsaRig | None:
     """Declare the devices in ``directory`` and point ``ALSA_CONFIG_PATH`` at them.
 
     ``pulse_socket``: where the PulseAudio rig's daemon will listen (it need not run yet);
-    when given, ``PACED_INPUT`` captures its ``pulse_source``. Call before the process's first
+    when given, ``PACED_INPUT`` captures its ``pulse_source`` and ``PACED_OUTPUT`` plays to
+    its ``pulse_sink``. Call before the process's first
     ``PyAudio()``. Returns None (and changes nothing) when alsa-lib's own configuration cannot
     be found.
     """
@@ -228,7 +245,11 @@ def install(
         )
         + (
             _PULSE_TEMPLATE.format(
-                paced_input=PACED_INPUT, socket=_quoted(pulse_socket), source=pulse_source
+                paced_input=PACED_INPUT,
+                paced_output=PACED_OUTPUT,
+                socket=_quoted(pulse_socket),
+                source=pulse_source,
+                sink=pulse_sink,
             )
             if pulse_socket is not None
             else ""

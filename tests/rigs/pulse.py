@@ -6,6 +6,9 @@ a clock. This daemon provides one, with no sound card:
 
 - ``MIC_FEED``: a ``module-null-sink`` sink (48 kHz mono). ``PulseRig.play()`` plays PCM into
   it with ``paplay``, in real time.
+- ``LOUDSPEAKER``: a second null sink (48 kHz stereo), which ``alsa.PACED_OUTPUT`` plays to.
+  ``PulseRig.room()`` makes it audible to the microphone: a ``module-loopback`` from its
+  monitor into ``MIC_FEED``, delayed and attenuated, as a loudspeaker is heard across a room.
 - ``MIC_SOURCE``: a ``module-remap-source`` over that sink's monitor, so it captures what is
   played into ``MIC_FEED``. ``tests/rigs/alsa.py`` declares the ALSA device
   ``alsa.PACED_INPUT`` over it (the ``pulse`` plugin, with this daemon's socket), which is
@@ -19,12 +22,15 @@ only, so they neither use nor disturb a desktop's sound server.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import re
 import shutil
 import signal
 import subprocess
 import time
 from pathlib import Path
+from typing import Iterator
 
 import attrs
 import numpy as np
@@ -33,10 +39,13 @@ import numpy as np
 MIC_FEED = "navtalk_mic_feed"
 MIC_SOURCE = "navtalk_mic"
 FEED_RATE = 48000
+#: The sink the paced output device plays to.
+LOUDSPEAKER = "navtalk_loudspeaker"
 
 _SCRIPT = """\
 load-module module-native-protocol-unix socket={socket} auth-anonymous=1
 load-module module-null-sink sink_name={feed} rate={rate} channels=1
+load-module module-null-sink sink_name={loudspeaker} rate={rate} channels=2
 load-module module-remap-source master={feed}.monitor source_name={source}
 set-default-source {source}
 """
@@ -82,6 +91,40 @@ class PulseRig:
             env=self._env(),
         )
 
+    @contextlib.contextmanager
+    def room(self, delay_ms: int = 40, gain_percent: int = 40) -> Iterator[None]:
+        """While inside: what ``LOUDSPEAKER`` plays reaches ``MIC_SOURCE`` ``delay_ms`` later,
+        at ``gain_percent`` of its volume (PulseAudio's cubic volume scale: 40 % is about
+        -24 dB), on top of whatever ``play()`` plays. PulseAudio's loopback keeps the delay
+        by resampling a little, so the echo also drifts, as a real room's clocks do."""
+        module = self._pactl(
+            "load-module", "module-loopback", f"source={LOUDSPEAKER}.monitor", f"sink={MIC_FEED}",
+            f"latency_msec={delay_ms}", "adjust_time=0", "source_dont_move=true", "sink_dont_move=true",
+        ).strip()  # fmt: skip
+        try:
+            sink_input = self._sink_input_of(module)
+            self._pactl("set-sink-input-volume", sink_input, f"{gain_percent}%")
+            yield
+        finally:
+            self._pactl("unload-module", module)
+
+    def _sink_input_of(self, module: str) -> str:
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            for entry in self._pactl("list", "sink-inputs").split("Sink Input #")[1:]:
+                if re.search(rf"^\s*Owner Module: {module}$", entry, re.MULTILINE):
+                    return entry.split(maxsplit=1)[0]
+            time.sleep(0.05)
+        raise RuntimeError(f"the loopback module {module} made no sink input")
+
+    def _pactl(self, *arguments: str) -> str:
+        done = subprocess.run(
+            ["pactl", *arguments], env=self._env(), capture_output=True, text=True, timeout=10
+        )
+        if done.returncode:
+            raise RuntimeError(f"pactl {' '.join(arguments)}: {done.stderr.strip()}")
+        return done.stdout
+
     def stop(self) -> None:
         """Kill the daemon (idempotent) and wait for it to go."""
         try:
@@ -117,7 +160,13 @@ def start(directory: Path, timeout: float = 10.0) -> PulseRig:
     socket = socket_path(directory)
     script = directory / "daemon.pa"
     script.write_text(
-        _SCRIPT.format(socket=socket, feed=MIC_FEED, rate=FEED_RATE, source=MIC_SOURCE)
+        _SCRIPT.format(
+            socket=socket,
+            feed=MIC_FEED,
+            rate=FEED_RATE,
+            source=MIC_SOURCE,
+            loudspeaker=LOUDSPEAKER,
+        )
     )
     env = {**os.environ, "XDG_RUNTIME_DIR": str(directory), "HOME": str(directory)}
     env.pop("PULSE_SERVER", None)
