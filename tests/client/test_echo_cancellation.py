@@ -1,0 +1,208 @@
+"""Loudspeaker conversations: the avatar's voice played by ``speaker=`` reaches the microphone
+across a room (the PulseAudio rig's ``room()``: a delayed, attenuated loopback, with a little
+noise), and the echo canceller (the ``[aec]`` extra) keeps the server from hearing it, while the
+user's own voice still gets through and interrupts the avatar. Real PyAudio on paced PulseAudio
+devices, real WebRTC, the local server's voice detection and recognizer.
+"""
+
+from __future__ import annotations
+
+import logging
+import subprocess
+import sys
+import textwrap
+import time
+
+import numpy as np
+import pytest
+
+from navtalk_sync import ConfigError
+from navtalk_sync.audio.echo import canceller_missing
+from tests.helpers import SENTENCE, client_for, spoken, wait_until
+from tests.rigs import alsa
+
+pytestmark = [
+    pytest.mark.timeout(180),
+    pytest.mark.skipif(canceller_missing() is not None, reason=str(canceller_missing())),
+]
+
+#: A question whose answer ("You said: ...") keeps the avatar talking for several seconds.
+LONG_QUESTION = (
+    "Please tell me everything about the history of the old lighthouse by the harbour, "
+    "who built it, when it was first lit and why the keepers left it"
+)
+SPEECH_STARTED = "realtime.input_audio_buffer.speech_started"
+HEARD = "realtime.conversation.item.input_audio_transcription.completed"
+REPLY_DONE = "realtime.response.audio.done"
+
+
+@pytest.fixture
+def room(pulse_rig):
+    """The loudspeaker heard by the microphone 40 ms later at about -6 dB, over a noise floor
+    of about -60 dBFS; yields the rig."""
+    noise = np.random.default_rng(7).normal(0, 30, 48000 * 150).astype(np.int16)
+    hum = pulse_rig.play(noise)
+    with pulse_rig.room(delay_ms=40, gain_percent=80):
+        yield pulse_rig
+    hum.kill()
+    hum.wait(5)
+
+
+def _loudspeaker_client(server, **settings):
+    return client_for(server, speaker=alsa.PACED_OUTPUT, **settings)
+
+
+def _start_microphone(client) -> None:
+    client.start_microphone(device=alsa.PACED_INPUT)
+    # PulseAudio's first read takes a moment: let capture flow before the avatar speaks
+    wait_until(lambda: client.stats()["microphone"]["captured_ms"] > 0, timeout=15)
+
+
+def _played_ms(client) -> float:
+    return client.stats()["speaker"]["played_ms"]
+
+
+class _Voice:
+    """When the avatar's voice was last loud, from ``on_avatar_audio``."""
+
+    def __init__(self, client) -> None:
+        self.loud_at = time.monotonic()
+        client.on_avatar_audio(self._heard)
+
+    def _heard(self, chunk) -> None:
+        if np.sqrt(np.mean(chunk.pcm.astype(np.float64) ** 2)) > 300:
+            self.loud_at = time.monotonic()
+
+    def wait_quiet(self, seconds: float = 2.0, timeout: float = 60.0) -> None:
+        wait_until(lambda: time.monotonic() - self.loud_at > seconds, timeout, "a quiet avatar")
+
+
+def _hold_conversation(client, replies: int) -> tuple[list, list]:
+    """Ask ``replies`` long questions by text, each once the last reply's voice has ended
+    (2 s without it); returns the speech the server detected meanwhile, and what it heard."""
+    started, heard = [], []
+    client.on(SPEECH_STARTED, started.append)
+    client.on(HEARD, heard.append)
+    voice = _Voice(client)
+    for _ in range(replies):
+        with client.events(REPLY_DONE) as done:
+            client.send_text(LONG_QUESTION)
+            done.get(timeout=60)
+        voice.wait_quiet()
+    client.off(started.append)
+    client.off(heard.append)
+    return started, [event.text for event in heard]
+
+
+def test_with_cancellation_the_server_never_hears_the_avatar_across_five_replies(server, room):
+    with _loudspeaker_client(server) as client:
+        client.connect(timeout=20)
+        client.wait_for_video(timeout=20)
+        _start_microphone(client)
+        _hold_conversation(client, replies=1)  # the canceller learns the room
+        speech, heard = _hold_conversation(client, replies=5)
+        echo = client.stats()["microphone"]["echo_cancellation"]
+    assert (speech, heard) == ([], [])
+    assert echo["on"] is True and echo["reference_ms"] > 20_000
+    # converged on the room: the echo is at least 25 dB down
+    assert echo["erle_db"] is not None and echo["erle_db"] >= 25, echo
+
+
+def test_without_cancellation_the_avatar_hears_itself(server, room):
+    with _loudspeaker_client(server, echo_cancellation=False) as client:
+        client.connect(timeout=20)
+        client.wait_for_video(timeout=20)
+        _start_microphone(client)
+        with client.events(SPEECH_STARTED) as started:
+            client.send_text(LONG_QUESTION)
+            started.get(timeout=60)  # the server took the avatar's own voice for the user's
+        echo = client.stats()["microphone"]["echo_cancellation"]
+    assert echo == {"on": False, "reason": "echo_cancellation=False"}
+
+
+def test_the_user_talks_over_the_avatar_and_is_heard_in_full(server, room):
+    sentence = spoken(SENTENCE)
+    with _loudspeaker_client(server) as client:
+        client.connect(timeout=20)
+        client.wait_for_video(timeout=20)
+        _start_microphone(client)
+        speech, heard = _hold_conversation(client, replies=1)  # the canceller converges
+        assert (speech, heard) == ([], [])
+        with client.events(SPEECH_STARTED) as started, client.events(HEARD) as transcripts:
+            before = _played_ms(client)
+            client.send_text(LONG_QUESTION)
+            wait_until(lambda: _played_ms(client) > before + 1500, timeout=30)  # mid-reply
+            room.play(sentence).wait(30)  # into the microphone, while the avatar speaks
+            started.get(timeout=30)
+            transcript = transcripts.get(timeout=30)
+        speaker = client.stats()["speaker"]
+    assert speaker["flushes"] >= 1 and speaker["flushed_ms"] > 0  # the avatar stopped at once
+    words = SENTENCE.split()
+    kept = [word for word in words if word in (transcript.text or "").split()]
+    assert len(kept) >= 0.8 * len(words), transcript.text
+
+
+def test_auto_falls_back_without_the_extra_and_says_how_to_install_it(tmp_path):
+    # a fresh interpreter in which livekit cannot be imported, as where the extra is missing
+    script = textwrap.dedent(
+        """
+        import logging, sys
+        sys.modules["livekit"] = None  # import livekit -> ImportError
+        import navtalk_sync as nt
+        from navtalk_sync.audio.echo import canceller_missing
+        from navtalk_sync.config import Settings
+        settings = Settings.create("sk_navtalk_test", avatar_name="a", speaker=True)
+        print(settings.echo_cancellation)
+        try:
+            Settings.create("sk_navtalk_test", avatar_name="a", echo_cancellation=True)
+        except nt.ConfigError as error:
+            print("ConfigError:", error)
+        """
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    auto, refused = done.stdout.strip().splitlines()[-2:]
+    assert auto.startswith("(False,") and "pip install 'navtalk-sync[aec]'" in auto
+    assert refused.startswith("ConfigError: echo_cancellation=True, but")
+    assert "pip install 'navtalk-sync[aec]'" in refused
+
+
+def test_auto_logs_once_when_the_loudspeaker_conversation_has_no_canceller(
+    server, pulse_rig, caplog, monkeypatch
+):
+    # the extra's absence as the library sees it, in this process
+    monkeypatch.setattr(
+        "navtalk_sync.config.canceller_missing", lambda: "the echo canceller is not installed "
+        "(pip install 'navtalk-sync[aec]')",
+    )  # fmt: skip
+    caplog.set_level(logging.INFO, logger="navtalk_sync")
+    with _loudspeaker_client(server) as client:
+        client.connect(timeout=20)
+        _start_microphone(client)
+        client.stop_microphone()
+        _start_microphone(client)
+        echo = client.stats()["microphone"]["echo_cancellation"]
+    lines = [r.getMessage() for r in caplog.records if "echo cancellation is off" in r.message]
+    assert len(lines) == 1 and "pip install 'navtalk-sync[aec]'" in lines[0]
+    assert echo["on"] is False and "not installed" in echo["reason"]
+
+
+@pytest.mark.parametrize(
+    "settings, message",
+    [
+        ({"echo_cancellation": "sometimes"}, "echo_cancellation is 'auto', True"),
+        ({"echo_cancellation": False, "noise_suppression": True}, "run in the echo canceller"),
+        ({"echo_cancellation": "off", "auto_gain": True}, "run in the echo canceller"),
+    ],
+)
+def test_echo_settings_are_checked(server, settings, message):
+    with pytest.raises(ConfigError, match=message):
+        client_for(server, **settings)
+
+
+def test_feeding_the_reference_needs_cancellation_on(server):
+    with client_for(server, media=False) as client:
+        with pytest.raises(Exception, match="echo_cancellation=True"):
+            client.feed_echo_reference(np.zeros(480, np.int16))
