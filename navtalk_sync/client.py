@@ -546,6 +546,23 @@ class NavTalkClient:
         """Send what the microphone hears again (unless half-duplex holds it muted)."""
         self._parts.microphone.unmute()
 
+    def interrupt(self) -> bool:
+        """Stop the avatar now, from code (a stop button, a wake word): what ``speaker=`` has
+        queued is dropped at once and nothing more of the reply being received is played.
+
+        The reply's record in ``history`` is marked ``interrupted`` and a
+        ``client.interrupted`` event says so (``on_avatar_audio`` players should stop on it).
+        Returns False when the avatar was neither speaking nor owing a reply.
+
+        What it does not do: tell the server. NavTalk's protocol has no message that cancels
+        a reply (none of its official clients sends one), so the service goes on sending the
+        reply's voice and picture, which this client does not play; the avatar's video keeps
+        moving its lips until the reply's voice ends. The server stops a reply itself when it
+        hears the user speak (its ``speech_started``): the one server-side interruption.
+        """
+        self._parts.require_connection()
+        return self._parts.cut_reply("interrupt")
+
     def feed_echo_reference(self, pcm: np.ndarray, sample_rate: int = 48000) -> None:
         """Tell the echo canceller what your own player just sent to the loudspeaker, when
         you play the avatar's voice yourself (``on_avatar_audio``) rather than with

@@ -57,6 +57,7 @@ __all__ = [
     "Reconnected",
     "CallbackFailure",
     "MediaChanged",
+    "ReplyInterrupted",
     "ToolFailure",
     "TurnReport",
     "EVENT_TYPES",
@@ -834,6 +835,23 @@ class MediaChanged(ClientEvent):
 
 
 @attrs.frozen(repr=False)
+class ReplyInterrupted(ClientEvent):
+    """``client.interrupted``: the avatar was cut off while it spoke or owed a reply.
+
+    ``by``: ``"interrupt"`` (``client.interrupt()``: the library's speaker stopped; the
+    server was not told, as the protocol has no message for it) or ``"speech"`` (the server
+    heard the user start speaking, its barge-in point). ``speaking``: the avatar's voice was
+    being heard at that moment. The reply's record in ``client.history`` is marked
+    ``interrupted``.
+    """
+
+    TYPE: ClassVar[str] = "client.interrupted"
+
+    by: str = ""
+    speaking: bool = False
+
+
+@attrs.frozen(repr=False)
 class ToolFailure(ClientEvent):
     """``client.tool_error``: a tool call could not be answered with the tool's result.
 
@@ -897,6 +915,7 @@ CLIENT_EVENT_TYPES: Mapping[str, type[ClientEvent]] = {
         Reconnected,
         CallbackFailure,
         MediaChanged,
+        ReplyInterrupted,
         ToolFailure,
         TurnReport,
     )

@@ -68,6 +68,11 @@ def _optional_str(instance: Any, attribute: attrs.Attribute[Any], value: Any) ->
         raise InvalidArgument(f"a turn's {attribute.name} must be a string or None, got {value!r}")
 
 
+def _check_flag(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+    if not isinstance(value, bool):
+        raise InvalidArgument(f"a turn's {attribute.name} must be true or false, got {value!r}")
+
+
 def _check_time(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
         raise InvalidArgument(f"a turn's time must be seconds since the epoch, got {value!r}")
@@ -80,7 +85,8 @@ class Turn:
     ``time`` is seconds since the epoch (``time.time()``). ``text`` is what was said, typed or
     replied; for a tool call the arguments as JSON text, for a tool result the output text, for
     an image "" (the picture itself is not kept). ``name`` is a tool call's function name,
-    ``call_id`` links a tool call to its result.
+    ``call_id`` links a tool call to its result. ``interrupted``: a reply the user cut off
+    (``client.interrupt()`` or talking over it), so its ``text`` is more than was heard.
     """
 
     role: str = attrs.field(validator=_check_role)
@@ -89,6 +95,7 @@ class Turn:
     time: float = attrs.field(validator=_check_time)
     name: str | None = attrs.field(default=None, validator=_optional_str)
     call_id: str | None = attrs.field(default=None, validator=_optional_str)
+    interrupted: bool = attrs.field(default=False, validator=_check_flag)
 
     @property
     def replayed(self) -> bool:
@@ -101,13 +108,15 @@ class Turn:
             record["name"] = self.name
         if self.call_id is not None:
             record["call_id"] = self.call_id
+        if self.interrupted:
+            record["interrupted"] = True
         return record
 
     @classmethod
     def from_dict(cls, record: Mapping[str, Any]) -> Turn:
         if not isinstance(record, Mapping):
             raise InvalidArgument(f"a turn is an object, got {record!r}")
-        unknown = set(record) - {"role", "kind", "text", "time", "name", "call_id"}
+        unknown = set(record) - {"role", "kind", "text", "time", "name", "call_id", "interrupted"}
         if unknown:
             raise InvalidArgument(f"unknown field(s) in a turn: {', '.join(sorted(unknown))}")
         try:
@@ -137,6 +146,7 @@ class History:
             raise InvalidArgument(f"max_turns must be a positive integer, got {max_turns!r}")
         self._lock = threading.Lock()
         self._turns: collections.deque[Turn] = collections.deque(maxlen=max_turns)
+        self._cut_next_reply = False
         self.dropped = 0
         if isinstance(turns, (str, bytes, Mapping)) or not isinstance(turns, Iterable):
             raise InvalidArgument(f"a History is made from Turn records, got {turns!r}")
@@ -233,8 +243,27 @@ class History:
                 self.add("user", "text", "\n".join(texts))
 
     def add_reply(self, text: str) -> None:
-        """Record one finished reply of the avatar."""
-        self.add("assistant", "reply", text)
+        """Record one finished reply of the avatar (marked ``interrupted`` when
+        ``mark_interrupted`` said it would be)."""
+        turn = Turn("assistant", "reply", text, time.time())
+        with self._lock:
+            if self._cut_next_reply:
+                self._cut_next_reply = False
+                turn = attrs.evolve(turn, interrupted=True)
+            self._append(turn)
+
+    def mark_interrupted(self, under_way: bool) -> None:
+        """The avatar was cut off: the reply ``under_way`` (recorded when it ends), else the
+        last one recorded (its voice plays after its text has ended)."""
+        with self._lock:
+            if under_way:
+                self._cut_next_reply = True
+                return
+            for index in range(len(self._turns) - 1, -1, -1):
+                turn = self._turns[index]
+                if turn.role == "assistant" and turn.kind == "reply":
+                    self._turns[index] = attrs.evolve(turn, interrupted=True)
+                    return
 
     # ------------------------------------------------------------------ files
 

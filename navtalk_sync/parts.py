@@ -29,7 +29,7 @@ from .config import Settings, ice_host_addresses
 from .connection import Connection
 from .dispatch import EventBus
 from .errors import InvalidArgument, NavTalkError, NotConnected
-from .events import CallbackFailure
+from .events import CallbackFailure, ReplyInterrupted, SpeechStarted
 from .history import History
 from .images import ImageFeed, ImageInput
 from .logs import get_logger
@@ -86,6 +86,7 @@ class ClientParts:
         )
         for watched in WATCHED_EVENTS:
             self.bus.add(watched, self.tool_runner.on_event)
+        self.bus.add(SpeechStarted, lambda event: self.cut_reply("speech"))
         self.connection: Connection | None = None
         self._image_feed: ImageFeed | None = None  # kept until its thread has ended
         self._lock = threading.Lock()  # the connection and image feed slots, the closed flag
@@ -122,6 +123,20 @@ class ClientParts:
             **self.bus.stats(),
             "turns": [report.figures() for report in self.turns.recent()],
         }
+
+    def cut_reply(self, by: str) -> bool:
+        """The avatar is cut off (``by``: "interrupt" or "speech"): silence it here, mark its
+        reply in the history and say so (``client.interrupted``). False when it was neither
+        speaking nor owing a reply: nothing to cut."""
+        speaking = self.media.interrupt() if by == "interrupt" and self.media else False
+        if by == "speech" and self.media is not None:
+            speaking = self.media.avatar_speaking
+        under_way = self.replies.pending > 0
+        if not (speaking or under_way):
+            return False
+        self.history.mark_interrupted(under_way)
+        self.bus.publish(ReplyInterrupted(by=by, speaking=speaking))
+        return True
 
     def require_connection(self) -> Connection:
         connection = self.connection

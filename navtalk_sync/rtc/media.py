@@ -116,6 +116,7 @@ class AvatarMedia:
         self.voice.set_error_handler(self._callback_failed)
         self.offers_ignored = 0
         self._speaking = SpeakingDetector()
+        self._hushed = False  # interrupt(): the speaker stays silent until the voice stops
         self._speaking_listeners: list[Callable[[bool, float], None]] = []
         region = options.mouth_region
         self._mouth = MouthWatch(region) if region is not None else None
@@ -240,6 +241,16 @@ class AvatarMedia:
         """The user started speaking: drop the avatar's voice still queued for the speaker."""
         if self._speaker is not None:
             self._speaker.flush()
+
+    def interrupt(self) -> bool:
+        """Silence the avatar here, now: drop what the speaker holds, and play nothing more of
+        the voice being received until it stops (the server goes on sending the reply it was
+        speaking: there is no message to stop it). Returns whether the avatar was speaking."""
+        speaking = self._speaking.speaking
+        self._hushed = speaking
+        if self._speaker is not None:
+            self._speaker.flush()
+        return speaking
 
     def _submit(self, coro: Coroutine[Any, Any, None]) -> concurrent.futures.Future[None] | None:
         """Run ``coro`` on the loop; after close (a late frame on the reader) drop it."""
@@ -415,13 +426,14 @@ class AvatarMedia:
             self.voice.push(chunk)
             change = self._speaking.feed(chunk)
             if change is not None:
+                self._hushed = self._hushed and change
                 at = time.monotonic() - (0.0 if change else self._speaking.quiet_for)
                 for listener in listeners:
                     listener(change, at)
         else:
             self.voice.received += 1
         speaker = self._speaker
-        if speaker is not None:
+        if speaker is not None and not self._hushed:
             for converted in self._for_speaker(frame):
                 speaker.play(converted.to_ndarray())
 
