@@ -13,6 +13,7 @@ The local NavTalk-compatible server lives in ``navtalk_sync.server`` (``LocalSer
 
 from . import events, messages
 from .audio.devices import AudioDevice, list_audio_devices
+from .audio.echo import echo_canceller_missing
 from .audio.uplink import AudioStream
 from .avatars import AvatarInfo, ProviderWarning, get_avatar
 from .client import NavTalkClient
@@ -75,6 +76,7 @@ __all__ = [
     "AudioDevice",
     "AudioStream",
     "list_audio_devices",
+    "echo_canceller_missing",
     "History",
     "Turn",
     "Tool",

@@ -10,7 +10,7 @@ from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 import attrs
 
-from .audio.echo import canceller_missing
+from .audio.echo import echo_canceller_missing
 from .errors import ConfigError
 from .options import (
     FLAT_NAMES,
@@ -310,7 +310,7 @@ class Settings:
                 "echo_cancellation 'auto' or True"
             )
         if audio.echo_cancellation is True:
-            missing = canceller_missing()
+            missing = echo_canceller_missing()
             if missing:
                 raise ConfigError(f"echo_cancellation=True, but {missing}")
 
@@ -324,7 +324,7 @@ class Settings:
             return False, "the library does not play the avatar's voice (no speaker=)"
         if audio.half_duplex:
             return False, "half_duplex mutes the microphone instead"
-        missing = canceller_missing()
+        missing = echo_canceller_missing()
         if missing:
             return False, missing
         return True, "the library plays the avatar's voice and the canceller is installed"

@@ -40,7 +40,7 @@ from .pcm import UPLINK_RATE
 if TYPE_CHECKING:
     from livekit import rtc
 
-__all__ = ["EchoCanceller", "INSTALL_HINT", "canceller_missing"]
+__all__ = ["EchoCanceller", "INSTALL_HINT", "echo_canceller_missing"]
 
 log = get_logger(__name__)
 
@@ -60,7 +60,7 @@ CAPTURE_FLOOR_RMS = 10.0
 ERLE_FRAMES = 100
 
 
-def canceller_missing() -> str | None:
+def echo_canceller_missing() -> str | None:
     """Why the canceller cannot run here (its extra is not installed), or None."""
     if importlib.util.find_spec("livekit") is None:
         return f"the echo canceller is not installed ({INSTALL_HINT})"
@@ -191,7 +191,7 @@ class EchoCanceller:
 
 
 def _make_module(noise_suppression: bool, auto_gain: bool) -> rtc.AudioProcessingModule:
-    missing = canceller_missing()
+    missing = echo_canceller_missing()
     if missing:
         raise ConfigError(f"echo cancellation is on but {missing}")
     from livekit import rtc

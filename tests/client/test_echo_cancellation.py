@@ -17,13 +17,13 @@ import numpy as np
 import pytest
 
 from navtalk_sync import ConfigError
-from navtalk_sync.audio.echo import canceller_missing
+from navtalk_sync.audio.echo import echo_canceller_missing
 from tests.helpers import SENTENCE, client_for, spoken, wait_until
 from tests.rigs import alsa
 
 pytestmark = [
     pytest.mark.timeout(180),
-    pytest.mark.skipif(canceller_missing() is not None, reason=str(canceller_missing())),
+    pytest.mark.skipif(echo_canceller_missing() is not None, reason=str(echo_canceller_missing())),
 ]
 
 #: A question whose answer ("You said: ...") keeps the avatar talking for several seconds.
@@ -149,7 +149,7 @@ def test_auto_falls_back_without_the_extra_and_says_how_to_install_it(tmp_path):
         import logging, sys
         sys.modules["livekit"] = None  # import livekit -> ImportError
         import navtalk_sync as nt
-        from navtalk_sync.audio.echo import canceller_missing
+        from navtalk_sync.audio.echo import echo_canceller_missing
         from navtalk_sync.config import Settings
         settings = Settings.create("sk_navtalk_test", avatar_name="a", speaker=True)
         print(settings.echo_cancellation)
@@ -174,7 +174,7 @@ def test_auto_logs_once_when_the_loudspeaker_conversation_has_no_canceller(
 ):
     # the extra's absence as the library sees it, in this process
     monkeypatch.setattr(
-        "navtalk_sync.config.canceller_missing", lambda: "the echo canceller is not installed "
+        "navtalk_sync.config.echo_canceller_missing", lambda: "the echo canceller is not installed "
         "(pip install 'navtalk-sync[aec]')",
     )  # fmt: skip
     caplog.set_level(logging.INFO, logger="navtalk_sync")
