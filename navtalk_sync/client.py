@@ -285,7 +285,7 @@ class NavTalkClient:
         Latest frame wins: while a callback runs, newer frames replace the one waiting, and the
         replaced ones are counted in ``stats()["video_frames_dropped"]``. Usable as a decorator.
         """
-        self._require_media().video.add_callback(_callable(callback))
+        self._require_video().video.add_callback(_callable(callback))
         return callback
 
     def on_avatar_audio(
@@ -305,18 +305,32 @@ class NavTalkClient:
 
     def latest_frame(self) -> VideoFrame | None:
         """The newest picture of the avatar, or None before the first one arrived."""
-        return self._require_media().video.latest()
+        return self._require_video().video.latest()
 
     def wait_for_video(self, timeout: float) -> VideoFrame:
         """Block until the avatar's picture has arrived; returns the newest frame.
         ``NotConnected`` at once before ``connect()``: no picture can come."""
         timeout = check_seconds(timeout)
-        media = self._require_media()
+        media = self._require_video()
         self._parts.require_connection()
         return media.video.wait_first(timeout)
 
-    def record(self, path: str | os.PathLike[str]) -> None:
+    def record(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        user_audio: bool | None = None,
+        subtitles: bool | None = None,
+    ) -> None:
         """Record the avatar's picture and voice to ``path`` (.mp4 or .mkv) from now on.
+
+        ``user_audio=True`` keeps the user's voice too, as a second audio stream: what went up
+        the socket (microphone, files, streams), after echo cancellation. ``subtitles=True``
+        writes the conversation's text into the file as a text track (timed text in an
+        .mp4, WebVTT in an .mkv) and beside it as WebVTT (``call.mp4`` -> ``call.vtt``): each
+        user turn from the server's ``speech_started`` to its ``speech_stopped`` (a typed one
+        when it was sent), each reply while its voice was heard. Both default to the
+        ``record_user_audio`` and ``record_subtitles`` settings.
 
         Encoding runs on its own ``navtalk-recorder`` thread; ``stop_recording()`` or
         ``close()`` finishes the file.
@@ -325,8 +339,11 @@ class NavTalkClient:
         checked = record_path(path, InvalidArgument)
         if checked is None:
             raise InvalidArgument("record() needs a path ending in .mp4 or .mkv, got None")
+        for name, value in (("user_audio", user_audio), ("subtitles", subtitles)):
+            if value is not None:
+                _flag(name, value)
         self._parts.require_open()
-        media.record(checked)
+        media.record(checked, user_audio, subtitles)
 
     def stop_recording(self, timeout: float = 10.0) -> RecordingSummary | None:
         """Finish the recording file (waits for the encoder); None if none was running."""
@@ -338,6 +355,12 @@ class NavTalkClient:
         a ``MediaState``, which compares equal to its name as a string."""
         media = self._parts.media
         return media.state if media else MediaState.OFF
+
+    def _require_video(self) -> AvatarMedia:
+        media = self._require_media()
+        if not self._parts.settings.media or not self._parts.settings.media.video:
+            raise NavTalkError("video=False: this client does not decode the avatar's picture")
+        return media
 
     def _require_media(self) -> AvatarMedia:
         media = self._parts.media

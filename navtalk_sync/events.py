@@ -882,7 +882,7 @@ class TurnReport(ClientEvent):
     ``first_text`` (the reply's first piece), ``first_voice`` (its first sound on the audio
     track), ``mouth_moving`` (the first frame in which the mouth moves, measured in the
     ``mouth_region`` setting's part of the picture), ``audio_done``, ``voice_ended``
-    (the last sound heard).
+    (the last sound heard). ``origin`` is the ``time.monotonic()`` those figures count from.
     """
 
     TYPE: ClassVar[str] = "client.turn"
@@ -898,10 +898,12 @@ class TurnReport(ClientEvent):
     mouth_moving: float | None = None
     audio_done: float | None = None
     voice_ended: float | None = None
+    origin: float | None = None
 
     def figures(self) -> dict[str, Any]:
-        """Its fields as a dict (as ``stats()["turns"]`` shows them)."""
-        shown = [f.name for f in attrs.fields(type(self)) if f.name not in ("type", "raw")]
+        """Its fields as a dict (as ``stats()["turns"]`` shows them), but ``origin``."""
+        hidden = ("type", "raw", "origin")
+        shown = [f.name for f in attrs.fields(type(self)) if f.name not in hidden]
         return {name: getattr(self, name) for name in shown}
 
 

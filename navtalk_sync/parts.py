@@ -20,11 +20,14 @@ import threading
 from typing import Any, Callable, Iterable, Mapping
 
 import attrs
+import numpy as np
 
 from . import user_code
 from .audio.echo import EchoCanceller
+from .audio.pcm import UPLINK_RATE
 from .audio.uplink import AudioUplink
 from .audio.user_mic import UserMicrophone
+from .captions import CAPTIONED_EVENTS, Captions
 from .config import Settings, ice_host_addresses
 from .connection import Connection
 from .dispatch import EventBus
@@ -76,6 +79,7 @@ class ClientParts:
         if self.media is not None:
             self.media.on_speaking(self.turns.voice)
             self.media.on_mouth(self.turns.mouth)
+            self._record_both_sides(self.media)
         # A History given as history= is continued; other turns are only replayed.
         self.history = History(history.turns() if isinstance(history, History) else ())
         self._seed_turns = () if isinstance(history, History) else settings.history
@@ -92,6 +96,15 @@ class ClientParts:
         self._lock = threading.Lock()  # the connection and image feed slots, the closed flag
         self._closed = False  # close() was called: nothing new may start
         self._close_lock = threading.Lock()  # one close() at a time does the work
+
+    def _record_both_sides(self, media: AvatarMedia) -> None:
+        """A recording may keep the user's voice as it goes up, and the conversation's text."""
+        self.uplink.on_sent(
+            lambda pcm: media.record_user_audio(np.frombuffer(pcm, "<i2"), UPLINK_RATE)
+        )
+        captions = Captions(media.record_cue)
+        for captioned in CAPTIONED_EVENTS:
+            self.bus.add(captioned, captions.on_event)
 
     # ------------------------------------------------------------------ state
 

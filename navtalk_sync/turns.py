@@ -243,6 +243,7 @@ class TurnClock:
             mouth_moving=_rounded(reply.mouth_moving),
             audio_done=_rounded(reply.audio_done),
             voice_ended=_rounded(reply.voice_ended),
+            origin=reply.origin,
         )
         self._recent.append(report)
         return report

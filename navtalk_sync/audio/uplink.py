@@ -79,11 +79,12 @@ class UplinkSession(Protocol):
 class _Piece:
     """One queued item: a message ready to send, and the audio it carries (0 for control)."""
 
-    __slots__ = ("message", "pcm_bytes")
+    __slots__ = ("message", "pcm", "pcm_bytes")
 
-    def __init__(self, message: dict[str, Any], pcm_bytes: int) -> None:
+    def __init__(self, message: dict[str, Any], pcm: bytes = b"") -> None:
         self.message = message
-        self.pcm_bytes = pcm_bytes
+        self.pcm = pcm  # kept for the tap (``on_sent``)
+        self.pcm_bytes = len(pcm)
 
 
 class AudioUplink:
@@ -108,6 +109,7 @@ class AudioUplink:
         self.chunks_discarded = 0
         self.max_depth = 0
         self._drop_warning = RepeatLimiter(log)
+        self._on_sent: Callable[[bytes], None] | None = None
 
     # ------------------------------------------------------------------ wiring
 
@@ -124,6 +126,12 @@ class AudioUplink:
                 return
             self._thread = LibraryThread(target=self._run, name=THREAD_NAME)
             self._thread.start()
+
+    def on_sent(self, fn: Callable[[bytes], None]) -> None:
+        """Call ``fn(pcm16)`` on the ``navtalk-uplink`` thread with each piece of audio once it
+        is handed to the socket (24 kHz mono PCM16LE); it must return at once. If it raises,
+        it is logged and not called again: sending matters more."""
+        self._on_sent = fn
 
     def stream(self, name: str = "stream") -> AudioStream:
         """A new stream of audio into this uplink (for example the microphone's)."""
@@ -143,7 +151,7 @@ class AudioUplink:
 
     def put_audio(self, pcm16: bytes, block: bool = True) -> None:
         """Queue one piece of 24 kHz mono PCM16LE (see the module text for a full queue)."""
-        self._put(_Piece(messages.audio_append(pcm16), len(pcm16)), block)
+        self._put(_Piece(messages.audio_append(pcm16), pcm16), block)
 
     def commit(self, tail: np.ndarray) -> None:
         """Queue ``tail`` (24 kHz int16 silence), then ``input_audio_buffer.commit``."""
@@ -151,7 +159,7 @@ class AudioUplink:
         for piece in [*chunker.push(tail), chunker.flush()]:
             if piece:
                 self.put_audio(piece)
-        self._put(_Piece(messages.audio_commit(), 0), block=True)
+        self._put(_Piece(messages.audio_commit()), block=True)
 
     def clear(self) -> int:
         """Discard the audio still queued here, then queue ``input_audio_buffer.clear``.
@@ -164,7 +172,7 @@ class AudioUplink:
             self._queue = kept
             self.chunks_discarded += discarded
             self._cond.notify_all()
-        self._put(_Piece(messages.audio_clear(), 0), block=True)
+        self._put(_Piece(messages.audio_clear()), block=True)
         return discarded
 
     def _put(self, piece: _Piece, block: bool) -> None:
@@ -261,10 +269,21 @@ class AudioUplink:
                 if piece.pcm_bytes:
                     self.chunks_sent += 1
                     self.bytes_sent += piece.pcm_bytes
+                    self._tell_sent(piece.pcm)
                 return
         if piece.pcm_bytes:
             with self._cond:
                 self.chunks_discarded += 1
+
+    def _tell_sent(self, pcm: bytes) -> None:
+        listener = self._on_sent
+        if listener is None:
+            return
+        try:
+            listener(pcm)
+        except Exception:
+            self._on_sent = None
+            log.exception("the uplink's listener raised; it is no longer told what is sent")
 
     # ------------------------------------------------------------------ waiting and closing
 

@@ -23,6 +23,7 @@ import time
 from typing import TYPE_CHECKING, Any, Callable, Coroutine, Mapping, Sequence
 
 import av
+import numpy as np
 
 from .. import messages
 from ..errors import MediaError, NavTalkError, NavTalkTimeout, NotConnected
@@ -65,8 +66,8 @@ class MediaState(str, enum.Enum):
     WAITING = "waiting"  # connected.success came: waiting for the server's offer
     NEGOTIATING = "negotiating"  # the answer is sent: ICE and DTLS under way
     CONNECTED = "connected"  # ICE is up; no video frame yet
-    FLOWING = "flowing"  # video frames arrive
-    STALLED = "stalled"  # no video frame for stall_timeout
+    FLOWING = "flowing"  # video frames arrive (audio frames, with video=False)
+    STALLED = "stalled"  # none for stall_timeout
     FAILED = "failed"  # no offer or no connection in time, or ICE/DTLS failed
     CLOSED = "closed"
 
@@ -117,6 +118,7 @@ class AvatarMedia:
         self.offers_ignored = 0
         self._speaking = SpeakingDetector()
         self._hushed = False  # interrupt(): the speaker stays silent until the voice stops
+        self._last_audio: float | None = None  # with video=False, what the stall watch reads
         self._speaking_listeners: list[Callable[[bool, float], None]] = []
         region = options.mouth_region
         self._mouth = MouthWatch(region) if region is not None else None
@@ -193,9 +195,7 @@ class AvatarMedia:
                 if echo is not None:
                     echo.set_latency("output", speaker.latency or 0.0)
             if options.record is not None:
-                from .recorder import Recorder
-
-                self._start_recorder(Recorder(options.record))
+                self._start_recorder(self._new_recorder(options.record))
 
     # ------------------------------------------------------------------ reader-thread calls
 
@@ -352,6 +352,7 @@ class AvatarMedia:
             on_ice_state=lambda state: self._ice_state(answerer, state),
             on_connection_state=lambda state: self._connection_state(answerer, state),
             transport_policy=self._options.ice_transport_policy,
+            decode_video=self._options.video,
         )
         return answerer
 
@@ -417,6 +418,11 @@ class AvatarMedia:
                 listener(change, at)
 
     def _audio_frame(self, frame: av.AudioFrame) -> None:
+        if not self._options.video:  # voice only: the voice is what flows
+            self._last_audio = time.monotonic()
+            if self._state in (MediaState.CONNECTED, MediaState.STALLED):
+                resumed = None if self._state == MediaState.CONNECTED else "audio resumed"
+                self._set_state(MediaState.FLOWING, resumed)
         recorder = self._recorder
         if recorder is not None:
             recorder.add_audio(frame)
@@ -466,22 +472,51 @@ class AvatarMedia:
 
     def _check_stall(self, stall_timeout: float) -> None:
         # connected with no frame yet counts too: ICE can be up while nothing ever arrives
-        last = self.video.last_arrival() or self._connected_at
+        video = self._options.video
+        arrived = self.video.last_arrival() if video else self._last_audio
+        last = arrived or self._connected_at
         if self._state in (MediaState.FLOWING, MediaState.CONNECTED) and last is not None:
             silent = time.monotonic() - last
             if silent > stall_timeout:
-                self._set_state(MediaState.STALLED, f"no video frame for {silent:.1f} s")
+                what = "video frame" if video else "audio frame (video=False)"
+                self._set_state(MediaState.STALLED, f"no {what} for {silent:.1f} s")
 
     # ------------------------------------------------------------------ recording
 
-    def record(self, path: str) -> None:
-        """Start recording to ``path`` (.mp4 or .mkv)."""
-        from .recorder import Recorder
-
+    def record(
+        self, path: str, user_audio: bool | None = None, subtitles: bool | None = None
+    ) -> None:
+        """Start recording to ``path`` (.mp4 or .mkv); ``user_audio`` and ``subtitles``
+        default to the ``record_user_audio`` and ``record_subtitles`` settings."""
         with self._lifecycle:  # close() cannot pass between the check and the start
             if self._closed:
                 raise NotConnected("the client is closed")
-            self._start_recorder(Recorder(path))
+            self._start_recorder(self._new_recorder(path, user_audio, subtitles))
+
+    def _new_recorder(
+        self, path: str, user_audio: bool | None = None, subtitles: bool | None = None
+    ) -> Recorder:
+        from .recorder import Recorder
+
+        options = self._options
+        return Recorder(
+            path,
+            video=options.video,
+            user_audio=options.record_user_audio if user_audio is None else user_audio,
+            subtitles=options.record_subtitles if subtitles is None else subtitles,
+        )
+
+    def record_user_audio(self, pcm: np.ndarray, sample_rate: int) -> None:
+        """A piece of the user's voice just went up (the uplink's thread; never blocks)."""
+        recorder = self._recorder
+        if recorder is not None:
+            recorder.add_user_audio(pcm, sample_rate)
+
+    def record_cue(self, start: float, end: float, speaker: str, text: str) -> None:
+        """A line of the conversation, for the recording's subtitles (never blocks)."""
+        recorder = self._recorder
+        if recorder is not None:
+            recorder.add_cue(start, end, speaker, text)
 
     def _start_recorder(self, recorder: Recorder) -> None:
         """(under ``_lifecycle``)"""

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import queue
 from typing import Any, Callable, Iterable, Mapping
 
 import av
@@ -47,6 +48,32 @@ def parse_candidate(candidate: str, sdp_mid: str | None, sdp_mline_index: int | 
 
 #: RTP clock rates: video (every WebRTC video codec) and Opus audio.
 _RTP_CLOCK = {"video": 90000, "audio": 48000}
+
+
+class _UndecodedQueue(queue.Queue):  # type: ignore[type-arg]
+    """A receiver's decoder queue that lets through only the signal to stop: the encoded
+    frames put in it are dropped, so its decoder thread decodes nothing."""
+
+    def put(self, item: Any, block: bool = True, timeout: float | None = None) -> None:
+        if item is None:
+            super().put(item, block, timeout)
+
+
+def skip_decoding(receiver: Any) -> bool:
+    """Make ``receiver`` (before it starts) drop its encoded frames instead of decoding them.
+
+    aiortc always decodes what a receiver gets and offers no switch; its receiver hands each
+    encoded frame to its decoder thread through a queue, which is replaced here. The SDP is
+    left alone: every official NavTalk client asks for the picture, so whether the service
+    takes an answer without it is not known. Returns False (and the picture is decoded as
+    before) when this aiortc keeps no such queue.
+    """
+    name = "_RTCRtpReceiver__decoder_queue"
+    if not isinstance(getattr(receiver, name, None), queue.Queue):
+        log.warning("this aiortc version decodes video regardless: video=False saves nothing")
+        return False
+    setattr(receiver, name, _UndecodedQueue())
+    return True
 
 
 def _relay_protocol(connection: Any) -> str:
@@ -84,8 +111,10 @@ class Answerer:
         on_ice_state: Callable[[str], None],
         on_connection_state: Callable[[str], None],
         transport_policy: str = "all",
+        decode_video: bool = True,
     ) -> None:
         self._pc = RTCPeerConnection(configuration(ice_servers, transport_policy))
+        self._decode_video = decode_video
         self._relay_only = transport_policy == "relay"
         self._on_video = on_video
         self._on_audio = on_audio
@@ -166,6 +195,8 @@ class Answerer:
             # The client sends no media (protocol.md#webrtc-signaling): answer recvonly,
             # whatever was offered.
             transceiver.direction = "recvonly"
+            if transceiver.kind == "video" and not self._decode_video:
+                skip_decoding(transceiver.receiver)
         await self._pc.setLocalDescription(await self._pc.createAnswer())
         self.answered = True
         return self._pc.localDescription.sdp

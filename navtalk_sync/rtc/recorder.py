@@ -17,6 +17,15 @@ A frame whose pts does not move forward is dropped and counted; a jump back of m
 ``RESTART_STEP`` seconds, or forward of more than ``RESTART_JUMP`` (a new peer after a
 reconnection), is taken as a restarted stream, placed anew at its arrival time.
 
+The user's side (``user_audio=True``): what went up the socket, after echo cancellation,
+handed to ``add_user_audio()`` as it is sent, becomes a second audio stream (mono), placed at
+its arrival and never before the end of the piece before it (audio sent faster than real time
+is laid end to end). The conversation's text (``subtitles=True``): ``add_cue()`` takes each
+line with its ``time.monotonic()`` start and end; when the file is finished the cues are
+written as a text track (``mov_text`` in an ``.mp4``, WebVTT in an ``.mkv``) and as a WebVTT
+file beside the recording (``call.mp4`` -> ``call.vtt``). At most ``MAX_CUES`` are kept (the
+oldest go).
+
 Streams: a file's streams must all exist before its first packet is written. The audio stream
 always has the same shape (48 kHz stereo), so it needs no frame to be made; the video stream
 takes its size from the first video frame (later frames of another size are scaled to it).
@@ -39,16 +48,18 @@ from typing import Any, Literal
 
 import attrs
 import av
+import numpy as np
 
 from ..errors import InvalidArgument, NavTalkTimeout, RecordingError
 from ..logs import get_logger
 from ..threads import LibraryThread
+from .subtitles import ASS_HEADER, Cue, mov_text, track_cues, webvtt
 
 __all__ = ["Recorder", "RecordingError", "RecordingSummary"]
 
 log = get_logger(__name__)
 
-Kind = Literal["video", "audio"]
+Kind = Literal["video", "audio", "user"]
 Frame = av.VideoFrame | av.AudioFrame
 
 #: Seconds of audio held back while waiting for the first video frame (it sets the picture size).
@@ -69,6 +80,11 @@ AUDIO_RATE = 48000
 AUDIO_LAYOUT = "stereo"
 #: x264 needs a nominal frame rate for rate control; real timing comes from each frame's pts.
 NOMINAL_FPS = 25
+#: The user's voice: one channel, encoded at the avatar's rate.
+USER_LAYOUT = "mono"
+#: Lines of the conversation kept for the subtitles (a day of talk; the oldest go first).
+MAX_CUES = 10_000
+SUBTITLE_TIME_BASE = Fraction(1, 1000)
 
 
 @attrs.frozen
@@ -78,7 +94,9 @@ class RecordingSummary:
     ``video_frames`` / ``audio_frames`` went into the file; ``*_dropped`` were handed to
     ``add_*()`` but are not in it (queue full, pts not moving forward, no stream for them, or
     still queued when ``close()`` ran out of time). ``duration`` is in seconds. ``saved`` is
-    False when nothing was recorded: then no file is left at ``path``.
+    False when nothing was recorded: then no file is left at ``path``. ``user_audio_frames``:
+    pieces of the user's voice in its own stream; ``cues``: lines of text in the subtitles,
+    written beside the recording to ``subtitles`` (None without subtitles).
     """
 
     path: Path
@@ -88,20 +106,25 @@ class RecordingSummary:
     video_dropped: int
     audio_dropped: int
     saved: bool
+    user_audio_frames: int = 0
+    cues: int = 0
+    subtitles: Path | None = None
 
 
 @attrs.frozen
 class _Container:
-    """What a file suffix means: the muxer and the audio encoder with its sample format."""
+    """What a file suffix means: the muxer, the audio encoder with its sample format, and the
+    text track's codec."""
 
     format: str
     audio_codec: str
     audio_format: str
+    text_codec: str
 
 
 CONTAINERS = {
-    ".mp4": _Container("mp4", "aac", "fltp"),
-    ".mkv": _Container("matroska", "libopus", "s16"),
+    ".mp4": _Container("mp4", "aac", "fltp", "mov_text"),
+    ".mkv": _Container("matroska", "libopus", "s16", "webvtt"),
 }
 
 
@@ -174,10 +197,56 @@ class _Timeline:
         return when
 
 
+class _AudioOut:
+    """One audio stream of the file with its resampler (recorder thread only)."""
+
+    def __init__(self, stream: Any, mux: Any) -> None:
+        self.stream = stream
+        self._mux = mux
+        self._resampler: av.AudioResampler | None = None
+        self._input: tuple[str, str, int] | None = None
+
+    def write(self, frame: av.AudioFrame, when: float) -> None:
+        # A copy, so that setting its pts does not touch the caller's frame.
+        sound = av.AudioFrame.from_ndarray(
+            frame.to_ndarray(), format=frame.format.name, layout=frame.layout.name
+        )
+        sound.sample_rate = frame.sample_rate
+        sound.time_base = Fraction(1, frame.sample_rate)
+        sound.pts = round(when * frame.sample_rate)
+        self._encode(self._resampler_for(sound).resample(sound))
+
+    def finish(self) -> None:
+        if self._resampler is not None:
+            self._encode(self._resampler.resample(None))
+        self._mux(self.stream.encode(None))
+
+    def _resampler_for(self, frame: av.AudioFrame) -> av.AudioResampler:
+        """The resampler for this frame's format; a new one (old one flushed) when it changed."""
+        shape = (frame.format.name, frame.layout.name, frame.sample_rate)
+        if self._resampler is None or shape != self._input:
+            if self._resampler is not None:
+                self._encode(self._resampler.resample(None))
+            context = self.stream.codec_context
+            self._resampler = av.AudioResampler(
+                format=context.format,
+                layout=context.layout,
+                rate=context.sample_rate,
+                frame_size=context.frame_size or None,
+            )
+            self._input = shape
+        return self._resampler
+
+    def _encode(self, frames: list[av.AudioFrame]) -> None:
+        for frame in frames:
+            self._mux(self.stream.encode(frame))
+
+
 class _FileWriter:
     """The recorder thread's side: timing, stream creation, encoding and muxing.
 
-    Every PyAV object here (container, encoders, resampler) is used on the recorder thread only.
+    Every PyAV object here (container, encoders, resamplers) is used on the recorder thread
+    only.
     """
 
     def __init__(
@@ -188,30 +257,34 @@ class _FileWriter:
         *,
         video: bool,
         audio: bool,
+        user_audio: bool = False,
+        subtitles: bool = False,
     ) -> None:
         self._container = container
         self._kind = kind
         self._tallies = tallies
         self._want_video = video
         self._want_audio = audio
-        self._origin: float | None = None
+        self._want_user = user_audio
+        self._want_text = subtitles
+        self.origin: float | None = None  # time.monotonic() of the recording's start
         self._timelines: dict[Kind, _Timeline] = {"video": _Timeline(), "audio": _Timeline()}
+        self._user_end = 0.0  # where the user's voice placed so far ends
         self._pending: list[tuple[Kind, Frame, float]] = []
         self._streams_made = False
         self._video: Any = None  # av.VideoStream once made
-        self._audio: Any = None  # av.AudioStream once made
-        self._resampler: av.AudioResampler | None = None
-        self._resampler_input: tuple[str, str, int] | None = None
+        self._audio: _AudioOut | None = None
+        self._user: _AudioOut | None = None
+        self._text: Any = None  # the text track, once made
         self.duration = 0.0
 
     # ------------------------------------------------------------------ frames in
 
     def add(self, kind: Kind, frame: Frame, arrival: float) -> None:
         """Place a frame on the recording's clock and write it (or hold it until streams exist)."""
-        if self._origin is None:
-            self._origin = arrival
-        length = frame.samples / frame.sample_rate if isinstance(frame, av.AudioFrame) else 0.0
-        when = self._timelines[kind].place(frame, max(0.0, arrival - self._origin), length)
+        if self.origin is None:
+            self.origin = arrival
+        when = self._place(kind, frame, max(0.0, arrival - self.origin))
         if when is None:
             self._tallies[kind].bad_pts += 1
             return
@@ -222,16 +295,25 @@ class _FileWriter:
         if self._can_make_streams():
             self._make_streams()
 
-    def finish(self) -> None:
-        """Write what is held back, flush the encoders and close the file."""
-        if not self._streams_made and self._pending:
+    def _place(self, kind: Kind, frame: Frame, arrival: float) -> float | None:
+        length = frame.samples / frame.sample_rate if isinstance(frame, av.AudioFrame) else 0.0
+        if kind == "user":  # sent, not received: no pts; laid end to end when sent in a burst
+            when = max(arrival, self._user_end)
+            self._user_end = when + length
+            return when
+        return self._timelines[kind].place(frame, arrival, length)
+
+    def finish(self, cues: list[Cue]) -> None:
+        """Write what is held back and the text track, flush the encoders, close the file."""
+        if not self._streams_made and (self._pending or cues):
             self._make_streams()
-        if self._audio is not None:
-            if self._resampler is not None:
-                self._encode_audio(self._resampler.resample(None))
-            self._mux(self._audio.encode(None))
+        for out in (self._audio, self._user):
+            if out is not None:
+                out.finish()
         if self._video is not None:
             self._mux(self._video.encode(None))
+        if self._text is not None:
+            self._write_text(cues)
         self._container.close()
 
     def abandon(self) -> None:
@@ -254,7 +336,11 @@ class _FileWriter:
         elif self._want_video:
             log.info("no video within %.1f s of audio: recording audio only", VIDEO_WAIT)
         if self._want_audio:
-            self._audio = self._add_audio_stream()
+            self._audio = _AudioOut(self._add_audio_stream(AUDIO_LAYOUT), self._mux)
+        if self._want_user:
+            self._user = _AudioOut(self._add_audio_stream(USER_LAYOUT), self._mux)
+        if self._want_text:
+            self._text = self._add_text_stream()
         self._streams_made = True
         pending, self._pending = self._pending, []
         for kind, frame, when in pending:
@@ -274,14 +360,21 @@ class _FileWriter:
         stream.time_base = VIDEO_TIME_BASE
         return stream
 
-    def _add_audio_stream(self) -> Any:
+    def _add_audio_stream(self, layout: str) -> Any:
         stream = self._container.add_stream(self._kind.audio_codec, rate=AUDIO_RATE)
         context: Any = stream.codec_context  # an audio codec context
-        context.layout = AUDIO_LAYOUT
+        context.layout = layout
         context.format = self._kind.audio_format
         context.time_base = Fraction(1, AUDIO_RATE)
         stream.time_base = Fraction(1, AUDIO_RATE)
         context.open()  # to learn the encoder's frame size, which the resampler cuts to
+        return stream
+
+    def _add_text_stream(self) -> Any:
+        stream: Any = self._container.add_stream(self._kind.text_codec)
+        # FFmpeg's text encoders convert from ASS and will not open without its header
+        stream.codec_context.subtitle_header = ASS_HEADER
+        stream.time_base = SUBTITLE_TIME_BASE
         return stream
 
     # ------------------------------------------------------------------ encoding
@@ -294,7 +387,11 @@ class _FileWriter:
             self._write_video(frame, when)
             end = self._timelines["video"].end(0.0)
         else:
-            self._write_audio(frame, when)
+            out = self._user if kind == "user" else self._audio
+            if out is None:
+                self._tallies[kind].unplaced += 1
+                return
+            out.write(frame, when)
             end = when + frame.samples / frame.sample_rate
         self._tallies[kind].written += 1
         self.duration = max(self.duration, end)
@@ -308,35 +405,17 @@ class _FileWriter:
         picture.pts = round(when / VIDEO_TIME_BASE)
         self._mux(self._video.encode(picture))
 
-    def _write_audio(self, frame: av.AudioFrame, when: float) -> None:
-        # A copy, so that setting its pts does not touch the caller's frame.
-        sound = av.AudioFrame.from_ndarray(
-            frame.to_ndarray(), format=frame.format.name, layout=frame.layout.name
-        )
-        sound.sample_rate = frame.sample_rate
-        sound.time_base = Fraction(1, frame.sample_rate)
-        sound.pts = round(when * frame.sample_rate)
-        self._encode_audio(self._resampler_for(sound).resample(sound))
-
-    def _resampler_for(self, frame: av.AudioFrame) -> av.AudioResampler:
-        """The resampler for this frame's format; a new one (old one flushed) when it changed."""
-        shape = (frame.format.name, frame.layout.name, frame.sample_rate)
-        if self._resampler is None or shape != self._resampler_input:
-            if self._resampler is not None:
-                self._encode_audio(self._resampler.resample(None))
-            context = self._audio.codec_context
-            self._resampler = av.AudioResampler(
-                format=context.format,
-                layout=context.layout,
-                rate=context.sample_rate,
-                frame_size=context.frame_size or None,
-            )
-            self._resampler_input = shape
-        return self._resampler
-
-    def _encode_audio(self, frames: list[av.AudioFrame]) -> None:
-        for frame in frames:
-            self._mux(self._audio.encode(frame))
+    def _write_text(self, cues: list[Cue]) -> None:
+        # written last: a cue is known only once its line has been said, and muxers take a
+        # text track's packets after the others' when they come in its own time order
+        for cue in track_cues(cues):
+            text = cue.text if self._kind.text_codec != "mov_text" else None
+            packet = av.Packet(mov_text(cue.text) if text is None else text.encode("utf-8"))
+            packet.stream = self._text
+            packet.time_base = SUBTITLE_TIME_BASE
+            packet.pts = packet.dts = round(cue.start / SUBTITLE_TIME_BASE)
+            packet.duration = max(1, round((cue.end - cue.start) / SUBTITLE_TIME_BASE))
+            self._container.mux_one(packet)
 
     def _mux(self, packets: list[av.Packet[Any]]) -> None:
         for packet in packets:
@@ -347,8 +426,10 @@ class Recorder:
     """Writes the avatar's picture and voice to ``path`` on its own ``navtalk-recorder`` thread.
 
     ``path`` ends in ``.mp4`` (H.264 + AAC) or ``.mkv`` (H.264 + Opus). ``video`` / ``audio``
-    choose what is recorded; ``queue_frames`` bounds the frames waiting to be encoded (see the
-    module's notes for the queue policy and the timing). Use::
+    choose what of the avatar is recorded, ``user_audio`` adds the user's voice as a second
+    audio stream, ``subtitles`` the conversation's text (see the module's notes);
+    ``queue_frames`` bounds the frames waiting to be encoded (see the module's notes for the
+    queue policy and the timing). Use::
 
         recorder = Recorder("avatar.mp4").start()
         ...                                   # add_video() / add_audio() from the rtc loop
@@ -363,6 +444,8 @@ class Recorder:
         *,
         video: bool = True,
         audio: bool = True,
+        user_audio: bool = False,
+        subtitles: bool = False,
         queue_frames: int = 256,
     ) -> None:
         self.path = Path(path)
@@ -372,14 +455,16 @@ class Recorder:
             raise InvalidArgument(
                 f"cannot record to {self.path.name!r}: the file name must end in {accepted}"
             )
-        if not (video or audio):
+        if not (video or audio or user_audio):
             raise InvalidArgument("nothing to record: video and audio are both off")
         if isinstance(queue_frames, bool) or not isinstance(queue_frames, int) or queue_frames < 1:
             raise InvalidArgument(f"queue_frames must be a whole number >= 1, not {queue_frames!r}")
         self._container_kind = CONTAINERS[suffix]
-        self._wanted: dict[Kind, bool] = {"video": video, "audio": audio}
+        self._wanted: dict[Kind, bool] = {"video": video, "audio": audio, "user": user_audio}
+        self._subtitles = subtitles
+        self._cues: deque[Cue] = deque(maxlen=MAX_CUES)  # time.monotonic() start and end
         self._capacity = queue_frames
-        self._tallies: dict[Kind, _Tally] = {"video": _Tally(), "audio": _Tally()}
+        self._tallies: dict[Kind, _Tally] = {"video": _Tally(), "audio": _Tally(), "user": _Tally()}
         self._queue: deque[tuple[Kind, Frame, float]] = deque()
         self._cond = threading.Condition()
         self._state: Literal["new", "recording", "closing", "closed"] = "new"
@@ -416,6 +501,8 @@ class Recorder:
                 self._tallies,
                 video=self._wanted["video"],
                 audio=self._wanted["audio"],
+                user_audio=self._wanted["user"],
+                subtitles=self._subtitles,
             )
             self._thread = LibraryThread(target=self._run, name="navtalk-recorder")
             self._state = "recording"
@@ -470,6 +557,8 @@ class Recorder:
         saved = not never_started and any(t.written for t in self._tallies.values())
         if not never_started and not saved and self._error is None:
             self.path.unlink(missing_ok=True)  # nothing recorded: leave no empty file behind
+        cues = self._shown_cues()
+        subtitles = self._write_webvtt(cues) if saved and self._subtitles else None
         summary = RecordingSummary(
             path=self.path,
             video_frames=self._tallies["video"].written,
@@ -478,6 +567,9 @@ class Recorder:
             video_dropped=self._tallies["video"].dropped,
             audio_dropped=self._tallies["audio"].dropped,
             saved=saved,
+            user_audio_frames=self._tallies["user"].written,
+            cues=len(cues) if subtitles else 0,
+            subtitles=subtitles,
         )
         log.info("recording to %s finished: %s", self.path, summary)
         return summary
@@ -500,6 +592,44 @@ class Recorder:
             raise InvalidArgument(f"add_audio() takes an av.AudioFrame, not {type(frame).__name__}")
         return self._offer("audio", frame)
 
+    def add_user_audio(self, pcm: np.ndarray, sample_rate: int) -> bool:
+        """Queue a piece of the user's voice as it goes up (int16 mono); never blocks. Returns
+        as ``add_video``; False too when the recorder keeps no user audio."""
+        if not self._wanted["user"]:
+            return False
+        frame = av.AudioFrame.from_ndarray(
+            np.ascontiguousarray(pcm, dtype=np.int16).reshape(1, -1), format="s16", layout="mono"
+        )
+        frame.sample_rate = sample_rate
+        return self._offer("user", frame)
+
+    def add_cue(self, start: float, end: float, speaker: str, text: str) -> None:
+        """Keep one line of the conversation for the subtitles (``start`` and ``end`` are
+        ``time.monotonic()`` values); any thread, never blocks."""
+        if self._subtitles and text.strip():
+            with self._cond:
+                if self._state == "recording":
+                    self._cues.append(Cue(start, end, speaker, text.strip()))
+
+    def _shown_cues(self) -> list[Cue]:
+        """The cues on the recording's clock (seconds from its first frame)."""
+        writer = self._writer
+        origin = writer.origin if writer is not None else None
+        if origin is None:
+            return []
+        with self._cond:
+            cues = list(self._cues)
+        return [attrs.evolve(c, start=c.start - origin, end=c.end - origin) for c in cues]
+
+    def _write_webvtt(self, cues: list[Cue]) -> Path | None:
+        path = self.path.with_suffix(".vtt")
+        try:
+            path.write_text(webvtt(cues), encoding="utf-8")
+        except OSError as exc:
+            log.error("could not write the subtitles to %s: %s", path, exc)
+            return None
+        return path
+
     def _offer(self, kind: Kind, frame: Frame) -> bool:
         arrival = time.monotonic()
         with self._cond:
@@ -520,7 +650,7 @@ class Recorder:
         try:
             while (item := self._next_item()) is not None:
                 writer.add(*item)
-            writer.finish()
+            writer.finish(self._shown_cues() if self._subtitles else [])
         except Exception as exc:  # disk full, encoder failure...: the recording stops
             log.error("recording to %s failed: %s", self.path, exc, exc_info=True)
             with self._cond:
