@@ -16,7 +16,8 @@ Figures, per mode:
 - ERLE: the canceller's echo return loss enhancement at the end (``stats()``), in dB;
 - the first reply's echo: ERLE at its end, the canceller's convergence on the room;
 - talking over: whether the server heard the user mid-reply, and the share of the sentence's
-  words in its transcript.
+  words in its transcript (not measured with the canceller off: the avatar is busy answering
+  its own voice by then, which is the point of the comparison).
 """
 
 from __future__ import annotations
@@ -132,9 +133,12 @@ def main() -> int:
     print("| --- | --- | --- | --- | --- | --- | --- |")
     for name, figures in results.items():
         replies = args.replies if name == "on" else 1
+        talked_over = f"{figures['barged_in']} | {figures['words']:.0%}"
+        if name == "off":  # the avatar answers its own voice: there is no reply to talk over
+            talked_over = "n/a | n/a"
         print(
             f"| {name} | {replies} | {figures['speech_started']} | {figures['first_erle']} | "
-            f"{figures['erle']} | {figures['barged_in']} | {figures['words']:.0%} |"
+            f"{figures['erle']} | {talked_over} |"
         )
     return 0
 
