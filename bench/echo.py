@@ -104,6 +104,18 @@ def run(make: Callable[[], Callable[[np.ndarray, np.ndarray], np.ndarray]],
     return out, time.process_time() - started
 
 
+def recording(seconds: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The far end (the avatar), the user's voice (from half way) and what the microphone
+    hears: float32 at ``RATE``."""
+    far = 0.5 * speech(AVATAR, seconds)
+    half = int(seconds / 2 * RATE)
+    user = np.zeros_like(far)
+    spoken = speech(USER, seconds / 2)
+    user[half : half + spoken.size] = 0.5 * spoken[: far.size - half]
+    noise = np.random.default_rng(5).normal(0, 0.001, far.size).astype(np.float32)
+    return far, user, room(far) + user + noise
+
+
 def power(samples: np.ndarray) -> float:
     values = samples.astype(np.float64)
     return float(np.mean(values * values)) + 1e-9
@@ -113,14 +125,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=12.0)
     args = parser.parse_args()
-    far = 0.5 * speech(AVATAR, args.seconds)
+    far, user, mic = recording(args.seconds)
     half = int(args.seconds / 2 * RATE)
-    user = np.zeros_like(far)
-    spoken = speech(USER, args.seconds / 2)
-    user[half : half + spoken.size] = 0.5 * spoken[: far.size - half]
-    noise = np.random.default_rng(5).normal(0, 0.001, far.size).astype(np.float32)
-    echo = room(far)
-    mic = echo + user + noise
     settle, talk = int(SETTLE * RATE), user != 0
     echo_only = slice(settle, half)
     mic16 = (np.clip(mic, -1, 1) * 32767).astype(np.int16)

@@ -32,13 +32,12 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from echo import RATE, USER, room, speech
+from echo import RATE, power, recording  # bench/echo.py: the same recording
 
 from navtalk_sync.audio.echo import EchoCanceller, echo_canceller_missing
 from navtalk_sync.audio.pcm import UPLINK_RATE
 from navtalk_sync.server.samples import resample
 
-AVATAR = "The weather today is sunny with a light breeze from the west. " * 3
 REFERENCE_BLOCK = RATE // 100  # the speaker thread's 10 ms
 CHUNK = UPLINK_RATE // 50  # the microphone's 20 ms
 WINDOW = UPLINK_RATE // 4
@@ -65,11 +64,6 @@ def run(far: np.ndarray, mic24: np.ndarray, cancelling: bool) -> dict[str, objec
     return {"out": np.concatenate(out), "cpu": cpu, "waits": waits}
 
 
-def power(samples: np.ndarray) -> float:
-    values = samples.astype(np.float64)
-    return float(np.mean(values * values)) + 1e-9
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=12.0)
@@ -78,13 +72,7 @@ def main() -> int:
     if missing:
         print(f"cannot run: {missing}")
         return 1
-    far = 0.5 * speech(AVATAR, args.seconds)
-    half = int(args.seconds / 2 * RATE)
-    user = np.zeros_like(far)
-    spoken = speech(USER, args.seconds / 2)
-    user[half : half + spoken.size] = 0.5 * spoken[: far.size - half]
-    noise = np.random.default_rng(5).normal(0, 0.001, far.size).astype(np.float32)
-    mic = room(far) + user + noise
+    far, _, mic = recording(args.seconds)
     far16 = (np.clip(far, -1, 1) * 32767).astype(np.int16)
     mic24 = resample((np.clip(mic, -1, 1) * 32767).astype(np.int16), RATE, UPLINK_RATE)
     mic24 = mic24.astype(np.int16)
