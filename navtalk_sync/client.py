@@ -388,7 +388,7 @@ class NavTalkClient:
         _flag("respond", respond)
         connection = self._parts.require_connection()
         connection.send(messages.user_text_item(text))
-        self._parts.turns.user_turn_ended(heard=text)
+        self._parts.user_turn_ended(heard=text)
         if respond:
             connection.send(messages.response_create())
 
@@ -430,7 +430,7 @@ class NavTalkClient:
             else:
                 self.send_audio(speech, rate, channels)
             self._parts.uplink.wait_sent(deadline.remaining())
-            turn = self._parts.turns.user_turn_ended()  # earlier turns' reports are not ours
+            turn = self._parts.user_turn_ended()  # earlier turns' reports are not ours
             self.send_silence(VAD_PAUSE)
             late = NavTalkTimeout("the reply to talk()", timeout)
             answers = (_turn_answer(event, turn) for event in _until_answered(sub, deadline, late))

@@ -146,7 +146,6 @@ class History:
             raise InvalidArgument(f"max_turns must be a positive integer, got {max_turns!r}")
         self._lock = threading.Lock()
         self._turns: collections.deque[Turn] = collections.deque(maxlen=max_turns)
-        self._cut_next_reply = False
         self.dropped = 0
         if isinstance(turns, (str, bytes, Mapping)) or not isinstance(turns, Iterable):
             raise InvalidArgument(f"a History is made from Turn records, got {turns!r}")
@@ -242,23 +241,14 @@ class History:
             if texts:
                 self.add("user", "text", "\n".join(texts))
 
-    def add_reply(self, text: str) -> None:
-        """Record one finished reply of the avatar (marked ``interrupted`` when
-        ``mark_interrupted`` said it would be)."""
-        turn = Turn("assistant", "reply", text, time.time())
+    def add_reply(self, text: str, interrupted: bool = False) -> None:
+        """Record one finished reply of the avatar (``interrupted``: the user cut it off)."""
         with self._lock:
-            if self._cut_next_reply:
-                self._cut_next_reply = False
-                turn = attrs.evolve(turn, interrupted=True)
-            self._append(turn)
+            self._append(Turn("assistant", "reply", text, time.time(), interrupted=interrupted))
 
-    def mark_interrupted(self, under_way: bool) -> None:
-        """The avatar was cut off: the reply ``under_way`` (recorded when it ends), else the
-        last one recorded (its voice plays after its text has ended)."""
+    def mark_last_reply_interrupted(self) -> None:
+        """The user cut off the last reply recorded (its voice plays after its text)."""
         with self._lock:
-            if under_way:
-                self._cut_next_reply = True
-                return
             for index in range(len(self._turns) - 1, -1, -1):
                 turn = self._turns[index]
                 if turn.role == "assistant" and turn.kind == "reply":

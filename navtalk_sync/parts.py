@@ -32,11 +32,11 @@ from .config import Settings, ice_host_addresses
 from .connection import Connection
 from .dispatch import EventBus
 from .errors import InvalidArgument, NavTalkError, NotConnected
-from .events import CallbackFailure, ReplyInterrupted, SpeechStarted
+from .events import CallbackFailure, ReplyInterrupted, SpeechStarted, SpeechStopped
 from .history import History
 from .images import ImageFeed, ImageInput
 from .logs import get_logger
-from .replies import ReplyTracker
+from .replies import REPLY_ENDINGS, ReplyTracker
 from .rtc.media import AvatarMedia
 from .session import State
 from .timeouts import Deadline
@@ -83,7 +83,11 @@ class ClientParts:
         # A History given as history= is continued; other turns are only replayed.
         self.history = History(history.turns() if isinstance(history, History) else ())
         self._seed_turns = () if isinstance(history, History) else settings.history
-        self.replies = ReplyTracker(on_reply=self.history.add_reply, clock=self.turns)
+        self.replies = ReplyTracker(
+            on_reply=self.history.add_reply,
+            clock=self.turns,
+            on_cut_recorded=self.history.mark_last_reply_interrupted,
+        )
         self.tools = ToolRegistry()
         self.tool_runner = ToolRunner(
             self.tools, self._send_tool_message, self.bus.publish, self._current_session
@@ -91,6 +95,11 @@ class ClientParts:
         for watched in WATCHED_EVENTS:
             self.bus.add(watched, self.tool_runner.on_event)
         self.bus.add(SpeechStarted, lambda event: self.cut_reply("speech"))
+        if self.media is not None:
+            media = self.media
+            for ending in REPLY_ENDINGS:
+                self.bus.add(ending, lambda event: media.reply_ended())
+            self.bus.add(SpeechStopped, lambda event: media.user_turn())
         self.connection: Connection | None = None
         self._image_feed: ImageFeed | None = None  # kept until its thread has ended
         self._lock = threading.Lock()  # the connection and image feed slots, the closed flag
@@ -137,17 +146,25 @@ class ClientParts:
             "turns": [report.figures() for report in self.turns.recent()],
         }
 
+    def user_turn_ended(self, heard: str | None = None) -> int:
+        """The user's turn ended now (text sent, speech sent): the turn clock starts, and a
+        cut reply's silence ends (``Hush``). Returns the turn's number."""
+        if self.media is not None:
+            self.media.user_turn()
+        return self.turns.user_turn_ended(heard)
+
     def cut_reply(self, by: str) -> bool:
-        """The avatar is cut off (``by``: "interrupt" or "speech"): silence it here, mark its
-        reply in the history and say so (``client.interrupted``). False when it was neither
-        speaking nor owing a reply: nothing to cut."""
-        speaking = self.media.interrupt() if by == "interrupt" and self.media else False
-        if by == "speech" and self.media is not None:
-            speaking = self.media.avatar_speaking
-        under_way = self.replies.pending > 0
-        if not (speaking or under_way):
+        """The avatar is cut off (``by``: "interrupt" or "speech"): silence it here (the
+        server stops a reply itself when it hears speech), mark its reply in the history and
+        say so (``client.interrupted``). False when it was neither speaking nor owing a reply:
+        nothing to cut."""
+        media = self.media
+        speaking = media.avatar_speaking if media is not None else False
+        if not speaking and not self.replies.open:
             return False
-        self.history.mark_interrupted(under_way)
+        reply_open = bool(self.replies.cut())
+        if by == "interrupt" and media is not None:
+            media.interrupt(reply_open)
         self.bus.publish(ReplyInterrupted(by=by, speaking=speaking))
         return True
 

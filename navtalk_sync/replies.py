@@ -28,7 +28,7 @@ from .events import (
 from .redaction import redact
 from .turns import TurnClock
 
-__all__ = ["REPLY_EVENTS", "ReplyCollector", "ReplyEnds", "ReplyTracker"]
+__all__ = ["REPLY_ENDINGS", "REPLY_EVENTS", "ReplyCollector", "ReplyEnds", "ReplyTracker"]
 
 #: The events a reply is made of (protocol.md#reply-events).
 REPLY_EVENTS = (
@@ -112,14 +112,22 @@ class ReplyTracker:
     """The replies of one client, across its sessions (see the module text)."""
 
     def __init__(
-        self, on_reply: Callable[[str], None] = lambda text: None, clock: TurnClock | None = None
+        self,
+        on_reply: Callable[[str, bool], None] = lambda text, interrupted: None,
+        clock: TurnClock | None = None,
+        on_cut_recorded: Callable[[], None] = lambda: None,
     ) -> None:
-        """``on_reply(text)`` gets each finished reply's text; ``clock`` times each reply."""
+        """``on_reply(text, interrupted)`` gets each finished reply's text, and whether the
+        user cut it off; ``on_cut_recorded()`` is called when the reply cut off had been
+        given to ``on_reply`` already (see ``cut``); ``clock`` times each reply."""
         self._on_reply = on_reply
+        self._on_cut_recorded = on_cut_recorded
         self._clock = clock
         self._cond = threading.Condition()
         self._pending = 0  # response.create sent, reply not ended (this session)
         self._speaking = False  # a reply is under way
+        self._text_given = False  # the reply under way has been given to on_reply
+        self._cut_next = False  # the next text given to on_reply is of a cut reply
         self._last_activity = time.monotonic()
         self._closed = False
         self._texts = _Texts()
@@ -133,9 +141,28 @@ class ReplyTracker:
         """Replies asked for in this session that have not ended."""
         return self._pending
 
+    @property
+    def open(self) -> bool:
+        """A reply is under way, or asked for and not begun."""
+        return self._speaking or self._pending > 0
+
+    def cut(self) -> bool | None:
+        """The user cut the avatar off: mark the reply it was on, as ``on_reply`` gets it, or
+        (its text given already) through ``on_cut_recorded``. Returns whether that reply is
+        still open (under way, its end to come, or asked for and not begun), or None when no
+        reply is open or owed (the last one given is marked then too)."""
+        with self._cond:
+            owed_or_open = self._speaking or self._pending > 0
+            if owed_or_open and not (self._speaking and self._text_given):
+                self._cut_next = True
+                return True
+        self._on_cut_recorded()
+        return True if owed_or_open else None
+
     def new_session(self) -> None:
         """A new session knows nothing of the last one's replies."""
         with self._cond:
+            self._cut_next = self._text_given = False
             self._pending, self._speaking = 0, False
             self._texts = _Texts()  # pieces of a reply the drop cut off are not joined to another
             self._ends = ReplyEnds()
@@ -155,19 +182,25 @@ class ReplyTracker:
         self._finished, self._ended = None, False
         if not isinstance(event, REPLY_EVENTS):
             return
+        given = cut = False
         with self._cond:
             finished = self._text_step(event)
             self._last_activity = time.monotonic()
+            if finished is not None and finished.strip():
+                given, cut, self._cut_next = True, self._cut_next, False
+                self._text_given = True
             self._ended = self._ends(event)
             if self._ended:
-                self._speaking = False
+                self._speaking = self._text_given = False
                 self._pending = max(0, self._pending - 1)
+                if not given and isinstance(event, ResponseFailure):
+                    self._cut_next = False  # the cut reply failed: nothing to mark
             elif not isinstance(event, REPLY_ENDINGS):  # a late second end says nothing new
                 self._speaking = True
             self._cond.notify_all()
         self._finished = finished
-        if finished is not None and finished.strip():
-            self._on_reply(finished)
+        if given and finished is not None:
+            self._on_reply(finished, cut)
 
     def published(self, event: Event) -> None:
         """``event`` has been published (reader thread): the turn clock takes it now, so a

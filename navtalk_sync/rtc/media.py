@@ -31,6 +31,7 @@ from ..events import CallbackFailure, Event, IceServer, MediaChanged
 from ..logs import get_logger
 from ..options import MediaOptions
 from ..timeouts import Deadline
+from .hush import Hush
 from .ice import restrict_host_candidates
 from .loop import LoopThread
 from .mouth import MouthWatch, brightness
@@ -117,7 +118,7 @@ class AvatarMedia:
         self.voice.set_error_handler(self._callback_failed)
         self.offers_ignored = 0
         self._speaking = SpeakingDetector()
-        self._hushed = False  # interrupt(): the speaker stays silent until the voice stops
+        self._hush = Hush()  # after interrupt(): what the speaker does not play
         self._last_audio: float | None = None  # with video=False, what the stall watch reads
         self._speaking_listeners: list[Callable[[bool, float], None]] = []
         region = options.mouth_region
@@ -242,15 +243,21 @@ class AvatarMedia:
         if self._speaker is not None:
             self._speaker.flush()
 
-    def interrupt(self) -> bool:
-        """Silence the avatar here, now: drop what the speaker holds, and play nothing more of
-        the voice being received until it stops (the server goes on sending the reply it was
-        speaking: there is no message to stop it). Returns whether the avatar was speaking."""
-        speaking = self._speaking.speaking
-        self._hushed = speaking
+    def interrupt(self, reply_open: bool) -> None:
+        """Silence the avatar here, now: drop what the speaker holds and play nothing more of
+        the reply being received (see ``Hush``; the server goes on sending it: there is no
+        message to stop it). ``reply_open``: the reply has not ended yet, or is still owed."""
+        self._hush.start(reply_open, self._speaking.speaking, time.monotonic())
         if self._speaker is not None:
             self._speaker.flush()
-        return speaking
+
+    def user_turn(self) -> None:
+        """The user's turn ended: a hush whose reply has ended lets the answer be heard."""
+        self._hush.user_turn()
+
+    def reply_ended(self) -> None:
+        """A reply ended (``ReplyEnds``): a hush waits for that, then for the voice to stop."""
+        self._hush.reply_ended(time.monotonic())
 
     def _submit(self, coro: Coroutine[Any, Any, None]) -> concurrent.futures.Future[None] | None:
         """Run ``coro`` on the loop; after close (a late frame on the reader) drop it."""
@@ -281,6 +288,8 @@ class AvatarMedia:
             log.warning("resetting the media: %s", exc)
         if self._speaker is not None:
             self._speaker.flush()
+        self._hush.clear()
+        self._last_audio = None
         self._set_state(MediaState.IDLE, "new session")
 
     async def _reset_peer(self, timeout: float) -> None:
@@ -432,14 +441,13 @@ class AvatarMedia:
             self.voice.push(chunk)
             change = self._speaking.feed(chunk)
             if change is not None:
-                self._hushed = self._hushed and change
                 at = time.monotonic() - (0.0 if change else self._speaking.quiet_for)
                 for listener in listeners:
                     listener(change, at)
         else:
             self.voice.received += 1
         speaker = self._speaker
-        if speaker is not None and not self._hushed:
+        if speaker is not None and not self._hush.silent(self._speaking.speaking, time.monotonic()):
             for converted in self._for_speaker(frame):
                 speaker.play(converted.to_ndarray())
 
@@ -474,7 +482,9 @@ class AvatarMedia:
         # connected with no frame yet counts too: ICE can be up while nothing ever arrives
         video = self._options.video
         arrived = self.video.last_arrival() if video else self._last_audio
-        last = arrived or self._connected_at
+        # a frame of the last session says nothing about this one
+        known = [t for t in (arrived, self._connected_at) if t is not None]
+        last = max(known) if known else None
         if self._state in (MediaState.FLOWING, MediaState.CONNECTED) and last is not None:
             silent = time.monotonic() - last
             if silent > stall_timeout:

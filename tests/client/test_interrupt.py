@@ -80,6 +80,27 @@ def test_the_speaker_plays_the_next_reply_after_an_interrupt(server, alsa_rig):
     assert [reply.interrupted for reply in replies] == [True, False]
 
 
+def test_a_reply_interrupted_before_its_voice_is_never_heard(server, alsa_rig):
+    loud_received: list[float] = []
+    with client_for(server, speaker=alsa.SPEAKER) as client:
+        client.connect(timeout=20)
+        client.wait_for_video(timeout=20)
+        client.on_avatar_audio(
+            lambda chunk: _rms(chunk.pcm) > 300 and loud_received.append(time.monotonic())
+        )
+        played_then = len(alsa_rig.read_speaker())
+        with client.events("client.turn") as turns:
+            client.send_text(LONG_QUESTION)
+            assert client.interrupt() is True  # asked for, not begun
+            turns.get(timeout=60)  # its voice came and ended
+        time.sleep(0.5)
+        heard = alsa_rig.read_speaker()[played_then:]
+        replies = _replies(client.history)
+    assert len(loud_received) > 100  # the voice arrived ...
+    assert _rms(heard) < 30, _rms(heard)  # ... and the loudspeaker played none of it
+    assert [reply.interrupted for reply in replies] == [True]
+
+
 def test_interrupt_with_nothing_to_cut_does_nothing(server):
     with client_for(server) as client:
         with pytest.raises(nt.NotConnected):
@@ -99,9 +120,8 @@ def test_interrupt_with_nothing_to_cut_does_nothing(server):
 def test_an_interrupted_reply_is_kept_as_such_in_a_saved_history(tmp_path):
     history = nt.History()
     history.add_reply("You said: one")
-    history.mark_interrupted(under_way=False)
-    history.mark_interrupted(under_way=True)
-    history.add_reply("You said: two")
+    history.mark_last_reply_interrupted()
+    history.add_reply("You said: two", interrupted=True)
     history.add_reply("You said: three")
     path = tmp_path / "history.json"
     history.save(path)

@@ -20,7 +20,7 @@ def event(kind: str, **data: object) -> ev.Event:
 
 def test_a_reply_asked_for_is_owed_until_its_audio_ends():
     finished: list[str] = []
-    replies = ReplyTracker(on_reply=finished.append)
+    replies = ReplyTracker(on_reply=lambda text, interrupted: finished.append(text))
     replies.asked()
     assert replies.pending == 1
     replies.observe(event("audio_transcript.delta", content="Hel", response_id="r1"))
@@ -62,3 +62,58 @@ def test_close_wakes_a_wait_at_once():
     with pytest.raises(nt.NotConnected):
         replies.wait_quiet(grace=1, timeout=20)
     assert time.monotonic() - started < 10  # woken, not timed out
+
+
+def _cut_tracker():
+    given: list[tuple[str, bool]] = []
+    marked: list[int] = []
+    replies = ReplyTracker(
+        on_reply=lambda text, interrupted: given.append((text, interrupted)),
+        on_cut_recorded=lambda: marked.append(len(given)),
+    )
+    return replies, given, marked
+
+
+def test_a_cut_marks_the_reply_whose_text_is_still_to_come():
+    replies, given, marked = _cut_tracker()
+    replies.asked()
+    assert replies.cut() is True  # owed, not begun
+    replies.observe(event("audio_transcript.done", content="One", response_id="r1"))
+    replies.observe(event("audio.done", response_id="r1"))
+    replies.asked()
+    replies.observe(event("audio_transcript.done", content="Two", response_id="r2"))
+    assert given == [("One", True), ("Two", False)] and marked == []
+
+
+def test_a_cut_between_a_replys_text_and_its_end_marks_that_reply_not_the_next():
+    replies, given, marked = _cut_tracker()
+    replies.asked()
+    replies.observe(event("audio_transcript.done", content="One", response_id="r1"))
+    assert replies.cut() is True  # open (its audio.done to come), its text given
+    assert marked == [1]  # "One", already recorded, is the one marked
+    replies.observe(event("audio.done", response_id="r1"))
+    replies.asked()
+    replies.observe(event("audio_transcript.done", content="Two", response_id="r2"))
+    assert given == [("One", False), ("Two", False)]
+
+
+def test_a_cut_reply_that_fails_or_a_new_session_leaves_the_next_reply_unmarked():
+    replies, given, _ = _cut_tracker()
+    replies.asked()
+    replies.cut()
+    replies.observe(ev.parse_event({"type": "realtime.response.error", "data": {"message": "x"}}))
+    replies.asked()
+    replies.observe(event("audio_transcript.done", content="After", response_id="r2"))
+    replies.asked()
+    replies.cut()
+    replies.new_session()
+    replies.asked()
+    replies.observe(event("audio_transcript.done", content="Fresh", response_id="r3"))
+    assert given == [("After", False), ("Fresh", False)]
+
+
+def test_with_nothing_open_a_cut_marks_the_last_reply_given():
+    replies, _, marked = _cut_tracker()
+    replies.observe(event("audio_transcript.done", content="One", response_id="r1"))
+    replies.observe(event("audio.done", response_id="r1"))
+    assert replies.open is False and replies.cut() is None and marked == [1]
