@@ -22,9 +22,10 @@ handed to ``add_user_audio()`` as it is sent, becomes a second audio stream (mon
 its arrival and never before the end of the piece before it (audio sent faster than real time
 is laid end to end). The conversation's text (``subtitles=True``): ``add_cue()`` takes each
 line with its ``time.monotonic()`` start and end; when the file is finished the cues are
-written as a text track (``mov_text`` in an ``.mp4``, WebVTT in an ``.mkv``) and as a WebVTT
-file beside the recording (``call.mp4`` -> ``call.vtt``). At most ``MAX_CUES`` are kept (the
-oldest go).
+written as a WebVTT file beside the recording (``call.mp4`` -> ``call.vtt``) and, in an
+``.mp4``, as its timed-text track too (Matroska would place a track written at the end after
+everything else in the file). Lines said before the recording began are left out. At most
+``MAX_CUES`` are kept (the oldest go).
 
 Streams: a file's streams must all exist before its first packet is written. The audio stream
 always has the same shape (48 kHz stereo), so it needs no frame to be made; the video stream
@@ -64,6 +65,8 @@ Frame = av.VideoFrame | av.AudioFrame
 
 #: Seconds of audio held back while waiting for the first video frame (it sets the picture size).
 VIDEO_WAIT = 1.0
+#: Frames held back at most while waiting for it (the user's voice can come long before it).
+MAX_HELD_BACK = 1500
 #: A pts jump back larger than this (in seconds) is a restarted stream, not a stray late frame.
 RESTART_STEP = 1.0
 #: A pts jump forward larger than this (in seconds) is a new stream too: after a reconnection
@@ -119,12 +122,14 @@ class _Container:
     format: str
     audio_codec: str
     audio_format: str
-    text_codec: str
+    text_codec: str | None
 
 
 CONTAINERS = {
     ".mp4": _Container("mp4", "aac", "fltp", "mov_text"),
-    ".mkv": _Container("matroska", "libopus", "s16", "webvtt"),
+    # Matroska writes blocks in file order: a text track written at the end would be read
+    # only there by a player going front to back. Its subtitles are the .vtt beside.
+    ".mkv": _Container("matroska", "libopus", "s16", None),
 }
 
 
@@ -326,8 +331,12 @@ class _FileWriter:
     def _can_make_streams(self) -> bool:
         if not self._want_video or any(kind == "video" for kind, _, _ in self._pending):
             return True
-        held_back = self._pending[-1][2] - self._pending[0][2]  # all audio, in seconds
-        return held_back >= VIDEO_WAIT
+        if len(self._pending) >= MAX_HELD_BACK:  # the picture is not coming
+            return True
+        # the avatar's audio says how long its picture is late; the user's (sent before the
+        # avatar's media, or in a burst) says nothing about it
+        avatar = [when for kind, _, when in self._pending if kind == "audio"]
+        return bool(avatar) and avatar[-1] - avatar[0] >= VIDEO_WAIT
 
     def _make_streams(self) -> None:
         first_video = next((f for _, f, _ in self._pending if isinstance(f, av.VideoFrame)), None)
@@ -339,7 +348,7 @@ class _FileWriter:
             self._audio = _AudioOut(self._add_audio_stream(AUDIO_LAYOUT), self._mux)
         if self._want_user:
             self._user = _AudioOut(self._add_audio_stream(USER_LAYOUT), self._mux)
-        if self._want_text:
+        if self._want_text and self._kind.text_codec is not None:
             self._text = self._add_text_stream()
         self._streams_made = True
         pending, self._pending = self._pending, []
@@ -371,7 +380,7 @@ class _FileWriter:
         return stream
 
     def _add_text_stream(self) -> Any:
-        stream: Any = self._container.add_stream(self._kind.text_codec)
+        stream: Any = self._container.add_stream("mov_text")
         # FFmpeg's text encoders convert from ASS and will not open without its header
         stream.codec_context.subtitle_header = ASS_HEADER
         stream.time_base = SUBTITLE_TIME_BASE
@@ -406,11 +415,10 @@ class _FileWriter:
         self._mux(self._video.encode(picture))
 
     def _write_text(self, cues: list[Cue]) -> None:
-        # written last: a cue is known only once its line has been said, and muxers take a
-        # text track's packets after the others' when they come in its own time order
+        # written last: a cue is known only once its line has been said; an .mp4 indexes
+        # each track's samples, so a track written after the others plays in its place
         for cue in track_cues(cues):
-            text = cue.text if self._kind.text_codec != "mov_text" else None
-            packet = av.Packet(mov_text(cue.text) if text is None else text.encode("utf-8"))
+            packet = av.Packet(mov_text(cue.text))
             packet.stream = self._text
             packet.time_base = SUBTITLE_TIME_BASE
             packet.pts = packet.dts = round(cue.start / SUBTITLE_TIME_BASE)
@@ -619,7 +627,8 @@ class Recorder:
             return []
         with self._cond:
             cues = list(self._cues)
-        return [attrs.evolve(c, start=c.start - origin, end=c.end - origin) for c in cues]
+        shown = [attrs.evolve(c, start=c.start - origin, end=c.end - origin) for c in cues]
+        return [cue for cue in shown if cue.end > 0]  # said before the recording began
 
     def _write_webvtt(self, cues: list[Cue]) -> Path | None:
         path = self.path.with_suffix(".vtt")

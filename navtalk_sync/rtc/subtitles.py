@@ -61,16 +61,19 @@ def webvtt(cues: Iterable[Cue]) -> str:
 
 
 def track_cues(cues: Iterable[Cue]) -> list[Cue]:
-    """``cues`` for a text track: in time order, each ended where the next begins, with the
-    speaker's name before the text."""
+    """``cues`` for a text track: in time order, one at a time (a cue that starts with or
+    inside another starts a millisecond after that one's start, and each ends where the next
+    begins), with the speaker's name before the text."""
     ordered = sorted((cue.shown() for cue in cues), key=lambda cue: cue.start)
+    starts: list[float] = []
+    for cue in ordered:
+        starts.append(max(cue.start, starts[-1] + 0.001) if starts else cue.start)
     fitted: list[Cue] = []
-    for index, cue in enumerate(ordered):
-        end = cue.end
-        if index + 1 < len(ordered):
-            end = min(end, ordered[index + 1].start)
-        if end > cue.start:
-            fitted.append(attrs.evolve(cue, end=end, text=f"{cue.speaker}: {cue.text}"))
+    for index, (cue, start) in enumerate(zip(ordered, starts, strict=True)):
+        end = max(cue.end, start + 0.001)
+        if index + 1 < len(starts):
+            end = min(end, starts[index + 1])
+        fitted.append(Cue(start, end, cue.speaker, f"{cue.speaker}: {cue.text}"))
     return fitted
 
 

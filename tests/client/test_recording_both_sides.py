@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 import struct
+import time
 
 import av
 import numpy as np
@@ -46,7 +47,8 @@ def _converse(client: nt.NavTalkClient, tmp_path) -> nt.events.TurnReport:
     return client.talk(question_wav(tmp_path), timeout=60)
 
 
-@pytest.mark.parametrize("suffix, text_codec", [(".mp4", "mov_text"), (".mkv", "webvtt")])
+# an .mkv's subtitles are the .vtt beside it only (see rtc/recorder.py)
+@pytest.mark.parametrize("suffix, text_codec", [(".mp4", "mov_text"), (".mkv", None)])
 def test_a_recording_keeps_the_users_voice_and_the_conversations_text(
     server, tmp_path, suffix, text_codec
 ):
@@ -74,18 +76,20 @@ def test_a_recording_keeps_the_users_voice_and_the_conversations_text(
         audio = list(recording.streams.audio)
         assert len(audio) == 2 and recording.streams.video
         texts = list(recording.streams.subtitles)
-        assert [stream.codec_context.name for stream in texts] == [text_codec]
+        assert [stream.codec_context.name for stream in texts] == [text_codec] * bool(text_codec)
         user = _decoded(path, 1)
-        packets = [bytes(p) for p in recording.demux(texts[0]) if p.size]
+        packets = [bytes(p) for p in recording.demux(texts[0]) if p.size] if texts else []
     # the spoken question is loud in the user's stream, about where its cue says
     user_start, user_end = cues[2][0], cues[2][1]
     rate = 48000
     said = user[int(user_start * rate) : int((user_end + 0.5) * rate)]
     before = user[: int(cues[0][0] * rate)]
     assert _rms(said) > 300 and _rms(said) > 10 * max(_rms(before), 1.0)
-    shown = [_payload(packet, text_codec) for packet in packets]
-    assert [line.split(":")[0] for line in shown if line] == ["user", "avatar", "user", "avatar"]
-    assert SENTENCE.split()[0] in " ".join(shown)
+    if text_codec:
+        shown = [_payload(packet) for packet in packets]
+        speakers = [line.split(":")[0] for line in shown if line]
+        assert speakers == ["user", "avatar", "user", "avatar"]
+        assert SENTENCE.split()[0] in " ".join(shown)
 
 
 def _decoded(path, stream_index: int) -> np.ndarray:
@@ -101,11 +105,9 @@ def _decoded(path, stream_index: int) -> np.ndarray:
     return placed * 32768
 
 
-def _payload(packet: bytes, codec: str) -> str:
-    if codec == "mov_text":
-        (length,) = struct.unpack(">H", packet[:2])
-        return packet[2 : 2 + length].decode("utf-8")
-    return packet.decode("utf-8")
+def _payload(packet: bytes) -> str:
+    (length,) = struct.unpack(">H", packet[:2])  # mov_text: the text's length, then the text
+    return packet[2 : 2 + length].decode("utf-8")
 
 
 def _rms(samples: np.ndarray) -> float:
@@ -137,3 +139,20 @@ def test_record_takes_both_sides_as_arguments_and_checks_them(server, tmp_path):
         summary = client.stop_recording(timeout=20)
     assert summary.user_audio_frames > 0 and summary.subtitles is not None
     assert _rms(_decoded(tmp_path / "b.mkv", 1)) > 100
+
+
+def test_the_users_voice_coming_first_does_not_cost_the_recording_its_picture(server, tmp_path):
+    path = tmp_path / "first.mp4"
+    with client_for(server) as client:
+        client.connect(timeout=20)
+        client.wait_for_video(timeout=20)
+        # 5 s of the user's voice in a burst, the moment recording starts: it reaches the
+        # recorder before the avatar's next picture does
+        client.send_audio(np.full(5 * 24000, 3000, np.int16), sample_rate=24000)
+        client.record(path, user_audio=True)
+        client.wait_audio_sent(timeout=10)
+        time.sleep(1.0)
+        summary = client.stop_recording(timeout=20)
+    assert summary.video_frames > 10 and summary.user_audio_frames > 0
+    with av.open(str(path)) as recording:
+        assert recording.streams.video and len(recording.streams.audio) == 2
