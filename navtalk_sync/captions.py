@@ -3,8 +3,8 @@
 ``Captions`` is fed the client's events on the dispatcher thread and hands each line on as
 ``cue(start, end, speaker, text)``, with ``time.monotonic()`` times:
 
-- a spoken user turn, from the server's ``speech_started`` to its ``speech_stopped``, with the
-  server's transcript (or, without a ``speech_started``, the two seconds before the stop);
+- a spoken user turn, from the server's last ``speech_started`` before its ``speech_stopped``
+  to that stop, with the server's transcript (or, without one, the two seconds before it);
 - a typed one, at the moment it was sent;
 - a reply, from its first sound to its last (from its first text to ``audio.done`` when its
   voice was not heard), with its text.
@@ -16,6 +16,7 @@ it has (a tool's follow-up reply shares its question's turn).
 
 from __future__ import annotations
 
+import collections
 import time
 from typing import Callable
 
@@ -38,12 +39,13 @@ class Captions:
 
     def __init__(self, cue: Cue) -> None:
         self._cue = cue
-        self._speech_started: float | None = None
+        # the last few speech starts: a barge-in's comes before the report of the turn it cut
+        self._speech_starts: collections.deque[float] = collections.deque(maxlen=8)
         self._captioned_turn = 0
 
     def on_event(self, event: Event) -> None:
         if isinstance(event, SpeechStarted):
-            self._speech_started = time.monotonic()
+            self._speech_starts.append(time.monotonic())
         elif isinstance(event, TurnReport) and event.origin is not None:
             self._turn(event, event.origin)
 
@@ -63,10 +65,8 @@ class Captions:
             self._cue(origin, origin + end, "user", report.heard)
             return
         stopped = origin + report.speech_stopped
-        started = self._speech_started
-        if started is None or started > stopped:
-            started = stopped - UNSEEN_START
-        self._speech_started = None
+        before = [start for start in self._speech_starts if start <= stopped]
+        started = before[-1] if before else stopped - UNSEEN_START
         self._cue(started, stopped, "user", report.heard)
 
 

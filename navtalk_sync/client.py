@@ -601,6 +601,12 @@ class NavTalkClient:
             raise NavTalkError(
                 "echo cancellation is off: pass echo_cancellation=True to feed its reference"
             )
+        media = self._parts.settings.media
+        if media is not None and media.speaker not in (None, False):
+            raise NavTalkError(
+                "speaker= plays the avatar and feeds the echo canceller itself; "
+                "feed_echo_reference() is for applications that play it themselves"
+            )
         if (
             isinstance(sample_rate, bool)
             or not isinstance(sample_rate, int)

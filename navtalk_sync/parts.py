@@ -58,7 +58,11 @@ class ClientParts:
         cancelling, why = settings.echo_cancellation
         audio = settings.audio
         self.echo = (
-            EchoCanceller(noise_suppression=audio.noise_suppression, auto_gain=audio.auto_gain)
+            EchoCanceller(
+                noise_suppression=audio.noise_suppression,
+                auto_gain=audio.auto_gain,
+                required=audio.echo_cancellation is True,
+            )
             if cancelling
             else None
         )

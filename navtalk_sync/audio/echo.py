@@ -81,9 +81,14 @@ class EchoCanceller:
     ``stop()``) both pass audio through untouched and keep nothing.
     """
 
-    def __init__(self, *, noise_suppression: bool = False, auto_gain: bool = False) -> None:
+    def __init__(
+        self, *, noise_suppression: bool = False, auto_gain: bool = False, required: bool = False
+    ) -> None:
         self.noise_suppression = noise_suppression
         self.auto_gain = auto_gain
+        self._required = required  # echo_cancellation=True: a canceller that cannot run raises
+        self.unavailable: str | None = None  # why it could not be made (then audio passes)
+        self._errors = 0
         self._lock = threading.Lock()
         self._module: rtc.AudioProcessingModule | None = None
         self._running = False
@@ -101,13 +106,21 @@ class EchoCanceller:
     # -- lifecycle ---------------------------------------------------------------------------
 
     def start(self) -> None:
-        """Make the module (first time) and cancel from now on. Raises ``ConfigError`` when
-        the extra is not installed."""
+        """Make the module (first time) and cancel from now on. When it cannot be made (the
+        extra missing, or its native library failing to load) audio passes through untouched
+        and ``unavailable`` says why; with ``required`` that raises ``ConfigError``."""
         with self._lock:
-            if self._module is None:
-                self._module = _make_module(self.noise_suppression, self.auto_gain)
+            if self._module is None and self.unavailable is None:
+                try:
+                    self._module = _make_module(self.noise_suppression, self.auto_gain)
+                except Exception as exc:
+                    self.unavailable = f"the echo canceller could not start: {exc}"
+                    if self._required:
+                        raise ConfigError(self.unavailable) from exc
+                    log.warning("%s; the microphone goes up as it is", self.unavailable)
+                    return
                 self._apply_delay()
-            self._running = True
+            self._running = self._module is not None
 
     def stop(self) -> None:
         """Pass audio through untouched (the microphone stopped); ``start()`` resumes."""
@@ -138,19 +151,31 @@ class EchoCanceller:
     # -- the two streams ---------------------------------------------------------------------
 
     def played(self, pcm: np.ndarray, sample_rate: int) -> None:
-        """``pcm`` (int16, shaped (n,) or (n, channels)) went to the loudspeaker just now."""
+        """``pcm`` (int16, shaped (n,) or (n, channels)) went to the loudspeaker just now.
+        Raises ``InvalidArgument`` for anything else; never for the module's own failures
+        (counted in ``stats()["errors"]``, the first one logged)."""
+        mono = _mono(pcm)
         if not self._running:
             return
-        mono = _mono(pcm)
         for frame in self._reference.push(mono, sample_rate):
             loud = _rms(frame) >= REFERENCE_ACTIVE_RMS
             with self._lock:
                 if self._module is None or not self._running:
                     return
-                self._module.process_reverse_stream(_frame(frame, sample_rate))
+                try:
+                    self._module.process_reverse_stream(_frame(frame, sample_rate))
+                except Exception:
+                    self._failed("its reference")
+                    return
                 self._played_frames += 1
                 if loud:
                     self._echo_left = ECHO_MEMORY
+
+    def _failed(self, what: str) -> None:
+        """(under the lock) The module failed on a frame: counted, the first one logged."""
+        self._errors += 1
+        if self._errors == 1:
+            log.exception("the echo canceller failed on %s; the audio goes on", what)
 
     def capture(self, pcm: np.ndarray) -> np.ndarray:
         """The microphone's 24 kHz mono int16 ``pcm`` with the echo taken out. Whole 10 ms
@@ -164,8 +189,12 @@ class EchoCanceller:
                 if module is None or not self._running:
                     return pcm
                 data = _frame(frame, UPLINK_RATE)
-                module.process_stream(data)
-                out = np.frombuffer(data.data, np.int16).copy()
+                try:
+                    module.process_stream(data)
+                    out = np.frombuffer(data.data, np.int16).copy()
+                except Exception:
+                    self._failed("the microphone's audio")
+                    out = frame.copy()
                 self._processed_frames += 1
                 if self._echo_left > 0:
                     self._echo_left -= 1
@@ -178,7 +207,8 @@ class EchoCanceller:
     def stats(self) -> dict[str, Any]:
         """``on``, ``erle_db`` (the echo return loss enhancement while the avatar's voice
         played, about the last second of it; None before any), ``delay_ms`` (the devices'
-        latencies it starts from), ``reference_ms`` and ``processed_ms``."""
+        latencies it starts from), ``reference_ms`` and ``processed_ms``, ``errors`` (frames
+        the module failed on: passed through untouched)."""
         return {
             "on": self._running,
             "erle_db": self._erle.db(),
@@ -187,6 +217,7 @@ class EchoCanceller:
             "auto_gain": self.auto_gain,
             "reference_ms": round(self._played_frames * FRAME_SECONDS * 1000),
             "processed_ms": round(self._processed_frames * FRAME_SECONDS * 1000),
+            "errors": self._errors,
         }
 
 
@@ -211,9 +242,22 @@ def _frame(samples: np.ndarray, sample_rate: int) -> rtc.AudioFrame:
     return rtc.AudioFrame(samples.tobytes(), sample_rate, 1, len(samples))
 
 
+#: The most channels a played block may have (7.1).
+MAX_CHANNELS = 8
+
+
 def _mono(pcm: np.ndarray) -> np.ndarray:
-    if not isinstance(pcm, np.ndarray) or pcm.dtype != np.int16 or pcm.ndim not in (1, 2):
-        raise InvalidArgument("the played audio is an int16 array shaped (n,) or (n, channels)")
+    if (
+        not isinstance(pcm, np.ndarray)
+        or pcm.dtype != np.int16
+        or pcm.ndim not in (1, 2)
+        or (pcm.ndim == 2 and not 1 <= pcm.shape[1] <= MAX_CHANNELS)
+    ):
+        shape = getattr(pcm, "shape", type(pcm).__name__)
+        raise InvalidArgument(
+            f"the played audio is an int16 array shaped (n,) or (n, channels) with at most "
+            f"{MAX_CHANNELS} channels, not {shape}"
+        )
     if pcm.ndim == 1 or pcm.shape[1] == 1:
         return pcm.reshape(-1)
     return np.asarray(pcm.mean(axis=1, dtype=np.float32).round().astype(np.int16))

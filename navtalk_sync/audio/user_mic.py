@@ -87,6 +87,8 @@ class UserMicrophone:
                 if self._microphone is microphone:
                     self._microphone = None
                 closed = self._closed
+            if echo is not None:
+                echo.stop()  # nothing to cancel for
             if closed and isinstance(exc, NavTalkError):
                 raise NotConnected("the client was closed while the microphone started") from None
             raise
@@ -163,7 +165,8 @@ class UserMicrophone:
             return {}
         echo: dict[str, Any] = self._echo.stats() if self._echo is not None else {"on": False}
         if not echo["on"]:
-            echo["reason"] = self._echo_off_reason or "the microphone is not running"
+            unavailable = self._echo.unavailable if self._echo is not None else None
+            echo["reason"] = unavailable or self._echo_off_reason
         return {
             "microphone": {
                 **microphone.stats(),

@@ -8,6 +8,7 @@ devices, real WebRTC, the local server's voice detection and recognizer.
 from __future__ import annotations
 
 import logging
+import os
 import subprocess
 import sys
 import textwrap
@@ -16,6 +17,7 @@ import time
 import numpy as np
 import pytest
 
+import navtalk_sync as nt
 from navtalk_sync import ConfigError
 from navtalk_sync.audio.echo import echo_canceller_missing
 from tests.helpers import SENTENCE, client_for, spoken, wait_until
@@ -205,4 +207,53 @@ def test_echo_settings_are_checked(server, settings, message):
 def test_feeding_the_reference_needs_cancellation_on(server):
     with client_for(server, media=False) as client:
         with pytest.raises(Exception, match="echo_cancellation=True"):
+            client.feed_echo_reference(np.zeros(480, np.int16))
+
+
+def test_a_canceller_whose_native_library_fails_passes_audio_through_unless_required(tmp_path):
+    # a livekit that is installed but cannot load, as when its native library is missing
+    package = tmp_path / "livekit"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "rtc.py").write_text("raise OSError('liblivekit_ffi.so: cannot open')\n")
+    script = textwrap.dedent(
+        """
+        import numpy as np
+        import navtalk_sync as nt
+        from navtalk_sync.audio.echo import EchoCanceller
+        auto = EchoCanceller()
+        auto.start()
+        pcm = np.arange(480, dtype=np.int16)
+        print(auto.running, auto.capture(pcm) is pcm, auto.unavailable)
+        try:
+            EchoCanceller(required=True).start()
+        except nt.ConfigError as error:
+            print("ConfigError:", error)
+        """
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60,
+        env={**os.environ, "PYTHONPATH": f"{tmp_path}{os.pathsep}{os.getcwd()}"},
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    passed, refused = done.stdout.strip().splitlines()[-2:]
+    assert passed.startswith("False True the echo canceller could not start: ")
+    assert "cannot open" in passed and "cannot open" in refused
+    assert refused.startswith("ConfigError: the echo canceller could not start")
+    assert "the microphone goes up as it is" in done.stderr
+
+
+def test_feeding_the_reference_checks_what_it_is_given(server):
+    with client_for(server, echo_cancellation=True) as client:  # no speaker=: the app plays
+        client.connect(timeout=20)
+        client.feed_echo_reference(np.zeros((480, 2), np.int16))  # microphone off: ignored
+        for bad in (np.zeros(480), np.zeros((1, 4800), np.int16), [0] * 480):
+            with pytest.raises(nt.InvalidArgument):
+                client.feed_echo_reference(bad)
+        for rate in (44100.0, float("inf"), 44_150, True):
+            with pytest.raises(nt.InvalidArgument):
+                client.feed_echo_reference(np.zeros(480, np.int16), rate)
+    with client_for(server, speaker=alsa.SPEAKER, echo_cancellation=True) as client:
+        client.connect(timeout=20)
+        with pytest.raises(nt.NavTalkError, match="feeds the echo canceller itself"):
             client.feed_echo_reference(np.zeros(480, np.int16))
