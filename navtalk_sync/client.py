@@ -326,8 +326,8 @@ class NavTalkClient:
 
         ``user_audio=True`` keeps the user's voice too, as a second audio stream: what went up
         the socket (microphone, files, streams), after echo cancellation. ``subtitles=True``
-        writes the conversation's text into the file as a text track (timed text in an
-        .mp4, WebVTT in an .mkv) and beside it as WebVTT (``call.mp4`` -> ``call.vtt``): each
+        writes the conversation's text beside the file as WebVTT (``call.mp4`` ->
+        ``call.vtt``), and into an .mp4 as its timed-text track too: each
         user turn from the server's ``speech_started`` to its ``speech_stopped`` (a typed one
         when it was sent), each reply while its voice was heard. Both default to the
         ``record_user_audio`` and ``record_subtitles`` settings.

@@ -275,8 +275,8 @@ class MediaOptions:
     record_subtitles: bool = _setting(
         "record_subtitles",
         False,
-        "recordings carry the conversation's text: a text track, and a WebVTT file beside "
-        "(call.mp4 -> call.vtt)",
+        "recordings carry the conversation's text: a WebVTT file beside (call.mp4 -> "
+        "call.vtt), and an .mp4's timed-text track",
         validator=flag,
     )
     ice_host_addresses: str | tuple[str, ...] | None = _setting(
