@@ -16,12 +16,16 @@ plugged in while a speaker or microphone is open appears only after all of them 
 from __future__ import annotations
 
 import threading
+from types import ModuleType
+from typing import TYPE_CHECKING
 
 import attrs
-import pyaudio
 
 from ..errors import AudioDeviceError, InvalidArgument
 from ..logs import get_logger
+
+if TYPE_CHECKING:
+    import pyaudio
 
 log = get_logger(__name__)
 
@@ -72,10 +76,32 @@ class AudioDevice:
         return self.max_output_channels > 0
 
 
+#: What to do when PyAudio cannot be imported.
+PYAUDIO_HINT = (
+    "pip install pyaudio (on Debian or Ubuntu, apt-get install portaudio19-dev first; "
+    "macOS: brew install portaudio)"
+)
+
+
+def pyaudio_module() -> ModuleType:
+    """PyAudio, imported when a sound device is first asked for: a program that only sends
+    text and files runs without it (``AudioDeviceError`` when it is missing)."""
+    try:
+        import pyaudio
+    except ImportError as exc:  # missing, or PortAudio's library missing under it
+        raise AudioDeviceError(
+            f"sound devices need PyAudio, which cannot be imported ({exc}): {PYAUDIO_HINT}"
+        ) from exc
+    module: ModuleType = pyaudio
+    return module
+
+
 def open_portaudio() -> pyaudio.PyAudio:
     """A new ``PyAudio`` (initialises PortAudio); pair it with ``close_portaudio()``."""
+    module = pyaudio_module()
     with _portaudio_lock:
-        return pyaudio.PyAudio()
+        pa: pyaudio.PyAudio = module.PyAudio()
+        return pa
 
 
 def close_portaudio(pa: pyaudio.PyAudio) -> None:
@@ -232,9 +258,17 @@ def supported_rate(
 def _accepts(pa: pyaudio.PyAudio, index: int, channels: int, rate: int, output: bool) -> bool:
     # is_format_supported returns True or raises ValueError(text, PortAudio error code).
     direction = (
-        {"output_device": index, "output_channels": channels, "output_format": pyaudio.paInt16}
+        {
+            "output_device": index,
+            "output_channels": channels,
+            "output_format": pyaudio_module().paInt16,
+        }
         if output
-        else {"input_device": index, "input_channels": channels, "input_format": pyaudio.paInt16}
+        else {
+            "input_device": index,
+            "input_channels": channels,
+            "input_format": pyaudio_module().paInt16,
+        }
     )
     try:
         return bool(pa.is_format_supported(rate, **direction))
@@ -255,7 +289,7 @@ def open_stream(
     direction = "output" if output else "input"
     try:
         return pa.open(
-            format=pyaudio.paInt16,
+            format=pyaudio_module().paInt16,
             channels=channels,
             rate=rate,
             output=output,

@@ -26,11 +26,10 @@ from __future__ import annotations
 
 import functools
 import time
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 import av
 import numpy as np
-import pyaudio
 
 from ..errors import AudioDeviceError, InvalidArgument
 from ..logs import get_logger
@@ -49,6 +48,9 @@ from .devices import (
 from .pcm import UPLINK_RATE
 
 __all__ = ["LEAD_SECONDS", "SEND_RATE", "Microphone", "Sink"]
+
+if TYPE_CHECKING:
+    import pyaudio
 
 log = get_logger(__name__)
 

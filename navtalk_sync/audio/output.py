@@ -8,9 +8,10 @@ closed by one thread.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import av
 import numpy as np
-import pyaudio
 
 from ..logs import get_logger
 from .devices import (
@@ -27,6 +28,9 @@ from .devices import (
 )
 
 __all__ = ["BLOCK_SECONDS", "DeviceOutput", "PcmConverter"]
+
+if TYPE_CHECKING:
+    import pyaudio
 
 log = get_logger(__name__)
 
