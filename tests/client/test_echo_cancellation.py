@@ -170,9 +170,8 @@ def test_the_user_talks_over_the_avatar_and_is_heard_in_full(server, room):
         client.connect(timeout=20)
         client.wait_for_video(timeout=20)
         _start_microphone(client)
-        speech, heard = _hold_conversation(client, replies=1)  # the canceller converges
+        _hold_conversation(client, replies=1)  # the canceller converges (single talk's test)
         real_time = _RealTime(client)
-        assert (speech, heard) == ([], [])
         with client.events(SPEECH_STARTED) as started, client.events(HEARD) as transcripts:
             before = _played_ms(client)
             client.send_text(LONG_QUESTION)
