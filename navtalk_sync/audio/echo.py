@@ -35,7 +35,7 @@ import numpy as np
 
 from ..errors import ConfigError, InvalidArgument
 from ..logs import get_logger
-from .pcm import UPLINK_RATE
+from .pcm import UPLINK_RATE, mono_int16
 
 if TYPE_CHECKING:
     from livekit import rtc
@@ -258,9 +258,7 @@ def _mono(pcm: np.ndarray) -> np.ndarray:
             f"the played audio is an int16 array shaped (n,) or (n, channels) with at most "
             f"{MAX_CHANNELS} channels, not {shape}"
         )
-    if pcm.ndim == 1 or pcm.shape[1] == 1:
-        return pcm.reshape(-1)
-    return np.asarray(pcm.mean(axis=1, dtype=np.float32).round().astype(np.int16))
+    return pcm if pcm.ndim == 1 else mono_int16(pcm)
 
 
 def _rms(samples: np.ndarray) -> float:

@@ -45,7 +45,7 @@ from .devices import (
     open_stream,
     supported_rate,
 )
-from .pcm import UPLINK_RATE
+from .pcm import UPLINK_RATE, mono_int16
 
 __all__ = ["LEAD_SECONDS", "SEND_RATE", "Microphone", "Sink"]
 
@@ -270,7 +270,7 @@ class _ToSendRate:
             self._primed = self._resample(lead)
 
     def convert(self, frames: np.ndarray) -> np.ndarray:
-        mono = frames[:, 0] if frames.shape[1] == 1 else _average(frames)
+        mono = mono_int16(frames)
         if self._resampler is None:
             return np.asarray(mono.copy())
         pcm = self._resample(mono)
@@ -303,10 +303,6 @@ def _look_ahead(rate: int) -> int:
     frame.sample_rate = rate
     given = sum(out.samples for out in probe.resample(frame))
     return max(0, round(block.shape[1] * SEND_RATE / rate) - given)
-
-
-def _average(frames: np.ndarray) -> np.ndarray:
-    return np.asarray(frames.mean(axis=1, dtype=np.float32).round().astype(np.int16))
 
 
 def _joined(frames: list[av.AudioFrame]) -> np.ndarray:

@@ -26,6 +26,7 @@ from .devices import (
     open_stream,
     supported_rate,
 )
+from .pcm import mono_int16
 
 __all__ = ["BLOCK_SECONDS", "DeviceOutput", "PcmConverter"]
 
@@ -89,7 +90,7 @@ def _joined(frames: list[av.AudioFrame]) -> bytes:
 
 def _map_channels(frames: np.ndarray, channels: int) -> np.ndarray:
     if channels == 1:
-        return np.asarray(frames.mean(axis=1, dtype=np.float32).round().astype(np.int16))[:, None]
+        return mono_int16(frames)[:, None]
     return np.repeat(frames, channels, axis=1)
 
 

@@ -25,6 +25,7 @@ import numpy as np
 from ..errors import InvalidArgument
 
 __all__ = [
+    "mono_int16",
     "UPLINK_RATE",
     "DEFAULT_CHUNK_SAMPLES",
     "MAX_CHANNELS",
@@ -148,6 +149,14 @@ def to_float_frames(samples: Any, channels: int | None = None) -> np.ndarray:
     if array.shape[1] == 0:
         raise InvalidArgument("audio must have at least one channel")
     return _normalise(array)
+
+
+def mono_int16(frames: np.ndarray) -> np.ndarray:
+    """int16 ``(frames, channels)`` as one int16 channel: the mean of the channels, rounded
+    (the microphone, the speaker's mono devices and the echo canceller's reference)."""
+    if frames.shape[1] == 1:
+        return np.asarray(frames[:, 0])
+    return np.asarray(frames.mean(axis=1, dtype=np.float32).round().astype(np.int16))
 
 
 class Converter:
