@@ -126,6 +126,11 @@ def _region(value: Any) -> tuple[float, float, float, float] | None:
 def _transport_policy(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
     if value not in ("all", "relay"):
         raise ConfigError(f'{label(attribute)} must be "all" or "relay", got {value!r}')
+    if value == "relay":
+        from .rtc.ice import RELAY_ONLY_MISSING
+
+        if RELAY_ONLY_MISSING:
+            raise ConfigError(RELAY_ONLY_MISSING)
 
 
 def _ca_file(value: Any) -> str | None:

@@ -11,11 +11,16 @@ from pathlib import Path
 from typing import Callable
 
 import numpy as np
+import pytest
 
 import navtalk_sync as nt
+from navtalk_sync.rtc.ice import RELAY_ONLY_MISSING
 from navtalk_sync.server import EspeakVoice, LocalServer
 from navtalk_sync.server.face import MOUTH_BOX
 from navtalk_sync.server.samples import resample
+
+#: For tests of ice_transport_policy="relay", which aiortc has from 1.16 (Python 3.11) on.
+relay_only = pytest.mark.skipif(bool(RELAY_ONLY_MISSING), reason=RELAY_ONLY_MISSING)
 
 
 def client_for(server: LocalServer, **kw) -> nt.NavTalkClient:

@@ -20,9 +20,25 @@ from typing import Any, Iterable, Mapping, Sequence
 
 import aioice.ice
 from aiortc import RTCConfiguration, RTCIceServer
-from aiortc.rtcconfiguration import RTCIceTransportPolicy
 
-__all__ = ["restrict_host_candidates", "host_candidate_restriction", "configuration"]
+try:
+    from aiortc.rtcconfiguration import RTCIceTransportPolicy
+except ImportError:  # aiortc before 1.16, the last that runs on Python 3.10
+    RTCIceTransportPolicy = None  # type: ignore[assignment,misc]
+
+__all__ = [
+    "restrict_host_candidates",
+    "host_candidate_restriction",
+    "configuration",
+    "RELAY_ONLY_MISSING",
+]
+
+#: Why relay-only ICE cannot be had here, or "" when it can.
+RELAY_ONLY_MISSING = (
+    ""
+    if RTCIceTransportPolicy is not None
+    else 'ice_transport_policy="relay" needs aiortc 1.16 or newer, which needs Python 3.11'
+)
 
 _original_get_host_addresses = aioice.ice.get_host_addresses
 _lock = threading.Lock()
@@ -98,7 +114,8 @@ def configuration(
         )
         for s in ice_servers
     ]
-    policy = RTCIceTransportPolicy.RELAY if transport_policy == "relay" else None
-    if policy is None:
+    if transport_policy != "relay":
         return RTCConfiguration(iceServers=servers)
-    return RTCConfiguration(iceServers=servers, iceTransportPolicy=policy)
+    if RTCIceTransportPolicy is None:
+        raise ValueError(RELAY_ONLY_MISSING)
+    return RTCConfiguration(iceServers=servers, iceTransportPolicy=RTCIceTransportPolicy.RELAY)

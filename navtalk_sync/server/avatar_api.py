@@ -110,9 +110,12 @@ class AvatarApi:
         path, _, query = request.path.partition("?")
         if path != API_PATH and not path.startswith(API_PATH + "/"):
             return None
-        if request.method == "OPTIONS":
+        # websockets before 17 (the last for Python 3.10) reads GET requests only and refuses
+        # any other before this is asked, so there a browser's CORS preflight cannot be answered.
+        method = getattr(request, "method", "GET")
+        if method == "OPTIONS":
             return self._preflight(request)
-        if request.method != "GET":
+        if method != "GET":
             response = _envelope(HTTPStatus.METHOD_NOT_ALLOWED, "only GET and OPTIONS")
             response.headers["Allow"] = "GET, OPTIONS"
             return response

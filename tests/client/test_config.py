@@ -132,6 +132,16 @@ def test_a_flat_keyword_overrides_that_field_of_the_group_beside_it():
     assert made.timeouts == nt.Timeouts(connect=5, close=3)
 
 
+def test_relay_only_ice_is_refused_where_aiortc_cannot_do_it():
+    from navtalk_sync.rtc.ice import RELAY_ONLY_MISSING
+
+    if not RELAY_ONLY_MISSING:  # aiortc 1.16+ (Python 3.11+): the setting is taken
+        assert nt.MediaOptions(ice_transport_policy="relay").ice_transport_policy == "relay"
+        return
+    with pytest.raises(nt.ConfigError, match="needs aiortc 1.16 or newer"):
+        nt.MediaOptions(ice_transport_policy="relay")
+
+
 def test_media_false_means_no_media_options_at_all():
     assert settings(media=False).media is None
     assert settings(media=True).media == nt.MediaOptions()

@@ -14,9 +14,11 @@ import pytest
 
 import navtalk_sync as nt
 from navtalk_sync.server import LocalServer
-from tests.helpers import SENTENCE, question_wav, wait_until
+from tests.helpers import SENTENCE, question_wav, relay_only, wait_until
 from tests.rigs import coturn
 from tests.rigs.impair import Link, Relay
+
+pytestmark = relay_only  # every path here is relay-only, so that the media crosses the link
 
 
 @attrs.define

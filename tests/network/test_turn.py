@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 import navtalk_sync as nt
-from tests.helpers import client_for, wait_until
+from tests.helpers import client_for, relay_only, wait_until
 from tests.rigs import coturn
 
 
@@ -17,6 +17,7 @@ def _allocations(turn_server) -> int:
     )
 
 
+@relay_only
 @pytest.mark.timeout(60)
 @pytest.mark.parametrize("transport", ["udp", "tcp", "tls"])
 def test_relay_only_media_goes_through_the_turn_server(
@@ -37,6 +38,7 @@ def test_relay_only_media_goes_through_the_turn_server(
     assert _allocations(turn_server) > before  # coturn's side: it allocated the relay
 
 
+@relay_only
 @pytest.mark.timeout(60)
 def test_wrong_turn_credentials_fail_the_media_clearly_and_text_goes_on(make_server, turn_server):
     server = make_server(
@@ -71,6 +73,7 @@ def test_a_turn_server_named_with_a_url_string_and_the_default_policy(make_serve
     assert network["video"]["packets_received"] > 0 and network["video"]["loss"] == 0.0
 
 
+@relay_only
 def test_relay_only_without_a_turn_server_says_so(server):
     changes: list[nt.events.MediaChanged] = []
     with client_for(server, ice_transport_policy="relay", media_timeout=3) as client:
