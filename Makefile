@@ -1,9 +1,10 @@
-# The two quick-start commands: `make demo` and `make test`; `make bench` for the benchmarks.
+# The two quick-start commands: `make demo` and `make test`; `make bench` for the benchmarks,
+# `make docs` for the documentation site, `make versions` for the other supported Pythons.
 VENV ?= .venv
 PYTHON ?= python3
 BIN := $(VENV)/bin
 
-.PHONY: demo test bench lint system-deps clean
+.PHONY: demo test dist versions bench lint system-deps clean
 
 system-deps:
 	bash .ci/system-deps
@@ -17,8 +18,16 @@ $(BIN)/navtalk-sync: setup.cfg setup.py
 demo: system-deps $(BIN)/navtalk-sync  ## a spoken conversation with the bundled local server
 	$(BIN)/navtalk-sync demo --out demo-output
 
-test: system-deps $(BIN)/navtalk-sync  ## the whole test suite
-	$(BIN)/python -m pytest
+# The suite runs against the package as pip installs it: a wheel built from this tree, in a
+# virtualenv of its own (.ci/suite). For a quick loop while editing: .venv/bin/pytest tests/...
+test: system-deps dist  ## the whole test suite
+	bash .ci/suite $(PYTHON) --durations=15
+
+dist: $(BIN)/navtalk-sync  ## the sdist and the wheel in build/dist, checked with twine
+	bash .ci/package
+
+versions: system-deps dist  ## a representative part of the suite on Python 3.10, 3.12 and 3.13
+	bash .ci/versions
 
 bench: system-deps $(BIN)/navtalk-sync  ## the library beside hand-written baselines: one table
 	$(BIN)/python -m bench.side_by_side

@@ -3,9 +3,9 @@
     python examples/voice_chat.py [seconds]
 
 Runs against the bundled local server, which hears you with pocketsphinx and answers with
-eSpeak NG (`pip install navtalk_sync[voice]`). Uses the default input and output devices.
+eSpeak NG (`pip install 'navtalk-sync[voice]'`). Uses the default input and output devices.
 
-With the echo canceller installed (`pip install navtalk_sync[aec]`) it is a full-duplex call:
+With the echo canceller installed (`pip install 'navtalk-sync[aec]'`) it is a full-duplex call:
 the avatar's voice is taken out of what your microphone hears, so you can talk over the avatar
 to interrupt it, or press Enter to stop it. Without the canceller, half-duplex mutes your
 microphone while the avatar speaks, so its own voice cannot interrupt it (use a headset to

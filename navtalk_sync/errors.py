@@ -7,6 +7,7 @@
     │   └── ConfigError                  a bad setting
     ├── NavTalkTimeout (TimeoutError)    a blocking call ran out of time; names what it awaited
     ├── NotConnected                     the call needs a live session and there is none
+    ├── MissingExtra (ImportError)       a part needs an extra that is not installed
     ├── TransportError                   the socket could not be opened or broke
     │   ├── CertificateError             the server's TLS certificate was refused
     │   └── ProxyError                   the HTTP proxy could not be used
@@ -64,6 +65,11 @@ class NavTalkTimeout(NavTalkError, TimeoutError):
         self.timeout = timeout
         text = f"timed out after {timeout:g} s waiting for {awaited}"
         super().__init__(f"{text} ({detail})" if detail else text)
+
+
+class MissingExtra(NavTalkError, ImportError):
+    """A part of the library needs an extra that is not installed; the message says which and
+    how to install it (``pip install 'navtalk-sync[server]'``)."""
 
 
 class NotConnected(NavTalkError):

@@ -78,8 +78,8 @@ class AudioDevice:
 
 #: What to do when PyAudio cannot be imported.
 PYAUDIO_HINT = (
-    "pip install pyaudio (on Debian or Ubuntu, apt-get install portaudio19-dev first; "
-    "macOS: brew install portaudio)"
+    "pip install 'navtalk-sync[audio]' (on Debian or Ubuntu, apt-get install portaudio19-dev "
+    "first; macOS: brew install portaudio)"
 )
 
 

@@ -42,6 +42,8 @@ def exit_code_for(error: errors.NavTalkError) -> int:
     """The exit code that tells a shell user what to do about ``error``."""
     if isinstance(error, errors.AudioDeviceError):
         return EXIT_DEVICE
+    if isinstance(error, errors.MissingExtra):
+        return EXIT_ERROR
     if isinstance(error, errors.AvatarNotFound):
         return EXIT_NOT_FOUND
     if isinstance(error, errors.AvatarLookupFailed):

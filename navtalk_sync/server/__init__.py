@@ -7,15 +7,64 @@ voice loop (VAD, pocketsphinx recognition, eSpeak NG voice, barge-in; optional e
 injection.
 """
 
-from .app import LocalServer
-from .avatars import DEFAULT_AVATARS, Avatar
-from .brain import BrainRequest, Reply, RuleBrain
-from .ear import PocketsphinxEar, Recognizer
-from .espeak import EspeakVoice
-from .faults import Faults
-from .latency import Latency
-from .records import ConnectionInfo, MediaInfo, ReceivedMessage
-from .voice import ToneVoice, Voice
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from ..errors import MissingExtra
+
+if TYPE_CHECKING:
+    from .app import LocalServer
+    from .avatars import DEFAULT_AVATARS, Avatar
+    from .brain import BrainRequest, Reply, RuleBrain
+    from .ear import PocketsphinxEar, Recognizer
+    from .espeak import EspeakVoice
+    from .faults import Faults
+    from .latency import Latency
+    from .records import ConnectionInfo, MediaInfo, ReceivedMessage
+    from .voice import ToneVoice, Voice
+
+#: Where each public name lives. The names are imported when first used, so that the server's
+#: plain parts (its avatars and faults, which the CLI describes) import without the server
+#: extra, and a missing extra is one clear error.
+_HOMES = {
+    "LocalServer": ".app",
+    "DEFAULT_AVATARS": ".avatars",
+    "Avatar": ".avatars",
+    "BrainRequest": ".brain",
+    "Reply": ".brain",
+    "RuleBrain": ".brain",
+    "PocketsphinxEar": ".ear",
+    "Recognizer": ".ear",
+    "EspeakVoice": ".espeak",
+    "Faults": ".faults",
+    "Latency": ".latency",
+    "ConnectionInfo": ".records",
+    "MediaInfo": ".records",
+    "ReceivedMessage": ".records",
+    "ToneVoice": ".voice",
+    "Voice": ".voice",
+}
+#: The server extra's modules (setup.cfg).
+_SERVER_EXTRA = ("websockets", "trustme")
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    try:
+        module = importlib.import_module(home, __name__)
+    except ModuleNotFoundError as exc:
+        if exc.name not in _SERVER_EXTRA:
+            raise
+        raise MissingExtra(
+            f"the local server needs {exc.name}, which is not installed: "
+            "pip install 'navtalk-sync[server]'"
+        ) from exc
+    return getattr(module, name)
+
 
 __all__ = [
     "LocalServer",

@@ -12,6 +12,8 @@ import shutil
 import ssl
 import tempfile
 
+from ..errors import MissingExtra
+
 __all__ = ["ThrowawayAuthority", "SERVER_NAMES"]
 
 #: The names the server's certificate is valid for.
@@ -22,7 +24,13 @@ class ThrowawayAuthority:
     """A CA that lives as long as one server; ``server_context()`` serves with its certificate."""
 
     def __init__(self) -> None:
-        import trustme  # only a server that serves TLS needs it
+        try:  # only a server that serves TLS needs it
+            import trustme
+        except ModuleNotFoundError as exc:
+            raise MissingExtra(
+                "a local server with tls=True needs trustme, which is not installed: "
+                "pip install 'navtalk-sync[server]'"
+            ) from exc
 
         self._ca = trustme.CA(organization_name="navtalk_sync local server")
         self._folder = tempfile.mkdtemp(prefix="navtalk-local-ca-")

@@ -15,7 +15,7 @@ digital zeros (synthetic speech, padded test audio) throw its normalisation off 
 to garble the words next to them. Real microphones never produce them; the added noise
 (about -54 dBFS) is far below any voice.
 
-Optional: ``pocketsphinx`` comes with the ``voice`` extra (``pip install navtalk_sync[voice]``);
+Optional: ``pocketsphinx`` comes with the ``voice`` extra (``pip install 'navtalk-sync[voice]'``);
 ``available()`` says whether it is installed, and ``PocketsphinxEar()`` raises ImportError
 without it.
 """
@@ -45,7 +45,7 @@ log = get_logger(__name__)
 Recognizer = Callable[[np.ndarray, int], str]
 
 #: What to tell a user who lacks the package.
-INSTALL_HINT = "pip install navtalk_sync[voice]"
+INSTALL_HINT = "pip install 'navtalk-sync[voice]'"
 
 #: The model's rate.
 MODEL_RATE = 16000

@@ -8,7 +8,8 @@ eSpeak NG keeps its state in globals (one voice, one callback, one set of parame
 process) and is not reentrant, so every call, from any ``EspeakVoice``, holds one process-wide
 lock; the library is loaded and initialised once, at the first call.
 
-Optional: ``espeakng-loader`` comes with the ``voice`` extra (``pip install navtalk_sync[voice]``).
+Optional: ``espeakng-loader`` comes with the ``voice`` extra
+(``pip install 'navtalk-sync[voice]'``).
 ``available()`` says whether it is installed; without it ``EspeakVoice()`` raises ImportError.
 """
 
@@ -24,7 +25,7 @@ import numpy as np
 __all__ = ["EspeakVoice", "available", "INSTALL_HINT"]
 
 #: What to tell a user who lacks the package.
-INSTALL_HINT = "pip install navtalk_sync[voice]"
+INSTALL_HINT = "pip install 'navtalk-sync[voice]'"
 
 # eSpeak NG's C API constants (speak_lib.h).
 _AUDIO_OUTPUT_SYNCHRONOUS = 2

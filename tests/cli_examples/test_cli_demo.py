@@ -102,7 +102,7 @@ def test_without_the_voice_extra_the_demo_says_so_and_types(tmp_path, capsys, mo
     monkeypatch.setattr(espeak, "available", lambda: False)  # as if it were not installed
     assert main(["demo", "--out", str(tmp_path)]) == 0
     out = capsys.readouterr().out
-    assert "the voice extra is not installed" in out and "pip install navtalk_sync[voice]" in out
+    assert "the voice extra is not installed" in out and "pip install 'navtalk-sync[voice]'" in out
     assert "avatar: I can chat with you" in out and "3 turns" in out
     assert list(tmp_path.iterdir()) == []
 

@@ -13,7 +13,11 @@ import re
 import tokenize
 from pathlib import Path
 
+import navtalk_sync
+
 ROOT = Path(__file__).resolve().parents[2]
+#: The package under test: this tree's, or the installed wheel's when the suite runs against it.
+PACKAGE = Path(navtalk_sync.__file__).parent
 DOC = ROOT / "docs" / "protocol.md"
 
 ANCHOR = re.compile(r'<a id="([a-z0-9-]+)"></a>')
@@ -25,10 +29,15 @@ NOT_REFERENCES = ("C4 (Huffman tables), C8 (reserved)",)
 
 
 def _citing_files() -> list[Path]:
-    files = [ROOT / "README.md"]
-    for folder in ("navtalk_sync", "examples", "bench", "tests"):
+    files = [ROOT / "README.md", *sorted(PACKAGE.rglob("*.py"))]
+    for folder in ("examples", "bench", "tests"):
         files += sorted((ROOT / folder).rglob("*.py"))
     return files
+
+
+def _shown(path: Path) -> str:
+    root = PACKAGE.parent if path.is_relative_to(PACKAGE) else ROOT
+    return str(path.relative_to(root))
 
 
 def _comments_and_strings(path: Path) -> list[tuple[int, str]]:
@@ -53,16 +62,16 @@ def test_every_cited_anchor_exists():
         for number, line in enumerate(text.splitlines(), 1):
             for anchor in REFERENCE.findall(line):
                 if anchor not in anchors:
-                    missing.append(f"{path.relative_to(ROOT)}:{number}: protocol.md#{anchor}")
+                    missing.append(f"{_shown(path)}:{number}: protocol.md#{anchor}")
     assert missing == [], "anchors not defined in docs/protocol.md:\n" + "\n".join(missing)
 
 
 def test_the_package_cites_no_numbered_sections():
     old = []
-    for path in sorted((ROOT / "navtalk_sync").rglob("*.py")):
+    for path in sorted(PACKAGE.rglob("*.py")):
         for number, text in _comments_and_strings(path):
             if any(allowed in text for allowed in NOT_REFERENCES):
                 continue
             for match in OLD_REFERENCE.finditer(text):
-                old.append(f"{path.relative_to(ROOT)}:{number}: {match.group()!r}")
+                old.append(f"{_shown(path)}:{number}: {match.group()!r}")
     assert old == [], "cite protocol.md#<anchor> instead of:\n" + "\n".join(old)

@@ -259,7 +259,7 @@ def test_without_pocketsphinx_speech_gets_an_error_naming_the_extra(
     frames = signaling.until(ERROR)
     assert [f["type"] for f in frames] == [STARTED, STOPPED, ERROR]
     assert frames[-1]["message"] == NO_RECOGNIZER_MESSAGE
-    assert "pip install navtalk_sync[voice]" in NO_RECOGNIZER_MESSAGE
+    assert "pip install 'navtalk-sync[voice]'" in NO_RECOGNIZER_MESSAGE
     signaling.assert_silent(0.3)  # no reply
     assert "hello" in signaling.ask("hello")[-2]["data"]["content"].lower()  # typed text works
 
