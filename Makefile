@@ -4,7 +4,7 @@ VENV ?= .venv
 PYTHON ?= python3
 BIN := $(VENV)/bin
 
-.PHONY: demo test dist versions bench lint system-deps clean
+.PHONY: demo test dist versions docs bench lint system-deps clean
 
 system-deps:
 	bash .ci/system-deps
@@ -28,6 +28,11 @@ dist: $(BIN)/navtalk-sync  ## the sdist and the wheel in build/dist, checked wit
 
 versions: system-deps dist  ## a representative part of the suite on Python 3.10, 3.12 and 3.13
 	bash .ci/versions
+
+docs: $(BIN)/navtalk-sync  ## the documentation site in build/docs; a warning fails it
+	$(BIN)/pip install --quiet -e '.[docs]'
+	$(BIN)/sphinx-build -E -W --keep-going -q -b html docs build/docs
+	@echo "the site: build/docs/index.html"
 
 bench: system-deps $(BIN)/navtalk-sync  ## the library beside hand-written baselines: one table
 	$(BIN)/python -m bench.side_by_side

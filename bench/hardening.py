@@ -8,7 +8,7 @@ checked out into a temporary worktree (each with its own local server). Only the
 both have is used; a baseline that fails a measure shows what it raised. Prints one table:
 ours, the baseline, and the ratio (ours / baseline).
 
-The figures (the promises of the README's "Guarantees"):
+The figures (the promises of docs/guides/reliability.md's "Guarantees"):
 
 1. ``close(0.5)`` while an ``on()`` callback is blocked: seconds (the budget is 0.5).
 2. ``close(1.0)`` while four tools and the image source hang: seconds, and the client threads

@@ -11,7 +11,7 @@ by your app.
 The queue is bounded. When it is full the forwarder drops the event and counts it (chosen here
 because a late log line is worth less than a responsive client); to lose nothing instead,
 ``events.put(event, timeout=...)`` makes the dispatcher wait for your worker, which holds back
-later callbacks (not the socket: see "Where your code runs" in the README).
+later callbacks (not the socket: see "Where your code runs" in docs/guides/reliability.md).
 """
 
 import queue

@@ -58,7 +58,7 @@ from .rtc.voice import AvatarAudio
 from .session import State
 from .tools import Tool
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 __all__ = [
     "NavTalkClient",

@@ -46,7 +46,7 @@ _RECORD_SUFFIXES = (".mp4", ".mkv")
 
 def _setting(flat: str, default: Any, doc: str, **field: Any) -> Any:
     """A field known to users by the flat keyword ``flat`` too; ``doc`` says what it is (the
-    README's settings table is made from it)."""
+    settings table in docs/guides/sessions.md is made from it)."""
     return attrs.field(default=default, metadata={"flat": flat, "doc": doc}, **field)
 
 

@@ -130,7 +130,7 @@ def text_table(measures: Iterable[Measure]) -> str:
 
 
 def markdown_table(measures: Iterable[Measure]) -> str:
-    """The same table in Markdown, for the README."""
+    """The same table in Markdown, for docs/benchmarks.md."""
     rows = [HEADER, *(cells(m) for m in measures)]
     lines = ["| " + " | ".join(r) + " |" for r in rows]
     lines.insert(1, "|" + " --- |" * len(HEADER))

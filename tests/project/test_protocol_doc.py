@@ -1,6 +1,6 @@
 """docs/protocol.md and the references to it.
 
-Code, tests, examples and the README cite the protocol document as ``protocol.md#<anchor>``.
+Code, tests, examples, the README and the docs cite the protocol document as ``protocol.md#<anchor>``.
 These tests fail when a cited anchor is not defined in docs/protocol.md (an ``<a id="...">``),
 and when the package still cites the old numbered sections ("protocol 4.1", "design D7", a
 bare "C3" or "U4" label) in a comment or a string.
@@ -29,7 +29,8 @@ NOT_REFERENCES = ("C4 (Huffman tables), C8 (reserved)",)
 
 
 def _citing_files() -> list[Path]:
-    files = [ROOT / "README.md", *sorted(PACKAGE.rglob("*.py"))]
+    files = [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]
+    files += sorted(PACKAGE.rglob("*.py"))
     for folder in ("examples", "bench", "tests"):
         files += sorted((ROOT / folder).rglob("*.py"))
     return files

@@ -1,9 +1,10 @@
-"""The README's events table, settings signature and grouped-settings table are generated from
-the code, so they cannot drift: the events table from the event classes, the signature from
-``NavTalkClient``'s keyword arguments (which a test holds to ``config.Settings``), the grouped
-settings from the fields of ``navtalk_sync.options``' value objects, where each is declared.
+"""The events table, settings signature and grouped-settings table of docs/guides/sessions.md
+are generated from the code, so they cannot drift: the events table from the event classes, the
+signature from ``NavTalkClient``'s keyword arguments (which a test holds to
+``config.Settings``), the grouped settings from the fields of ``navtalk_sync.options``' value
+objects, where each is declared.
 
-Regenerate both after changing either: ``python -m tests.project.test_readme --write``.
+Regenerate them after changing the code: ``python -m tests.project.test_generated_tables --write``.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import navtalk_sync as nt
 from navtalk_sync import events, options
 from navtalk_sync.config import Settings
 
-README = Path(__file__).resolve().parents[2] / "README.md"
+PAGE = Path(__file__).resolve().parents[2] / "docs" / "guides" / "sessions.md"
 
 
 def _summary(cls: type) -> str:
@@ -88,7 +89,7 @@ def grouped_settings_table() -> str:
     return "\n".join(lines)
 
 
-#: The generated blocks: the README's marker name, and what goes between its markers.
+#: The generated blocks: the page's marker name, and what goes between its markers.
 BLOCKS: dict[str, Callable[[], str]] = {
     "events table": events_table,
     "settings signature": settings_signature,
@@ -101,25 +102,25 @@ def _span(text: str, name: str) -> tuple[int, int]:
     return text.index(begin) + len(begin), text.index(end)
 
 
-def _readme_block(name: str) -> str:
-    text = README.read_text(encoding="utf-8")
+def _page_block(name: str) -> str:
+    text = PAGE.read_text(encoding="utf-8")
     start, end = _span(text, name)
     return text[start:end].strip()
 
 
-REGENERATE = "run: python -m tests.project.test_readme --write"
+REGENERATE = "run: python -m tests.project.test_generated_tables --write"
 
 
-def test_the_readme_events_table_matches_the_event_classes():
-    assert _readme_block("events table") == events_table(), REGENERATE
+def test_the_events_table_matches_the_event_classes():
+    assert _page_block("events table") == events_table(), REGENERATE
 
 
-def test_the_readme_settings_signature_matches_the_client():
-    assert _readme_block("settings signature") == settings_signature(), REGENERATE
+def test_the_settings_signature_matches_the_client():
+    assert _page_block("settings signature") == settings_signature(), REGENERATE
 
 
-def test_the_readme_grouped_settings_table_matches_the_value_objects():
-    assert _readme_block("grouped settings") == grouped_settings_table(), REGENERATE
+def test_the_grouped_settings_table_matches_the_value_objects():
+    assert _page_block("grouped settings") == grouped_settings_table(), REGENERATE
 
 
 def test_the_client_takes_each_setting_once_with_its_declared_default():
@@ -132,11 +133,11 @@ def test_the_client_takes_each_setting_once_with_its_declared_default():
 
 
 def _write() -> None:
-    text = README.read_text(encoding="utf-8")
+    text = PAGE.read_text(encoding="utf-8")
     for name, block in BLOCKS.items():
         start, end = _span(text, name)
         text = f"{text[:start]}\n{block()}\n{text[end:]}"
-    README.write_text(text, encoding="utf-8")
+    PAGE.write_text(text, encoding="utf-8")
 
 
 if __name__ == "__main__":
