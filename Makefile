@@ -29,7 +29,7 @@ dist: $(BIN)/navtalk-sync  ## the sdist and the wheel in build/dist, checked wit
 versions: system-deps dist  ## a representative part of the suite on Python 3.10, 3.12 and 3.13
 	bash .ci/versions
 
-docs: $(BIN)/navtalk-sync  ## the documentation site in build/docs; a warning fails it
+docs: system-deps $(BIN)/navtalk-sync  ## the documentation site in build/docs; a warning fails it
 	$(BIN)/pip install --quiet -e '.[docs]'
 	$(BIN)/sphinx-build -E -W --keep-going -q -b html docs build/docs
 	@echo "the site: build/docs/index.html"
