@@ -9,7 +9,7 @@ BIN := $(VENV)/bin
 system-deps:
 	bash .ci/system-deps
 
-$(BIN)/navtalk-sync: setup.cfg setup.py
+$(BIN)/navtalk-sync: setup.cfg setup.py pyproject.toml | system-deps
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[test]'
@@ -21,16 +21,19 @@ demo: system-deps $(BIN)/navtalk-sync  ## a spoken conversation with the bundled
 # The suite runs against the package as pip installs it: a wheel built from this tree, in a
 # virtualenv of its own (.ci/suite). For a quick loop while editing: .venv/bin/pytest tests/...
 test: system-deps dist  ## the whole test suite
-	bash .ci/suite $(PYTHON) --durations=15
+	bash .ci/suite "$(PYTHON)" --durations=15
 
 dist: $(BIN)/navtalk-sync  ## the sdist and the wheel in build/dist, checked with twine
-	bash .ci/package
+	VENV=$(VENV) bash .ci/package
 
 versions: system-deps dist  ## a representative part of the suite on Python 3.10, 3.12 and 3.13
 	bash .ci/versions
 
-docs: system-deps $(BIN)/navtalk-sync  ## the documentation site in build/docs; a warning fails it
+$(BIN)/sphinx-build: setup.cfg | $(BIN)/navtalk-sync
 	$(BIN)/pip install --quiet -e '.[docs]'
+	touch $@
+
+docs: system-deps $(BIN)/sphinx-build  ## the documentation site in build/docs; a warning fails it
 	$(BIN)/sphinx-build -E -W --keep-going -q -b html docs build/docs
 	@echo "the site: build/docs/index.html"
 

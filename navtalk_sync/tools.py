@@ -176,18 +176,38 @@ class ToolRegistry:
 # --------------------------------------------------------------------------- signatures
 
 
+def _type_hints(function: Callable[..., Any], tool: str) -> dict[str, Any]:
+    """The function's annotations, evaluated; InvalidArgument for one that cannot be read."""
+    try:
+        hints: dict[str, Any] = typing.get_type_hints(function, include_extras=True)
+        return hints
+    except Exception as exc:  # an annotation that is not an expression: "1+", "typing.Nope"...
+        unreadable = exc
+    # Python 3.10 refuses the whole function for one annotation that reads but is not a type
+    # ("[int]"), where later versions return it; read them one by one so that _describe can
+    # name the parameter at fault.
+    namespace = getattr(function, "__globals__", {})
+    hints = {}
+    for name, annotation in getattr(function, "__annotations__", {}).items():
+        try:
+            for _ in range(2):  # a string annotation under `from __future__ import annotations`
+                if isinstance(annotation, str):
+                    annotation = eval(annotation, namespace)
+            hints[name] = annotation
+        except Exception:
+            raise InvalidArgument(
+                f"tool {tool!r}: cannot read its type hints "
+                f"({type(unreadable).__name__}: {unreadable}); annotate with str, int, float, "
+                "bool, Literal, an Enum, list, dict or Optional, or pass parameters=..."
+            ) from None
+    return hints
+
+
 def _parameters_from_signature(
     function: Callable[..., Any], tool: str, docs: Mapping[str, str]
 ) -> tuple[dict[str, Any], dict[str, Converter], list[str]]:
-    try:
-        signature = inspect.signature(function)
-        hints = typing.get_type_hints(function, include_extras=True)
-    except Exception as exc:  # an annotation that is not a type: "1+", "typing.Nope"...
-        raise InvalidArgument(
-            f"tool {tool!r}: cannot read its type hints ({type(exc).__name__}: {exc}); "
-            "annotate with str, int, float, bool, Literal, an Enum, list, dict or Optional, "
-            "or pass parameters=..."
-        ) from None
+    signature = inspect.signature(function)
+    hints = _type_hints(function, tool)
     properties: dict[str, Any] = {}
     required: list[str] = []
     optional: list[str] = []

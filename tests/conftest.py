@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import re
 import shutil
+import signal
 import tempfile
 import threading
 import time
@@ -22,6 +23,11 @@ import pytest
 from tests.rigs import alsa, pulse
 
 LICENCE_PATTERN = re.compile(r"sk_navtalk_[A-Za-z0-9]")
+
+# A suite started in the background (`make test &`, nohup) inherits SIGINT ignored, as shells
+# start background jobs, and so would the commands the tests start and stop with Ctrl-C's
+# signal; the default handler here is reset to the default in each of them.
+signal.signal(signal.SIGINT, signal.default_int_handler)
 
 ALSA_DIRECTORY = Path(tempfile.mkdtemp(prefix="navtalk-alsa-"))
 PULSE_DIRECTORY = Path(tempfile.mkdtemp(prefix="navtalk-pulse-"))

@@ -13,7 +13,7 @@ EXIT_INTERRUPTED = 130  # Ctrl-C, as shells report SIGINT
 
 EXIT_CODES_HELP = """exit codes:
   0    ok
-  1    error (a bad argument, a file that cannot be read, a failed reply)
+  1    error (a bad argument, a file that cannot be read, a failed reply, a missing extra)
   2    usage (a wrong flag or a missing argument)
   3    cannot connect, or the connection was lost (unreachable server, timeout, a
        server busy for now: gpu_full, backend_error); trying again later may work

@@ -50,20 +50,29 @@ _HOMES = {
 _SERVER_EXTRA = ("websockets", "trustme")
 
 
-def __getattr__(name: str) -> Any:
-    home = _HOMES.get(name)
-    if home is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    try:
-        module = importlib.import_module(home, __name__)
-    except ModuleNotFoundError as exc:
-        if exc.name not in _SERVER_EXTRA:
-            raise
-        raise MissingExtra(
-            f"the local server needs {exc.name}, which is not installed: "
-            "pip install 'navtalk-sync[server]'"
-        ) from exc
-    return getattr(module, name)
+if not TYPE_CHECKING:  # for mypy the names are the imports above, and a typo is an error
+
+    def __getattr__(name: str) -> Any:
+        home = _HOMES.get(name)
+        if home is None:
+            raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+        try:
+            module = importlib.import_module(home, __name__)
+        except ModuleNotFoundError as exc:
+            missing = (exc.name or "").partition(".")[0]
+            if missing not in _SERVER_EXTRA:
+                raise
+            raise MissingExtra(
+                f"the local server needs {missing}, which is not installed: "
+                "pip install 'navtalk-sync[server]'"
+            ) from exc
+        value = getattr(module, name)
+        globals()[name] = value  # found once; later lookups do not come here
+        return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})
 
 
 __all__ = [
