@@ -43,6 +43,19 @@ def os_thread_count(pid: int | str = "self") -> int:
     return status_field("Threads", pid)
 
 
+def os_thread_names(pid: int | str = "self") -> tuple[str, ...]:
+    """The kernel's name of every thread, sorted: Python's threads show as the program's name,
+    while C libraries' runtimes name theirs (livekit's ``tokio-rt-worker``, ``livekit-audio``)."""
+    names = []
+    for task in os.listdir(f"/proc/{pid}/task"):
+        try:
+            with open(f"/proc/{pid}/task/{task}/comm", encoding="utf-8") as comm:
+                names.append(comm.read().strip())
+        except OSError:  # the thread ended while the list was read
+            pass
+    return tuple(sorted(names))
+
+
 def open_fd_count(pid: int | str = "self") -> int:
     """Open file descriptors: files, pipes and sockets (TCP and the UDP ones ICE uses)."""
     return len(os.listdir(f"/proc/{pid}/fd"))
@@ -77,6 +90,8 @@ class Footprint:
     fds: int
     #: the names of the Python threads alive, sorted
     thread_names: tuple[str, ...]
+    #: the kernel's names of every thread, sorted (see os_thread_names)
+    os_thread_names: tuple[str, ...] = ()
 
     @classmethod
     def now(cls) -> Footprint:
@@ -85,4 +100,5 @@ class Footprint:
             os_threads=os_thread_count(),
             fds=open_fd_count(),
             thread_names=tuple(sorted(t.name for t in threading.enumerate())),
+            os_thread_names=os_thread_names(),
         )
