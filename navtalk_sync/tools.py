@@ -206,7 +206,13 @@ def _type_hints(function: Callable[..., Any], tool: str) -> dict[str, Any]:
 def _parameters_from_signature(
     function: Callable[..., Any], tool: str, docs: Mapping[str, str]
 ) -> tuple[dict[str, Any], dict[str, Converter], list[str]]:
-    signature = inspect.signature(function)
+    try:
+        signature = inspect.signature(function)
+    except (TypeError, ValueError) as exc:  # a builtin or extension callable without one
+        raise InvalidArgument(
+            f"tool {tool!r}: cannot read its signature ({type(exc).__name__}: {exc}); "
+            "pass parameters=..."
+        ) from None
     hints = _type_hints(function, tool)
     properties: dict[str, Any] = {}
     required: list[str] = []

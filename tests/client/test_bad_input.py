@@ -77,6 +77,7 @@ def generator(x: int):  # type: ignore[no-untyped-def]
         (missing, "tool 'missing': cannot read its type hints .*; annotate with str"),
         (coroutine, "tool 'coroutine' is an async function; .* pass a plain function"),
         (generator, "tool 'generator' is a generator function; a tool returns its result"),
+        (dict, "tool 'dict': cannot read its signature .*; pass parameters=..."),
     ],
     ids=lambda v: getattr(v, "__name__", ""),
 )
