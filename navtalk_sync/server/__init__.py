@@ -46,8 +46,9 @@ _HOMES = {
     "ToneVoice": ".voice",
     "Voice": ".voice",
 }
-#: The server extra's modules (setup.cfg).
-_SERVER_EXTRA = ("websockets", "trustme")
+#: The server extra's module that the server's parts import (trustme, the other, is imported
+#: by a TLS server only, and names the extra itself: certificates.py).
+_SERVER_EXTRA = "websockets"
 
 
 if not TYPE_CHECKING:  # for mypy the names are the imports above, and a typo is an error
@@ -59,11 +60,10 @@ if not TYPE_CHECKING:  # for mypy the names are the imports above, and a typo is
         try:
             module = importlib.import_module(home, __name__)
         except ModuleNotFoundError as exc:
-            missing = (exc.name or "").partition(".")[0]
-            if missing not in _SERVER_EXTRA:
+            if (exc.name or "").partition(".")[0] != _SERVER_EXTRA:
                 raise
             raise MissingExtra(
-                f"the local server needs {missing}, which is not installed: "
+                f"the local server needs {_SERVER_EXTRA}, which is not installed: "
                 "pip install 'navtalk-sync[server]'"
             ) from exc
         value = getattr(module, name)
