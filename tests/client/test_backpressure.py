@@ -16,8 +16,8 @@ pytestmark = pytest.mark.timeout(60)
 def test_a_blocked_callback_does_not_stop_the_reader(server):
     """While one callback blocks, the reader goes on: the server's pings are answered and our
     pongs are read. A waiter in another thread has its reply in hand but returns only once the
-    callbacks for it have run (the order docs/guides/sessions.md promises); afterwards every callback has seen every
-    event, in order."""
+    callbacks for it have run (the order docs/guides/sessions.md promises); afterwards every
+    callback has seen every event, in order."""
     release = threading.Event()
     seen: list[str] = []
     with client_for(server, media=False, ping_interval=0.2, ping_timeout=1.0) as client:
